@@ -1,0 +1,101 @@
+//! The command line every observatory binary shares: `serve`, `migrate` and `seed`, with the
+//! settings flags. A binary names itself and its modules; the rest is here.
+
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+
+use crate::{
+    config::{self, Settings, SettingsFlags},
+    database,
+    module::ServiceModule,
+    server::GrpcServer,
+    shutdown::Shutdown,
+    telemetry,
+};
+
+#[derive(Debug, Parser)]
+#[command(version, about = "The Social and Solidarity Economy observatory")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    flags: SettingsFlags,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+enum Command {
+    /// Migrates and seeds the database (seeding unless `seed = false`), then serves until
+    /// SIGTERM or Ctrl-C.
+    Serve,
+    /// Applies pending database migrations, then exits.
+    Migrate,
+    /// Migrates, writes the reference data (skipping what exists), then exits.
+    Seed,
+}
+
+/// Runs the binary `name` made of `modules`; returns the process exit code.
+pub fn run(name: &'static str, modules: &[&dyn ServiceModule]) -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let settings = match config::load(&cli.flags) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("{name}: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("{name}: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let _telemetry = telemetry::init(name, settings.log_format, &settings.log_filter)?;
+        let result = execute(cli.command, &settings, modules).await;
+        if let Err(error) = &result {
+            tracing::error!(error = format!("{error:#}"), "{name} failed");
+        }
+        result
+    });
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{name}: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(command: Command, settings: &Settings, modules: &[&dyn ServiceModule]) -> anyhow::Result<()> {
+    let url = settings.database_url();
+    tracing::info!(database = %database::redact(&url), "connecting to the database");
+    let db = database::connect(&url).await?;
+    for module in modules {
+        module.migrate(&db).await?;
+    }
+    let seed = match command {
+        Command::Migrate => false,
+        Command::Seed => true,
+        Command::Serve => settings.seed,
+    };
+    if seed {
+        for module in modules {
+            let created = module.seed(&db).await?;
+            tracing::info!(module = module.name(), created, "seeded");
+        }
+    }
+    if !matches!(command, Command::Serve) {
+        return Ok(());
+    }
+    let listener = TcpListener::bind(settings.grpc_addr)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot listen for gRPC on {}: {error}", settings.grpc_addr))?;
+    let server = modules.iter().fold(
+        GrpcServer::new(settings.admin_key.clone(), settings.shutdown_grace()),
+        |server, module| module.register(server, db.clone()),
+    );
+    server.serve(listener, Shutdown::on_signals()).await?;
+    db.close().await?;
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! Layered configuration: built-in defaults, then a TOML file, then environment variables, then
+//! command-line flags, each layer overriding the one before. Every setting is documented in the
+//! README's configuration table.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use crate::env;
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Settings shared by every observatory binary.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where gRPC (every service, health, reflection) listens.
+    pub grpc_addr: SocketAddr,
+    /// Where the HTTP gateway listens.
+    pub http_addr: SocketAddr,
+    /// A `sqlite://` or `postgres://` URL; empty means the embedded SQLite database in `data_dir`.
+    pub database_url: String,
+    /// Folder of the embedded SQLite database.
+    pub data_dir: PathBuf,
+    /// Whether `serve` seeds the reference initiatives (idempotently) on start.
+    pub seed: bool,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// A `tracing` filter directive, e.g. `info,sse_initiatives=debug`.
+    pub log_filter: String,
+    /// How long in-flight calls may run on after SIGTERM, in seconds.
+    pub shutdown_grace_seconds: u64,
+    /// The admin bearer key; never logged.
+    pub admin_key: Option<SecretString>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            grpc_addr: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: String::new(),
+            data_dir: PathBuf::from("observatory-data"),
+            seed: true,
+            log_format: LogFormat::Text,
+            log_filter: "info,sqlx=warn".to_owned(),
+            shutdown_grace_seconds: 10,
+            admin_key: None,
+        }
+    }
+}
+
+impl Settings {
+    /// The database to use: the configured URL, or the embedded SQLite file in `data_dir`.
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            let file = self.data_dir.join("observatory.sqlite");
+            format!("sqlite://{}?mode=rwc", file.display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_seconds)
+    }
+}
+
+/// Command-line flags that override the other layers; flatten into each binary's clap parser.
+#[derive(Debug, Clone, Default, Serialize, clap::Args)]
+pub struct SettingsFlags {
+    /// A TOML settings file (also OBSERVATORY_CONFIG).
+    #[arg(long, global = true)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Where gRPC listens [default: 127.0.0.1:50051].
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grpc_addr: Option<SocketAddr>,
+    /// Where the HTTP gateway listens [default: 127.0.0.1:8080].
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_addr: Option<SocketAddr>,
+    /// A sqlite:// or postgres:// URL [default: embedded SQLite in --data-dir].
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Folder of the embedded SQLite database [default: ./observatory-data].
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// Log format [default: text].
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// An invalid setting, named by its key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+/// Reads the settings: defaults, then the file (`--config` or OBSERVATORY_CONFIG), then the
+/// environment, then the flags.
+pub fn load(flags: &SettingsFlags) -> Result<Settings, ConfigError> {
+    let file = flags
+        .config
+        .clone()
+        .or_else(|| std::env::var_os(env::CONFIG_FILE).map(PathBuf::from));
+    let mut figment = Figment::new();
+    if let Some(file) = file {
+        figment = figment.merge(Toml::file_exact(file));
+    }
+    figment
+        .merge(Env::raw().only(&[env::DATABASE_URL]).lowercase(true))
+        .merge(Env::prefixed(env::SETTINGS_PREFIX).ignore(&["CONFIG"]))
+        .merge(Serialized::defaults(flags))
+        .extract()
+        .map_err(|error| ConfigError(Box::new(error)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("observatory.toml", "grpc_addr = \"127.0.0.1:6000\"\nseed = false\n")?;
+            jail.set_env("OBSERVATORY_SHUTDOWN_GRACE_SECONDS", "3");
+            let flags = SettingsFlags {
+                config: Some("observatory.toml".into()),
+                http_addr: Some(SocketAddr::from(([127, 0, 0, 1], 9000))),
+                ..SettingsFlags::default()
+            };
+            let settings = load(&flags).map_err(|error| error.to_string())?;
+            assert_eq!(settings.grpc_addr.port(), 6000);
+            assert_eq!(settings.http_addr.port(), 9000);
+            assert!(!settings.seed);
+            assert_eq!(settings.shutdown_grace_seconds, 3);
+            assert!(settings.database_url().starts_with("sqlite://observatory-data/"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn database_url_comes_from_the_conventional_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://localhost/test");
+            let settings = load(&SettingsFlags::default()).map_err(|error| error.to_string())?;
+            assert_eq!(settings.database_url(), "postgres://localhost/test");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_setting_is_an_error_naming_it() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("OBSERVATORY_GRPC_ADRR", "x");
+            let error = load(&SettingsFlags::default()).expect_err("typo must fail");
+            assert!(error.to_string().contains("grpc_adrr"), "{error}");
+            Ok(())
+        });
+    }
+}

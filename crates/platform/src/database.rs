@@ -1,0 +1,75 @@
+//! Database connections and migrations, the same code path on SQLite (the embedded default) and
+//! PostgreSQL. Each service owns its migrations and records them in its own table, so several
+//! services can share one database.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm_migration::MigratorTrait;
+
+/// Connects to a `sqlite://` or `postgres://` URL, creating the SQLite file's folder if needed.
+pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let file = path.split('?').next().unwrap_or_default();
+        if let Some(folder) = std::path::Path::new(file).parent()
+            && !folder.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(folder)
+                .with_context(|| format!("cannot create the database folder {}", folder.display()))?;
+        }
+    }
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    if url.starts_with("sqlite:") {
+        // One writer at a time is SQLite's rule; a small pool keeps lock waits short.
+        options.max_connections(4);
+    }
+    let connection = Database::connect(options)
+        .await
+        .with_context(|| format!("cannot connect to the database at {}", redact(url)))?;
+    if url.starts_with("sqlite:") {
+        use sea_orm::ConnectionTrait;
+        connection
+            .execute_unprepared("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")
+            .await
+            .context("cannot configure SQLite")?;
+    }
+    Ok(connection)
+}
+
+/// Applies a service's pending migrations.
+pub async fn migrate<M: MigratorTrait>(connection: &DatabaseConnection) -> anyhow::Result<()> {
+    M::up(connection, None)
+        .await
+        .context("database migration failed")
+}
+
+/// The URL without its password, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _password)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_hides_the_password_only() {
+        assert_eq!(redact("postgres://obs:s3cret@db:5432/obs"), "postgres://obs:***@db:5432/obs");
+        assert_eq!(redact("postgres://obs@db/obs"), "postgres://obs@db/obs");
+        assert_eq!(redact("sqlite://data/obs.sqlite?mode=rwc"), "sqlite://data/obs.sqlite?mode=rwc");
+    }
+}

@@ -1,0 +1,175 @@
+//! The one error type of every service and its mapping to `google.rpc.Status`: a gRPC code, a
+//! lowercase message, an `ErrorInfo` (reason, domain) and, for bad input, `BadRequest` field
+//! violations. Unexpected errors are logged once here, with their whole cause chain, and reach
+//! the caller as INTERNAL without internals.
+
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// The `ErrorInfo.domain` of every error the observatory returns.
+pub const ERROR_DOMAIN: &str = "observatory.sse";
+
+/// One invalid field of a request, named by its path, e.g. `initiative.countries[1]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        FieldViolation { field: field.into(), description: description.into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The request is malformed; `violations` name each bad field.
+    #[error("{message}")]
+    InvalidArgument { reason: &'static str, message: String, violations: Vec<FieldViolation> },
+    #[error("{resource} not found")]
+    NotFound { resource: String },
+    #[error("{resource} already exists")]
+    AlreadyExists { resource: String },
+    /// The request is valid but the system is not in a state to carry it out.
+    #[error("{message}")]
+    FailedPrecondition { reason: &'static str, message: String },
+    /// A concurrency conflict, such as a stale etag: read again and retry.
+    #[error("{message}")]
+    Aborted { reason: &'static str, message: String },
+    #[error("{message}")]
+    Unauthenticated { message: String },
+    #[error("{message}")]
+    PermissionDenied { message: String },
+    /// A dependency is down; the caller may retry with backoff.
+    #[error("{message}")]
+    Unavailable { message: String },
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ServiceError {
+    /// Bad input with the field violations found; `message` sums them up.
+    pub fn invalid(violations: Vec<FieldViolation>) -> Self {
+        let message = match violations.as_slice() {
+            [only] => format!("invalid {}: {}", only.field, only.description),
+            many => format!("{} invalid fields", many.len()),
+        };
+        ServiceError::InvalidArgument { reason: "INVALID_ARGUMENT", message, violations }
+    }
+
+    /// Bad input in one field.
+    pub fn invalid_field(field: impl Into<String>, description: impl Into<String>) -> Self {
+        ServiceError::invalid(vec![FieldViolation::new(field, description)])
+    }
+
+    pub fn not_found(resource: impl Into<String>) -> Self {
+        ServiceError::NotFound { resource: resource.into() }
+    }
+
+    pub fn already_exists(resource: impl Into<String>) -> Self {
+        ServiceError::AlreadyExists { resource: resource.into() }
+    }
+
+    pub fn code(&self) -> Code {
+        match self {
+            ServiceError::InvalidArgument { .. } => Code::InvalidArgument,
+            ServiceError::NotFound { .. } => Code::NotFound,
+            ServiceError::AlreadyExists { .. } => Code::AlreadyExists,
+            ServiceError::FailedPrecondition { .. } => Code::FailedPrecondition,
+            ServiceError::Aborted { .. } => Code::Aborted,
+            ServiceError::Unauthenticated { .. } => Code::Unauthenticated,
+            ServiceError::PermissionDenied { .. } => Code::PermissionDenied,
+            ServiceError::Unavailable { .. } => Code::Unavailable,
+            ServiceError::Internal(_) => Code::Internal,
+        }
+    }
+
+    /// The machine-readable `ErrorInfo.reason`, in UPPER_SNAKE_CASE.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ServiceError::InvalidArgument { reason, .. }
+            | ServiceError::FailedPrecondition { reason, .. }
+            | ServiceError::Aborted { reason, .. } => reason,
+            ServiceError::NotFound { .. } => "NOT_FOUND",
+            ServiceError::AlreadyExists { .. } => "ALREADY_EXISTS",
+            ServiceError::Unauthenticated { .. } => "UNAUTHENTICATED",
+            ServiceError::PermissionDenied { .. } => "PERMISSION_DENIED",
+            ServiceError::Unavailable { .. } => "UNAVAILABLE",
+            ServiceError::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for ServiceError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        ServiceError::Internal(anyhow::Error::new(error).context("database error"))
+    }
+}
+
+impl From<ServiceError> for Status {
+    fn from(error: ServiceError) -> Status {
+        let code = error.code();
+        let reason = error.reason();
+        let mut metadata = HashMap::new();
+        let message = match &error {
+            ServiceError::Internal(cause) => {
+                tracing::error!(error = ?cause, "internal error");
+                "internal error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        match &error {
+            ServiceError::NotFound { resource } | ServiceError::AlreadyExists { resource } => {
+                metadata.insert("resource".to_owned(), resource.clone());
+            }
+            _ => {}
+        }
+        let mut details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata);
+        if let ServiceError::InvalidArgument { violations, .. } = &error {
+            for violation in violations {
+                details.add_bad_request_violation(&violation.field, &violation.description);
+            }
+        }
+        Status::with_error_details(code, message, details)
+    }
+}
+
+/// What every RPC handler returns.
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_carries_error_info_and_each_field_violation() {
+        let error = ServiceError::invalid(vec![
+            FieldViolation::new("initiative.countries[1]", "unknown ISO 3166-1 code \"XX\""),
+            FieldViolation::new("initiative.display_name", "required"),
+        ]);
+        let status = Status::from(error);
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let info = details.error_info().expect("error info");
+        assert_eq!(info.domain, ERROR_DOMAIN);
+        assert_eq!(info.reason, "INVALID_ARGUMENT");
+        let fields: Vec<&str> = details
+            .bad_request()
+            .expect("bad request")
+            .field_violations
+            .iter()
+            .map(|violation| violation.field.as_str())
+            .collect();
+        assert_eq!(fields, ["initiative.countries[1]", "initiative.display_name"]);
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let status = Status::from(ServiceError::Internal(anyhow::anyhow!("password=hunter2")));
+        assert_eq!(status.code(), Code::Internal);
+        assert_eq!(status.message(), "internal error");
+    }
+}

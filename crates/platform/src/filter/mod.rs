@@ -1,0 +1,10 @@
+//! AIP-160 filtering, shared by every List: [`parser`] turns the filter string into an [`Expr`],
+//! and [`FilterSchema::condition`] turns that into a SQL condition over the fields a resource
+//! declares filterable. Repeated fields live in a facet table (`owner, field, value`) and are
+//! matched with `EXISTS`, which reads the same on SQLite and PostgreSQL.
+
+pub mod parser;
+mod sql;
+
+pub use parser::{CompareOp, Expr, FilterError, Value, parse};
+pub use sql::{FacetTable, FieldKind, FilterField, FilterSchema};

@@ -1,0 +1,218 @@
+//! Translates a parsed filter into a sea-query condition, checking each field and value against
+//! what the resource declares. Errors name the position in the filter string.
+
+use chrono::DateTime;
+use sea_orm::sea_query::{Condition, Expr as SqlExpr, ExprTrait, Func, LikeExpr, Query, SimpleExpr};
+
+use super::parser::{CompareOp, Expr, Value};
+use crate::error::{ServiceError, ServiceResult};
+
+/// How a field is stored, which decides the operators and values it accepts.
+#[derive(Debug, Clone, Copy)]
+pub enum FieldKind {
+    /// A text column: all comparisons; `:` matches a substring, ignoring case.
+    Text,
+    /// An enum stored as its short name (`COOPERATIVE`); `=` and `!=` only. The filter may give
+    /// the short name or the full one (`LEGAL_FORM_COOPERATIVE`).
+    Enum { prefix: &'static str, values: &'static [&'static str] },
+    /// A timestamp stored as microseconds since the epoch; values are RFC 3339.
+    Timestamp,
+    /// A date stored as `YYYY`, `YYYY-MM` or `YYYY-MM-DD` text (`''` when unknown), compared as
+    /// text: `2007` sorts before `2007-06-01`, so a year alone counts as its first day.
+    Date,
+    /// A repeated text field kept in the facet table; `:` and `=` mean "has this value".
+    RepeatedText,
+    /// A repeated integer field kept in the facet table, e.g. `sdg_goals:8`.
+    RepeatedInteger,
+}
+
+/// One filterable field: the name in the filter, the column (or facet field) behind it.
+#[derive(Debug, Clone, Copy)]
+pub struct FilterField {
+    pub name: &'static str,
+    pub column: &'static str,
+    pub kind: FieldKind,
+}
+
+/// The table that holds a resource's repeated values, one row per value.
+#[derive(Debug, Clone, Copy)]
+pub struct FacetTable {
+    pub table: &'static str,
+    /// The facet table's column that points at the resource's id.
+    pub owner_column: &'static str,
+    pub field_column: &'static str,
+    pub value_column: &'static str,
+}
+
+/// What one resource lets a filter reach.
+#[derive(Debug, Clone, Copy)]
+pub struct FilterSchema {
+    pub table: &'static str,
+    pub id_column: &'static str,
+    pub fields: &'static [FilterField],
+    /// Columns a bare value (`green`) is looked for in, as a case-insensitive substring.
+    pub text_columns: &'static [&'static str],
+    pub facets: Option<FacetTable>,
+}
+
+impl FilterSchema {
+    /// The SQL condition for a request's `filter`; `None` when the filter is empty.
+    pub fn condition(&self, filter: &str) -> ServiceResult<Option<Condition>> {
+        let expr = super::parser::parse(filter).map_err(|error| invalid_filter(error.to_string()))?;
+        expr.map(|expr| self.translate(&expr)).transpose()
+    }
+
+    fn translate(&self, expr: &Expr) -> ServiceResult<Condition> {
+        Ok(match expr {
+            Expr::And(items) => items
+                .iter()
+                .try_fold(Condition::all(), |all, item| Ok::<_, ServiceError>(all.add(self.translate(item)?)))?,
+            Expr::Or(items) => items
+                .iter()
+                .try_fold(Condition::any(), |any, item| Ok::<_, ServiceError>(any.add(self.translate(item)?)))?,
+            Expr::Not(inner) => self.translate(inner)?.not(),
+            Expr::Bare { value, .. } => {
+                let pattern = contains_pattern(value.as_str());
+                self.text_columns.iter().fold(Condition::any(), |any, column| {
+                    any.add(lower(self.column(column)).like(LikeExpr::new(pattern.clone()).escape('\\')))
+                })
+            }
+            Expr::Compare { field, op, value, position } => {
+                let Some(spec) = self.fields.iter().find(|spec| spec.name == field) else {
+                    let known: Vec<&str> = self.fields.iter().map(|spec| spec.name).collect();
+                    return Err(invalid_filter(format!(
+                        "filter error at position {position}: unknown field `{field}`; filterable fields: {}",
+                        known.join(", ")
+                    )));
+                };
+                Condition::all().add(self.compare(spec, *op, value, *position)?)
+            }
+        })
+    }
+
+    fn compare(&self, spec: &FilterField, op: CompareOp, value: &Value, position: usize) -> ServiceResult<SimpleExpr> {
+        let text = value.as_str();
+        let bad_value = |expected: &str| {
+            invalid_filter(format!(
+                "filter error at position {position}: `{}` takes {expected}, not `{text}`",
+                spec.name
+            ))
+        };
+        let bad_operator = |allowed: &str| {
+            invalid_filter(format!(
+                "filter error at position {position}: `{}` takes only {allowed}",
+                spec.name
+            ))
+        };
+        let column = self.column(spec.column);
+        match spec.kind {
+            FieldKind::Text if op == CompareOp::Has => {
+                Ok(lower(column).like(LikeExpr::new(contains_pattern(text)).escape('\\')))
+            }
+            FieldKind::Text => Ok(ordered(column, op, SqlExpr::val(text))),
+            FieldKind::Enum { prefix, values } => {
+                let short = text.strip_prefix(prefix).unwrap_or(text);
+                if !values.contains(&short) {
+                    return Err(bad_value(&format!("one of {}", values.join(", "))));
+                }
+                match op {
+                    CompareOp::Eq | CompareOp::Has => Ok(column.eq(short)),
+                    CompareOp::Ne => Ok(column.ne(short)),
+                    _ => Err(bad_operator("`=`, `!=` and `:`")),
+                }
+            }
+            FieldKind::Timestamp => {
+                let micros = DateTime::parse_from_rfc3339(text)
+                    .map_err(|_| bad_value("an RFC 3339 timestamp such as \"2024-01-31T00:00:00Z\""))?
+                    .timestamp_micros();
+                if op == CompareOp::Has {
+                    return Err(bad_operator("comparisons (`=`, `!=`, `<`, `<=`, `>`, `>=`)"));
+                }
+                Ok(ordered(column, op, SqlExpr::val(micros)))
+            }
+            FieldKind::Date => {
+                if !is_partial_date(text) {
+                    return Err(bad_value("a date such as 2010, 2010-05 or 2010-05-31"));
+                }
+                if op == CompareOp::Has {
+                    return Err(bad_operator("comparisons (`=`, `!=`, `<`, `<=`, `>`, `>=`)"));
+                }
+                // An unknown date is stored as '' and matches no comparison, as NULL would.
+                Ok(column.clone().ne("").and(ordered(column, op, SqlExpr::val(text))))
+            }
+            FieldKind::RepeatedText | FieldKind::RepeatedInteger => {
+                if matches!(spec.kind, FieldKind::RepeatedInteger) && text.parse::<i64>().is_err() {
+                    return Err(bad_value("a whole number"));
+                }
+                let has = self.has_facet(spec.column, text)?;
+                match op {
+                    CompareOp::Has | CompareOp::Eq => Ok(has),
+                    CompareOp::Ne => Ok(has.not()),
+                    _ => Err(bad_operator("`:` (has), `=` and `!=`")),
+                }
+            }
+        }
+    }
+
+    fn has_facet(&self, field: &'static str, value: &str) -> ServiceResult<SimpleExpr> {
+        let facets = self
+            .facets
+            .ok_or_else(|| ServiceError::Internal(anyhow::anyhow!("repeated filter field without a facet table")))?;
+        let subquery = Query::select()
+            .expr(SqlExpr::val(1))
+            .from(facets.table)
+            .and_where(SqlExpr::col((facets.table, facets.owner_column)).equals((self.table, self.id_column)))
+            .and_where(SqlExpr::col((facets.table, facets.field_column)).eq(field))
+            .and_where(SqlExpr::col((facets.table, facets.value_column)).eq(value))
+            .to_owned();
+        Ok(SqlExpr::exists(subquery))
+    }
+
+    fn column(&self, column: &'static str) -> SimpleExpr {
+        SqlExpr::col((self.table, column))
+    }
+}
+
+fn ordered(column: SimpleExpr, op: CompareOp, value: SimpleExpr) -> SimpleExpr {
+    match op {
+        CompareOp::Eq | CompareOp::Has => column.eq(value),
+        CompareOp::Ne => column.ne(value),
+        CompareOp::Lt => column.lt(value),
+        CompareOp::Le => column.lte(value),
+        CompareOp::Gt => column.gt(value),
+        CompareOp::Ge => column.gte(value),
+    }
+}
+
+fn lower(expr: SimpleExpr) -> SimpleExpr {
+    Func::lower(expr).into()
+}
+
+/// A LIKE pattern matching `text` anywhere, with LIKE's own wildcards escaped.
+fn contains_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+fn is_partial_date(text: &str) -> bool {
+    let digits = |part: &str, len: usize| part.len() == len && part.bytes().all(|byte| byte.is_ascii_digit());
+    let parts: Vec<&str> = text.split('-').collect();
+    match parts.as_slice() {
+        [year] => digits(year, 4),
+        [year, month] => digits(year, 4) && digits(month, 2),
+        [year, month, day] => digits(year, 4) && digits(month, 2) && digits(day, 2),
+        _ => false,
+    }
+}
+
+fn invalid_filter(description: String) -> ServiceError {
+    ServiceError::InvalidArgument {
+        reason: "INVALID_FILTER",
+        message: format!("invalid filter: {description}"),
+        violations: vec![crate::error::FieldViolation::new("filter", description)],
+    }
+}

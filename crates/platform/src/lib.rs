@@ -1,0 +1,20 @@
+//! What every observatory service shares, so that each service crate holds only its own domain:
+//! configuration, telemetry, database and migrations, serving (health, reflection, shutdown),
+//! caller identification, errors as `google.rpc.Status`, pagination and AIP-160 filters.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod database;
+pub mod env;
+pub mod error;
+pub mod filter;
+pub mod module;
+pub mod pagination;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;
+pub mod validate;
+
+pub use error::{FieldViolation, ServiceError, ServiceResult};

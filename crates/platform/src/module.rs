@@ -1,0 +1,26 @@
+//! What a service contributes to a process: its migrations, its seed data and its gRPC service.
+//! The `observatory` binary runs every module in one process; each service's own binary runs
+//! just its own, through the same code.
+
+use std::{future::Future, pin::Pin};
+
+use sea_orm::DatabaseConnection;
+
+use crate::server::GrpcServer;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+pub trait ServiceModule: Sync {
+    /// A short name for logs, e.g. `initiatives`.
+    fn name(&self) -> &'static str;
+
+    /// Applies the module's pending migrations.
+    fn migrate<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, anyhow::Result<()>>;
+
+    /// Writes the reference data the module ships with, idempotently; returns how many records
+    /// were created.
+    fn seed<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, anyhow::Result<usize>>;
+
+    /// Adds the module's gRPC services to `server`.
+    fn register(&self, server: GrpcServer, db: DatabaseConnection) -> GrpcServer;
+}

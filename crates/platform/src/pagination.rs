@@ -1,0 +1,217 @@
+//! AIP-158 pagination: page sizes, and opaque page tokens that carry the sort key of the last row
+//! returned (keyset pagination). Walking pages while others insert therefore neither repeats nor
+//! skips a row that existed at the start. A token is bound to the request's filter and order: one
+//! reused with another filter is refused.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, SimpleExpr};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{ServiceError, ServiceResult};
+
+/// The page size when the request gives none.
+pub const DEFAULT_PAGE_SIZE: u64 = 50;
+/// The largest page; larger requests are served this many (AIP-158 coerces rather than fails).
+pub const MAX_PAGE_SIZE: u64 = 1000;
+
+/// The page size to serve for a request's `page_size`.
+pub fn page_size(requested: i32) -> ServiceResult<u64> {
+    match u64::try_from(requested) {
+        Err(_) => Err(ServiceError::invalid_field("page_size", "must not be negative")),
+        Ok(0) => Ok(DEFAULT_PAGE_SIZE),
+        Ok(size) => Ok(std::cmp::min(size, MAX_PAGE_SIZE)),
+    }
+}
+
+/// Where the next page starts: the sort key of the last row served.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PageToken {
+    /// Fingerprint of the query the token belongs to.
+    #[serde(rename = "q")]
+    query: String,
+    /// The sort key values of the last row, in `order_by` order, the unique id last.
+    #[serde(rename = "k")]
+    pub last_key: Vec<serde_json::Value>,
+}
+
+/// Identifies a query for its page tokens: every request field that changes the result set or
+/// its order (filter, order_by, show_deleted, parent…).
+pub fn query_fingerprint(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.len().to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hex::encode(&hasher.finalize()[..8])
+}
+
+impl PageToken {
+    pub fn new(query_fingerprint: String, last_key: Vec<serde_json::Value>) -> Self {
+        PageToken { query: query_fingerprint, last_key }
+    }
+
+    pub fn encode(&self) -> String {
+        // Serializing plain strings and JSON values cannot fail.
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        URL_SAFE_NO_PAD.encode(json)
+    }
+
+    /// Reads a request's `page_token`: `None` when empty, an error when it is not one of ours or
+    /// belongs to another query.
+    pub fn decode(token: &str, query_fingerprint: &str) -> ServiceResult<Option<PageToken>> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        let invalid = || ServiceError::InvalidArgument {
+            reason: "INVALID_PAGE_TOKEN",
+            message: "invalid page_token".to_owned(),
+            violations: vec![crate::error::FieldViolation::new(
+                "page_token",
+                "not a token returned by this list call",
+            )],
+        };
+        let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+        let decoded: PageToken = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+        if decoded.query != query_fingerprint {
+            return Err(ServiceError::InvalidArgument {
+                reason: "INVALID_PAGE_TOKEN",
+                message: "page_token belongs to another query".to_owned(),
+                violations: vec![crate::error::FieldViolation::new(
+                    "page_token",
+                    "was issued for a different filter, order_by or show_deleted; start again without it",
+                )],
+            });
+        }
+        Ok(Some(decoded))
+    }
+}
+
+/// A field a List may be ordered by: its name in `order_by` and the column behind it.
+#[derive(Debug, Clone, Copy)]
+pub struct OrderField {
+    pub name: &'static str,
+    pub column: &'static str,
+}
+
+/// One key of the sort order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortKey {
+    pub column: &'static str,
+    pub descending: bool,
+}
+
+/// Parses an AIP-132 `order_by` (`display_name, create_time desc`) against the fields allowed,
+/// and ends the order with `unique_column` so that every row has its own place: the keyset
+/// pagination depends on it. An empty `order_by` orders by `unique_column` alone.
+pub fn parse_order_by(order_by: &str, allowed: &[OrderField], unique_column: &'static str) -> ServiceResult<Vec<SortKey>> {
+    let invalid = |description: String| ServiceError::InvalidArgument {
+        reason: "INVALID_ORDER_BY",
+        message: format!("invalid order_by: {description}"),
+        violations: vec![crate::error::FieldViolation::new("order_by", description)],
+    };
+    let mut keys: Vec<SortKey> = Vec::new();
+    for clause in order_by.split(',').map(str::trim).filter(|clause| !clause.is_empty()) {
+        let words: Vec<&str> = clause.split_whitespace().collect();
+        let (name, descending) = match words.as_slice() {
+            [name] => (*name, false),
+            [name, direction] if direction.eq_ignore_ascii_case("asc") => (*name, false),
+            [name, direction] if direction.eq_ignore_ascii_case("desc") => (*name, true),
+            _ => return Err(invalid(format!("`{clause}` is not `field` or `field desc`"))),
+        };
+        let Some(field) = allowed.iter().find(|field| field.name == name) else {
+            let names: Vec<&str> = allowed.iter().map(|field| field.name).collect();
+            return Err(invalid(format!("cannot order by `{name}`; fields: {}", names.join(", "))));
+        };
+        if keys.iter().any(|key| key.column == field.column) {
+            return Err(invalid(format!("`{name}` is given twice")));
+        }
+        keys.push(SortKey { column: field.column, descending });
+    }
+    if !keys.iter().any(|key| key.column == unique_column) {
+        keys.push(SortKey { column: unique_column, descending: false });
+    }
+    Ok(keys)
+}
+
+/// The rows strictly after `last_key` in the order of `keys`:
+/// `(k1 > v1) OR (k1 = v1 AND k2 > v2) OR …`, with `<` for descending keys.
+pub fn after_condition(table: &'static str, keys: &[SortKey], last_key: &[serde_json::Value]) -> ServiceResult<Condition> {
+    if keys.len() != last_key.len() {
+        return Err(ServiceError::invalid_field("page_token", "does not match this order_by"));
+    }
+    let mut after = Condition::any();
+    for (position, key) in keys.iter().enumerate() {
+        let mut branch = Condition::all();
+        for (earlier, value) in keys[..position].iter().zip(last_key) {
+            branch = branch.add(Expr::col((table, earlier.column)).eq(sql_value(value)?));
+        }
+        let column = Expr::col((table, key.column));
+        let value = sql_value(&last_key[position])?;
+        branch = branch.add(if key.descending { column.lt(value) } else { column.gt(value) });
+        after = after.add(branch);
+    }
+    Ok(after)
+}
+
+fn sql_value(value: &serde_json::Value) -> ServiceResult<SimpleExpr> {
+    match value {
+        serde_json::Value::String(text) => Ok(Expr::val(text.clone())),
+        serde_json::Value::Number(number) => number
+            .as_i64()
+            .map(Expr::val)
+            .ok_or_else(|| ServiceError::invalid_field("page_token", "not a token returned by this list call")),
+        _ => Err(ServiceError::invalid_field("page_token", "not a token returned by this list call")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIELDS: &[OrderField] = &[
+        OrderField { name: "name", column: "id" },
+        OrderField { name: "display_name", column: "display_name" },
+    ];
+
+    #[test]
+    fn order_by_always_ends_with_the_unique_column() {
+        let keys = parse_order_by("display_name desc", FIELDS, "id").expect("parses");
+        assert_eq!(
+            keys,
+            [
+                SortKey { column: "display_name", descending: true },
+                SortKey { column: "id", descending: false }
+            ]
+        );
+        assert_eq!(parse_order_by("", FIELDS, "id").expect("parses").len(), 1);
+        assert_eq!(parse_order_by("name desc", FIELDS, "id").expect("parses").len(), 1);
+    }
+
+    #[test]
+    fn order_by_rejects_unknown_fields_and_directions() {
+        assert!(parse_order_by("color", FIELDS, "id").is_err());
+        assert!(parse_order_by("name sideways", FIELDS, "id").is_err());
+        assert!(parse_order_by("name, name desc", FIELDS, "id").is_err());
+    }
+
+    #[test]
+    fn page_size_defaults_to_50_and_is_capped_at_1000() {
+        assert_eq!(page_size(0).ok(), Some(50));
+        assert_eq!(page_size(7).ok(), Some(7));
+        assert_eq!(page_size(5000).ok(), Some(1000));
+        assert!(page_size(-1).is_err());
+    }
+
+    #[test]
+    fn a_token_round_trips_for_its_own_query_only() {
+        let query = query_fingerprint(&["countries:\"FR\"", "name", "false"]);
+        let token = PageToken::new(query.clone(), vec![serde_json::json!("mondragon")]);
+        let decoded = PageToken::decode(&token.encode(), &query).expect("decodes");
+        assert_eq!(decoded, Some(token.clone()));
+        let other = query_fingerprint(&["countries:\"ES\"", "name", "false"]);
+        assert!(PageToken::decode(&token.encode(), &other).is_err());
+        assert!(PageToken::decode("not-a-token", &query).is_err());
+        assert_eq!(PageToken::decode("", &query).ok(), Some(None));
+    }
+}

@@ -1,0 +1,101 @@
+//! Serving gRPC the same way in every binary: the services given, plus `grpc.health.v1` health
+//! and server reflection (`v1` and `v1alpha`), behind the caller-identification and tracing
+//! layers; SERVING once started, NOT_SERVING and a bounded drain on shutdown.
+
+use std::{convert::Infallible, time::Duration};
+
+use secrecy::SecretString;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{
+    body::Body,
+    server::NamedService,
+    service::{InterceptorLayer, RoutesBuilder},
+    transport::Server,
+};
+use tonic_health::{ServingStatus, server::HealthReporter};
+use tower_http::trace::TraceLayer;
+
+use crate::{auth, shutdown::Shutdown, telemetry};
+
+/// The gRPC services of one process, collected before serving.
+pub struct GrpcServer {
+    routes: RoutesBuilder,
+    service_names: Vec<&'static str>,
+    admin_key: Option<SecretString>,
+    shutdown_grace: Duration,
+}
+
+impl GrpcServer {
+    pub fn new(admin_key: Option<SecretString>, shutdown_grace: Duration) -> Self {
+        GrpcServer { routes: RoutesBuilder::default(), service_names: Vec::new(), admin_key, shutdown_grace }
+    }
+
+    /// Adds a service; health reports it by its full name (e.g. `sse.initiatives.v1.InitiativeService`).
+    pub fn add_service<S>(mut self, service: S) -> Self
+    where
+        S: tower::Service<http::Request<Body>, Error = Infallible, Response = http::Response<Body>>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.service_names.push(S::NAME);
+        self.routes.add_service(service);
+        self
+    }
+
+    /// Serves until `shutdown`, then drains in-flight calls for at most the grace period.
+    pub async fn serve(mut self, listener: TcpListener, shutdown: Shutdown) -> anyhow::Result<()> {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(sse_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let reflection_v1 = reflection().build_v1()?;
+        let reflection_v1alpha = reflection().build_v1alpha()?;
+        self.routes
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
+
+        set_status(&health, &self.service_names, ServingStatus::Serving).await;
+        let address = listener.local_addr()?;
+        tracing::info!(%address, services = ?self.service_names, "serving gRPC");
+
+        let drain_started = shutdown.clone();
+        let draining = {
+            let health = health.clone();
+            let names = self.service_names.clone();
+            async move {
+                shutdown.triggered().await;
+                set_status(&health, &names, ServingStatus::NotServing).await;
+            }
+        };
+        let server = Server::builder()
+            .layer(TraceLayer::new_for_grpc().make_span_with(telemetry::grpc_request_span))
+            .layer(InterceptorLayer::new(auth::identify_caller(self.admin_key)))
+            .add_routes(self.routes.routes())
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), draining);
+
+        let grace = self.shutdown_grace;
+        tokio::select! {
+            served = server => served?,
+            () = async { drain_started.triggered().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(grace_seconds = grace.as_secs(), "calls still in flight after the grace period; stopping anyway");
+            }
+        }
+        tracing::info!(%address, "gRPC server stopped");
+        Ok(())
+    }
+}
+
+async fn set_status(health: &HealthReporter, service_names: &[&'static str], status: ServingStatus) {
+    health.set_service_status("", status).await;
+    for name in service_names {
+        health.set_service_status(*name, status).await;
+    }
+}

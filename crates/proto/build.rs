@@ -1,0 +1,49 @@
+//! Compiles every contract under `proto/` with protox (no system `protoc`), generating prost
+//! messages, tonic clients and servers, proto3-JSON (pbjson) impls, and the encoded descriptor
+//! set that server reflection serves.
+
+use std::{env, fs, path::PathBuf};
+
+use prost::Message;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let files = proto_files(&proto_root)?;
+    for file in &files {
+        println!("cargo:rerun-if-changed={}", file.display());
+    }
+    println!("cargo:rerun-if-changed={}", proto_root.display());
+
+    let file_descriptors = protox::compile(&files, [&proto_root])?;
+    let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    let descriptor_bytes = file_descriptors.encode_to_vec();
+    fs::write(out_dir.join("sse_descriptor.bin"), &descriptor_bytes)?;
+
+    tonic_prost_build::configure()
+        .compile_well_known_types(true)
+        .extern_path(".google.protobuf", "::pbjson_types")
+        .compile_fds(file_descriptors)?;
+
+    pbjson_build::Builder::new()
+        .register_descriptors(&descriptor_bytes)?
+        .build(&[".sse"])?;
+    Ok(())
+}
+
+/// Every `.proto` below `root`, in a stable order.
+fn proto_files(root: &std::path::Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "proto") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}

@@ -1,0 +1,25 @@
+//! The observatory's contracts as Rust: prost messages, tonic clients and servers, and the
+//! proto3 JSON mapping (serde, via pbjson) for every package under `proto/`.
+#![forbid(unsafe_code)]
+#![allow(clippy::all, missing_docs)]
+
+/// The encoded `FileDescriptorSet` of every contract, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/sse_descriptor.bin"));
+
+pub mod sse {
+    pub mod r#type {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/sse.r#type.v1.rs"));
+            include!(concat!(env!("OUT_DIR"), "/sse.r#type.v1.serde.rs"));
+        }
+    }
+    pub mod initiatives {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/sse.initiatives.v1.rs"));
+            include!(concat!(env!("OUT_DIR"), "/sse.initiatives.v1.serde.rs"));
+        }
+    }
+}
+
+pub use sse::initiatives::v1 as initiatives;
+pub use sse::r#type::v1 as types;

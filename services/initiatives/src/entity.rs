@@ -1,0 +1,84 @@
+//! The tables of the initiatives service. An initiative is stored whole, as its proto3 JSON in
+//! `resource`, with the fields that List filters and sorts on copied into columns; its repeated
+//! fields are copied into `initiative_facets`, one row per value, for `countries:"FR"` filters.
+
+pub mod initiative {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "initiatives")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+        pub id: String,
+        #[sea_orm(column_type = "Text")]
+        pub display_name: String,
+        #[sea_orm(column_type = "Text")]
+        pub description: String,
+        #[sea_orm(column_type = "Text")]
+        pub legal_form: String,
+        #[sea_orm(column_type = "Text")]
+        pub status: String,
+        /// `YYYY`, `YYYY-MM` or `YYYY-MM-DD`; `''` when unknown.
+        #[sea_orm(column_type = "Text")]
+        pub start_date: String,
+        /// Microseconds since the Unix epoch, as are the other times.
+        pub create_time: i64,
+        pub update_time: i64,
+        pub delete_time: Option<i64>,
+        #[sea_orm(column_type = "Text")]
+        pub etag: String,
+        /// The whole initiative as proto3 JSON.
+        #[sea_orm(column_type = "Text")]
+        pub resource: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod facet {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "initiative_facets")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+        pub initiative_id: String,
+        /// The repeated field, e.g. `countries`.
+        #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+        pub field: String,
+        #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+        pub value: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Requests carrying a `request_id`, with the response they got, so that a retry gets the
+/// same response and writes nothing.
+pub mod request_record {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "initiative_requests")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+        pub method: String,
+        #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+        pub request_id: String,
+        /// The response as proto3 JSON.
+        #[sea_orm(column_type = "Text")]
+        pub response: String,
+        pub create_time: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

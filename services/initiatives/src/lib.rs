@@ -1,0 +1,52 @@
+//! The catalogue of SSE initiatives: `sse.initiatives.v1.InitiativeService`.
+//!
+//! `service` is the gRPC face, `validation` what a valid initiative is, `store` how initiatives
+//! are kept (`entity`, `migration`), `resource` how the two map, and `seed` the initiatives
+//! the observatory ships with.
+#![forbid(unsafe_code)]
+
+pub mod entity;
+pub mod migration;
+pub mod resource;
+pub mod seed;
+pub mod service;
+pub mod store;
+pub mod validation;
+
+use sea_orm::DatabaseConnection;
+use sse_proto::initiatives::initiative_service_server::InitiativeServiceServer;
+
+pub use migration::Migrator;
+pub use service::InitiativesService;
+pub use store::Store;
+
+/// Large enough for a full batch of 1000 initiatives with long descriptions.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+/// The gRPC service over `db`, which must be migrated (see [`Migrator`]).
+pub fn grpc_service(db: DatabaseConnection) -> InitiativeServiceServer<InitiativesService> {
+    InitiativeServiceServer::new(InitiativesService::new(Store::new(db)))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+}
+
+/// The initiatives service as a part of a process.
+pub struct Module;
+
+impl sse_platform::module::ServiceModule for Module {
+    fn name(&self) -> &'static str {
+        "initiatives"
+    }
+
+    fn migrate<'a>(&'a self, db: &'a DatabaseConnection) -> sse_platform::module::BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(sse_platform::database::migrate::<Migrator>(db))
+    }
+
+    fn seed<'a>(&'a self, db: &'a DatabaseConnection) -> sse_platform::module::BoxFuture<'a, anyhow::Result<usize>> {
+        Box::pin(async move { seed::seed(&Store::new(db.clone())).await })
+    }
+
+    fn register(&self, server: sse_platform::server::GrpcServer, db: DatabaseConnection) -> sse_platform::server::GrpcServer {
+        server.add_service(grpc_service(db))
+    }
+}

@@ -1,0 +1,93 @@
+//! Initiatives, their facets (one row per value of a repeated field) and request records.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table("initiatives")
+                    .if_not_exists()
+                    .col(text("id").primary_key())
+                    .col(text("display_name"))
+                    .col(text("description"))
+                    .col(text("legal_form"))
+                    .col(text("status"))
+                    .col(text("start_date"))
+                    .col(big_integer("create_time"))
+                    .col(big_integer("update_time"))
+                    .col(big_integer_null("delete_time"))
+                    .col(text("etag"))
+                    .col(text("resource"))
+                    .to_owned(),
+            )
+            .await?;
+        for column in ["display_name", "create_time", "update_time", "start_date"] {
+            manager
+                .create_index(
+                    Index::create()
+                        .name(format!("initiatives_{column}_idx"))
+                        .table("initiatives")
+                        .col(column)
+                        .col("id")
+                        .if_not_exists()
+                        .to_owned(),
+                )
+                .await?;
+        }
+        manager
+            .create_table(
+                Table::create()
+                    .table("initiative_facets")
+                    .if_not_exists()
+                    .col(text("initiative_id"))
+                    .col(text("field"))
+                    .col(text("value"))
+                    .primary_key(Index::create().col("initiative_id").col("field").col("value"))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from("initiative_facets", "initiative_id")
+                            .to("initiatives", "id")
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("initiative_facets_lookup_idx")
+                    .table("initiative_facets")
+                    .col("field")
+                    .col("value")
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table("initiative_requests")
+                    .if_not_exists()
+                    .col(text("method"))
+                    .col(text("request_id"))
+                    .col(text("response"))
+                    .col(big_integer("create_time"))
+                    .primary_key(Index::create().col("method").col("request_id"))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for table in ["initiative_requests", "initiative_facets", "initiatives"] {
+            manager.drop_table(Table::drop().table(table).if_exists().to_owned()).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,161 @@
+//! The `Initiative` resource: its name, its enum short names, and how it maps onto a stored row
+//! (whole as JSON, plus the columns and facets that filters read).
+
+use chrono::{DateTime, Utc};
+use sea_orm::ActiveValue::Set;
+use sha2::{Digest, Sha256};
+use sse_platform::{ServiceError, ServiceResult};
+use sse_proto::initiatives::{Initiative, initiative::LegalForm, initiative::Status};
+use sse_proto::types::PartialDate;
+
+use crate::entity::{facet, initiative};
+
+/// The collection part of every initiative's name.
+pub const COLLECTION: &str = "initiatives";
+
+pub fn name_of(id: &str) -> String {
+    format!("{COLLECTION}/{id}")
+}
+
+/// The id in `initiatives/{id}`, or a violation naming `field`.
+pub fn parse_name<'a>(name: &'a str, field: &str) -> ServiceResult<&'a str> {
+    name.strip_prefix("initiatives/")
+        .filter(|id| is_valid_id(id) || uuid::Uuid::parse_str(id).is_ok())
+        .ok_or_else(|| ServiceError::invalid_field(field, format!("`{name}` is not an initiative name (initiatives/{{id}})")))
+}
+
+/// AIP-122 ids: 1 to 63 lowercase letters, digits and hyphens, starting with a letter and not
+/// ending with a hyphen.
+pub fn is_valid_id(id: &str) -> bool {
+    let bytes = id.as_bytes();
+    (1..=63).contains(&bytes.len())
+        && bytes[0].is_ascii_lowercase()
+        && bytes[bytes.len() - 1] != b'-'
+        && bytes.iter().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || *byte == b'-')
+}
+
+pub const LEGAL_FORM_PREFIX: &str = "LEGAL_FORM_";
+pub const LEGAL_FORMS: &[&str] = &[
+    "UNSPECIFIED",
+    "COOPERATIVE",
+    "MUTUAL",
+    "ASSOCIATION",
+    "FOUNDATION",
+    "SOCIAL_ENTERPRISE",
+    "PUBLIC_PROGRAMME",
+    "NETWORK",
+    "INFORMAL_GROUP",
+    "OTHER",
+];
+pub const STATUS_PREFIX: &str = "STATUS_";
+pub const STATUSES: &[&str] = &["UNSPECIFIED", "PLANNED", "ACTIVE", "ENDED"];
+
+/// `COOPERATIVE` for `LEGAL_FORM_COOPERATIVE`: what the column holds and filters compare.
+fn short_name<'a>(full: &'a str, prefix: &str) -> &'a str {
+    full.strip_prefix(prefix).unwrap_or(full)
+}
+
+/// `2007`, `2023-04` or `2023-04-15`; empty when unknown.
+pub fn partial_date_text(date: Option<&PartialDate>) -> String {
+    match date {
+        None => String::new(),
+        Some(date) if date.month == 0 => format!("{:04}", date.year),
+        Some(date) if date.day == 0 => format!("{:04}-{:02}", date.year, date.month),
+        Some(date) => format!("{:04}-{:02}-{:02}", date.year, date.month, date.day),
+    }
+}
+
+pub fn now_micros() -> i64 {
+    Utc::now().timestamp_micros()
+}
+
+pub fn timestamp(micros: i64) -> pbjson_types::Timestamp {
+    let time = DateTime::<Utc>::from_timestamp_micros(micros).unwrap_or_default();
+    pbjson_types::Timestamp { seconds: time.timestamp(), nanos: time.timestamp_subsec_nanos() as i32 }
+}
+
+/// The row for an initiative whose name and times are set; fills in its etag.
+pub fn to_row(resource: &mut Initiative, id: &str) -> ServiceResult<initiative::ActiveModel> {
+    resource.etag = String::new();
+    let json = serde_json::to_string(&resource).map_err(|error| ServiceError::Internal(error.into()))?;
+    resource.etag = hex::encode(&Sha256::digest(json.as_bytes())[..8]);
+    let json = serde_json::to_string(&resource).map_err(|error| ServiceError::Internal(error.into()))?;
+    let micros = |time: &Option<pbjson_types::Timestamp>| {
+        time.as_ref().map(|time| time.seconds * 1_000_000 + i64::from(time.nanos / 1000))
+    };
+    Ok(initiative::ActiveModel {
+        id: Set(id.to_owned()),
+        display_name: Set(resource.display_name.clone()),
+        description: Set(resource.description.clone()),
+        legal_form: Set(short_name(resource.legal_form().as_str_name(), LEGAL_FORM_PREFIX).to_owned()),
+        status: Set(short_name(resource.status().as_str_name(), STATUS_PREFIX).to_owned()),
+        start_date: Set(partial_date_text(resource.start_date.as_ref())),
+        create_time: Set(micros(&resource.create_time).unwrap_or_default()),
+        update_time: Set(micros(&resource.update_time).unwrap_or_default()),
+        delete_time: Set(micros(&resource.delete_time)),
+        etag: Set(resource.etag.clone()),
+        resource: Set(json),
+    })
+}
+
+pub fn from_row(row: &initiative::Model) -> ServiceResult<Initiative> {
+    serde_json::from_str(&row.resource).map_err(|error| {
+        ServiceError::Internal(anyhow::Error::new(error).context(format!("stored initiative {} is unreadable", row.id)))
+    })
+}
+
+/// One facet row per value of each repeated field that filters reach.
+pub fn facets(resource: &Initiative, id: &str) -> Vec<facet::ActiveModel> {
+    let texts = |field: &'static str, values: &[String]| {
+        values.iter().map(move |value| (field, value.clone())).collect::<Vec<_>>()
+    };
+    let mut pairs = texts("countries", &resource.countries);
+    pairs.extend(texts("territories", &resource.territories));
+    pairs.extend(texts("sdg_targets", &resource.sdg_targets));
+    pairs.extend(texts("related_legal_texts", &resource.related_legal_texts));
+    pairs.extend(resource.sdg_goals.iter().map(|goal| ("sdg_goals", goal.to_string())));
+    pairs.sort();
+    pairs.dedup();
+    pairs
+        .into_iter()
+        .map(|(field, value)| facet::ActiveModel {
+            initiative_id: Set(id.to_owned()),
+            field: Set(field.to_owned()),
+            value: Set(value),
+        })
+        .collect()
+}
+
+/// Only the enum values the contract defines; an unknown number is bad input.
+pub fn is_known_legal_form(value: i32) -> bool {
+    LegalForm::try_from(value).is_ok()
+}
+
+pub fn is_known_status(value: i32) -> bool {
+    Status::try_from(value).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_follow_aip_122() {
+        assert!(is_valid_id("great-green-wall"));
+        assert!(is_valid_id("a"));
+        assert!(!is_valid_id("Great"));
+        assert!(!is_valid_id("1abc"));
+        assert!(!is_valid_id("abc-"));
+        assert!(!is_valid_id(""));
+        assert!(!is_valid_id(&"a".repeat(64)));
+    }
+
+    #[test]
+    fn partial_dates_print_as_far_as_they_are_known() {
+        let date = |year, month, day| Some(PartialDate { year, month, day });
+        assert_eq!(partial_date_text(date(2007, 0, 0).as_ref()), "2007");
+        assert_eq!(partial_date_text(date(2023, 4, 0).as_ref()), "2023-04");
+        assert_eq!(partial_date_text(date(2023, 4, 15).as_ref()), "2023-04-15");
+        assert_eq!(partial_date_text(None), "");
+    }
+}

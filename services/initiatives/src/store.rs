@@ -1,0 +1,319 @@
+//! Reading and writing initiatives. Every write is one transaction: the row, its facets and the
+//! request record commit together or not at all. Updates are conditional on the etag read, so
+//! concurrent writers cannot overwrite each other unseen.
+
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    sea_query::{Expr, OnConflict},
+};
+use sse_platform::{
+    ServiceError, ServiceResult,
+    filter::{FacetTable, FieldKind, FilterField, FilterSchema},
+    pagination::{self, OrderField, PageToken},
+};
+use sse_proto::initiatives::Initiative;
+
+use crate::{
+    entity::{facet, initiative, request_record},
+    resource::{self, LEGAL_FORM_PREFIX, LEGAL_FORMS, STATUS_PREFIX, STATUSES},
+};
+
+const TABLE: &str = "initiatives";
+
+/// What ListInitiatives filters can reach (the README documents the grammar).
+pub const FILTER_SCHEMA: FilterSchema = FilterSchema {
+    table: TABLE,
+    id_column: "id",
+    fields: &[
+        FilterField { name: "name", column: "id", kind: FieldKind::Text },
+        FilterField { name: "display_name", column: "display_name", kind: FieldKind::Text },
+        FilterField { name: "description", column: "description", kind: FieldKind::Text },
+        FilterField {
+            name: "legal_form",
+            column: "legal_form",
+            kind: FieldKind::Enum { prefix: LEGAL_FORM_PREFIX, values: LEGAL_FORMS },
+        },
+        FilterField { name: "status", column: "status", kind: FieldKind::Enum { prefix: STATUS_PREFIX, values: STATUSES } },
+        FilterField { name: "countries", column: "countries", kind: FieldKind::RepeatedText },
+        FilterField { name: "territories", column: "territories", kind: FieldKind::RepeatedText },
+        FilterField { name: "sdg_goals", column: "sdg_goals", kind: FieldKind::RepeatedInteger },
+        FilterField { name: "sdg_targets", column: "sdg_targets", kind: FieldKind::RepeatedText },
+        FilterField { name: "related_legal_texts", column: "related_legal_texts", kind: FieldKind::RepeatedText },
+        FilterField { name: "start_date", column: "start_date", kind: FieldKind::Date },
+        FilterField { name: "create_time", column: "create_time", kind: FieldKind::Timestamp },
+        FilterField { name: "update_time", column: "update_time", kind: FieldKind::Timestamp },
+        FilterField { name: "delete_time", column: "delete_time", kind: FieldKind::Timestamp },
+    ],
+    text_columns: &["id", "display_name", "description"],
+    facets: Some(FacetTable {
+        table: "initiative_facets",
+        owner_column: "initiative_id",
+        field_column: "field",
+        value_column: "value",
+    }),
+};
+
+const ORDER_FIELDS: &[OrderField] = &[
+    OrderField { name: "name", column: "id" },
+    OrderField { name: "display_name", column: "display_name" },
+    OrderField { name: "start_date", column: "start_date" },
+    OrderField { name: "create_time", column: "create_time" },
+    OrderField { name: "update_time", column: "update_time" },
+];
+
+/// The method names request records are kept under.
+pub const CREATE_METHOD: &str = "CreateInitiative";
+pub const BATCH_CREATE_METHOD: &str = "BatchCreateInitiatives";
+
+/// One initiative to create, already validated.
+pub struct NewInitiative {
+    pub id: Option<String>,
+    pub initiative: Initiative,
+    pub request_id: String,
+}
+
+pub struct ListQuery<'a> {
+    pub filter: &'a str,
+    pub order_by: &'a str,
+    pub show_deleted: bool,
+    pub page_size: i32,
+    pub page_token: &'a str,
+}
+
+pub struct ListPage {
+    pub initiatives: Vec<Initiative>,
+    pub next_page_token: String,
+    pub total_size: i32,
+}
+
+/// Which initiatives a change applies to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    Live,
+    Deleted,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Store { db }
+    }
+
+    pub async fn get(&self, id: &str) -> ServiceResult<Initiative> {
+        let row = find(&self.db, id).await?.ok_or_else(|| ServiceError::not_found(resource::name_of(id)))?;
+        resource::from_row(&row)
+    }
+
+    pub async fn exists(&self, id: &str) -> ServiceResult<bool> {
+        Ok(find(&self.db, id).await?.is_some())
+    }
+
+    pub async fn list(&self, query: ListQuery<'_>) -> ServiceResult<ListPage> {
+        let page_size = pagination::page_size(query.page_size)?;
+        let sort_keys = pagination::parse_order_by(query.order_by, ORDER_FIELDS, "id")?;
+        let show_deleted = if query.show_deleted { "deleted" } else { "" };
+        let fingerprint = pagination::query_fingerprint(&[query.filter, query.order_by, show_deleted]);
+        let token = PageToken::decode(query.page_token, &fingerprint)?;
+
+        let mut matching = Condition::all();
+        if let Some(filter) = FILTER_SCHEMA.condition(query.filter)? {
+            matching = matching.add(filter);
+        }
+        if !query.show_deleted {
+            matching = matching.add(initiative::Column::DeleteTime.is_null());
+        }
+        let total_size = initiative::Entity::find().filter(matching.clone()).count(&self.db).await?;
+
+        let mut page = initiative::Entity::find().filter(matching);
+        if let Some(token) = &token {
+            page = page.filter(pagination::after_condition(TABLE, &sort_keys, &token.last_key)?);
+        }
+        for key in &sort_keys {
+            let order = if key.descending { Order::Desc } else { Order::Asc };
+            page = page.order_by(Expr::col((TABLE, key.column)), order);
+        }
+        let mut rows = page.limit(page_size + 1).all(&self.db).await?;
+
+        let mut next_page_token = String::new();
+        if rows.len() as u64 > page_size {
+            rows.truncate(page_size as usize);
+            if let Some(last) = rows.last() {
+                let last_key = sort_keys.iter().map(|key| sort_value(last, key.column)).collect();
+                next_page_token = PageToken::new(fingerprint, last_key).encode();
+            }
+        }
+        Ok(ListPage {
+            initiatives: rows.iter().map(resource::from_row).collect::<ServiceResult<_>>()?,
+            next_page_token,
+            total_size: i32::try_from(total_size).unwrap_or(i32::MAX),
+        })
+    }
+
+    /// Creates every initiative or none. A `request_id` seen before (of the batch, or of one
+    /// item) returns what that request returned, and writes nothing for it.
+    pub async fn create_all(&self, items: Vec<NewInitiative>, batch_request_id: &str) -> ServiceResult<Vec<Initiative>> {
+        match self.try_create_all(&items, batch_request_id).await {
+            Err(ServiceError::Internal(error)) if is_unique_violation(&error) => {
+                // A concurrent request wrote the same id or request_id first: the caller's retry
+                // will see it and get a definite answer.
+                Err(ServiceError::Aborted {
+                    reason: "CONCURRENT_WRITE",
+                    message: "another request wrote the same initiative or request_id at the same time; retry".to_owned(),
+                })
+            }
+            result => result,
+        }
+    }
+
+    async fn try_create_all(&self, items: &[NewInitiative], batch_request_id: &str) -> ServiceResult<Vec<Initiative>> {
+        let txn = self.db.begin().await?;
+        if let Some(response) = recorded(&txn, BATCH_CREATE_METHOD, batch_request_id).await? {
+            return serde_json::from_str(&response).map_err(|error| ServiceError::Internal(error.into()));
+        }
+        let now = resource::now_micros();
+        let mut created = Vec::with_capacity(items.len());
+        for item in items {
+            if let Some(response) = recorded(&txn, CREATE_METHOD, &item.request_id).await? {
+                created.push(serde_json::from_str(&response).map_err(|error| ServiceError::Internal(error.into()))?);
+                continue;
+            }
+            let id = item.id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            if find(&txn, &id).await?.is_some() {
+                return Err(ServiceError::already_exists(resource::name_of(&id)));
+            }
+            let mut stored = item.initiative.clone();
+            stored.name = resource::name_of(&id);
+            stored.create_time = Some(resource::timestamp(now));
+            stored.update_time = Some(resource::timestamp(now));
+            stored.delete_time = None;
+            let row = resource::to_row(&mut stored, &id)?;
+            initiative::Entity::insert(row).exec_without_returning(&txn).await?;
+            write_facets(&txn, &stored, &id).await?;
+            record(&txn, CREATE_METHOD, &item.request_id, &stored, now).await?;
+            created.push(stored);
+        }
+        record(&txn, BATCH_CREATE_METHOD, batch_request_id, &created, now).await?;
+        txn.commit().await?;
+        Ok(created)
+    }
+
+    /// Changes one initiative that is in the `required` state, if its etag is still `etag`
+    /// (when given). The write is conditional on the etag read, so a concurrent change in
+    /// between is refused with ABORTED rather than overwritten.
+    pub async fn modify(
+        &self,
+        id: &str,
+        etag: &str,
+        required: Lifecycle,
+        change: impl FnOnce(&mut Initiative, i64) -> ServiceResult<()>,
+    ) -> ServiceResult<Initiative> {
+        let txn = self.db.begin().await?;
+        let row = find(&txn, id).await?.ok_or_else(|| ServiceError::not_found(resource::name_of(id)))?;
+        let state = if row.delete_time.is_some() { Lifecycle::Deleted } else { Lifecycle::Live };
+        if state != required {
+            let (reason, message) = match state {
+                Lifecycle::Deleted => ("DELETED", format!("{} is deleted; undelete it first", resource::name_of(id))),
+                Lifecycle::Live => ("NOT_DELETED", format!("{} is not deleted", resource::name_of(id))),
+            };
+            return Err(ServiceError::FailedPrecondition { reason, message });
+        }
+        if !etag.is_empty() && etag != row.etag {
+            return Err(stale_etag(id));
+        }
+        let mut changed = resource::from_row(&row)?;
+        let now = resource::now_micros();
+        change(&mut changed, now)?;
+        changed.update_time = Some(resource::timestamp(now));
+        let update = resource::to_row(&mut changed, id)?;
+        let written = initiative::Entity::update_many()
+            .set(update)
+            .filter(initiative::Column::Id.eq(id))
+            .filter(initiative::Column::Etag.eq(row.etag.clone()))
+            .exec(&txn)
+            .await?;
+        if written.rows_affected != 1 {
+            return Err(stale_etag(id));
+        }
+        facet::Entity::delete_many().filter(facet::Column::InitiativeId.eq(id)).exec(&txn).await?;
+        write_facets(&txn, &changed, id).await?;
+        txn.commit().await?;
+        Ok(changed)
+    }
+}
+
+fn stale_etag(id: &str) -> ServiceError {
+    ServiceError::Aborted {
+        reason: "ETAG_MISMATCH",
+        message: format!("{} has changed since it was read; read it again and retry", resource::name_of(id)),
+    }
+}
+
+async fn find(db: &impl ConnectionTrait, id: &str) -> ServiceResult<Option<initiative::Model>> {
+    Ok(initiative::Entity::find_by_id(id.to_owned()).one(db).await?)
+}
+
+async fn write_facets(txn: &DatabaseTransaction, stored: &Initiative, id: &str) -> ServiceResult<()> {
+    let facets = resource::facets(stored, id);
+    if !facets.is_empty() {
+        facet::Entity::insert_many(facets)
+            .on_conflict(
+                OnConflict::columns([facet::Column::InitiativeId, facet::Column::Field, facet::Column::Value])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn recorded(txn: &DatabaseTransaction, method: &str, request_id: &str) -> ServiceResult<Option<String>> {
+    if request_id.is_empty() {
+        return Ok(None);
+    }
+    let record = request_record::Entity::find_by_id((method.to_owned(), request_id.to_owned())).one(txn).await?;
+    Ok(record.map(|record| record.response))
+}
+
+async fn record(
+    txn: &DatabaseTransaction,
+    method: &str,
+    request_id: &str,
+    response: &impl serde::Serialize,
+    now: i64,
+) -> ServiceResult<()> {
+    if request_id.is_empty() {
+        return Ok(());
+    }
+    let response = serde_json::to_string(response).map_err(|error| ServiceError::Internal(error.into()))?;
+    let row = request_record::ActiveModel {
+        method: sea_orm::ActiveValue::Set(method.to_owned()),
+        request_id: sea_orm::ActiveValue::Set(request_id.to_owned()),
+        response: sea_orm::ActiveValue::Set(response),
+        create_time: sea_orm::ActiveValue::Set(now),
+    };
+    request_record::Entity::insert(row).exec_without_returning(txn).await?;
+    Ok(())
+}
+
+fn sort_value(row: &initiative::Model, column: &str) -> serde_json::Value {
+    match column {
+        "display_name" => row.display_name.clone().into(),
+        "start_date" => row.start_date.clone().into(),
+        "create_time" => row.create_time.into(),
+        "update_time" => row.update_time.into(),
+        _ => row.id.clone().into(),
+    }
+}
+
+fn is_unique_violation(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<sea_orm::DbErr>())
+        .any(|db_error| matches!(db_error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))))
+}

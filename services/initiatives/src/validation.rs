@@ -1,0 +1,112 @@
+//! What makes an initiative valid. Every problem is reported at once, each naming its field by
+//! full path (`initiative.countries[1]`, `requests[3].initiative.display_name`).
+
+use sse_platform::validate::{Violations, partial_date_key};
+use sse_proto::initiatives::Initiative;
+
+use crate::resource::{is_known_legal_form, is_known_status, is_valid_id};
+
+pub const MAX_DISPLAY_NAME: usize = 200;
+pub const MAX_DESCRIPTION: usize = 10_000;
+pub const MAX_REPEATED: usize = 300;
+
+/// Checks every writable field of `initiative`, whose path in the request is `path`.
+pub fn check_initiative(violations: &mut Violations, path: &str, initiative: &Initiative) {
+    let field = |name: &str| format!("{path}.{name}");
+
+    violations.required(&field("display_name"), &initiative.display_name);
+    violations.max_chars(&field("display_name"), &initiative.display_name, MAX_DISPLAY_NAME);
+    violations.max_chars(&field("description"), &initiative.description, MAX_DESCRIPTION);
+    if !is_known_legal_form(initiative.legal_form) {
+        violations.add(field("legal_form"), format!("unknown value {}", initiative.legal_form));
+    }
+    if !is_known_status(initiative.status) {
+        violations.add(field("status"), format!("unknown value {}", initiative.status));
+    }
+
+    let repeated = [
+        ("countries", initiative.countries.len()),
+        ("territories", initiative.territories.len()),
+        ("sdg_goals", initiative.sdg_goals.len()),
+        ("sdg_targets", initiative.sdg_targets.len()),
+        ("identifiers", initiative.identifiers.len()),
+        ("sources", initiative.sources.len()),
+        ("related_legal_texts", initiative.related_legal_texts.len()),
+    ];
+    for (name, count) in repeated {
+        if count > MAX_REPEATED {
+            violations.add(field(name), format!("has {count} values; at most {MAX_REPEATED} are allowed"));
+        }
+    }
+
+    for (index, code) in initiative.countries.iter().enumerate() {
+        violations.country_code(&format!("{path}.countries[{index}]"), code);
+    }
+    violations.no_duplicates(&field("countries"), &initiative.countries);
+    for (index, code) in initiative.territories.iter().enumerate() {
+        violations.subdivision_code(&format!("{path}.territories[{index}]"), code);
+    }
+    violations.no_duplicates(&field("territories"), &initiative.territories);
+
+    for (index, goal) in initiative.sdg_goals.iter().enumerate() {
+        if !(1..=17).contains(goal) {
+            violations.add(format!("{path}.sdg_goals[{index}]"), format!("{goal} is not an SDG; goals are 1 to 17"));
+        }
+    }
+    violations.no_duplicates(&field("sdg_goals"), &initiative.sdg_goals);
+    for (index, code) in initiative.sdg_targets.iter().enumerate() {
+        if sse_reference::sdg().target(code).is_none() {
+            violations.add(
+                format!("{path}.sdg_targets[{index}]"),
+                format!("`{code}` is not an SDG target (codes look like 8.5 or 15.a)"),
+            );
+        }
+    }
+    violations.no_duplicates(&field("sdg_targets"), &initiative.sdg_targets);
+
+    if let Some(location) = &initiative.location {
+        violations.lat_lng(&field("location"), location);
+    }
+    if let Some(start) = &initiative.start_date {
+        violations.partial_date(&field("start_date"), start);
+    }
+    if let Some(end) = &initiative.end_date {
+        violations.partial_date(&field("end_date"), end);
+        if let Some(start) = &initiative.start_date
+            && partial_date_key(end) < partial_date_key(start)
+        {
+            violations.add(field("end_date"), "is before start_date");
+        }
+    }
+    violations.optional_url(&field("website"), &initiative.website);
+    for (index, identifier) in initiative.identifiers.iter().enumerate() {
+        violations.identifier(&format!("{path}.identifiers[{index}]"), identifier);
+    }
+    for (index, source) in initiative.sources.iter().enumerate() {
+        violations.source(&format!("{path}.sources[{index}]"), source);
+    }
+    for (index, name) in initiative.related_legal_texts.iter().enumerate() {
+        let valid = name.strip_prefix("legalTexts/").is_some_and(is_valid_id);
+        if !valid {
+            violations.add(
+                format!("{path}.related_legal_texts[{index}]"),
+                format!("`{name}` is not a legal text name (legalTexts/{{id}})"),
+            );
+        }
+    }
+    violations.no_duplicates(&field("related_legal_texts"), &initiative.related_legal_texts);
+}
+
+/// A client-chosen id, if any.
+pub fn check_initiative_id(violations: &mut Violations, field: &str, id: &str) {
+    if !id.is_empty() && !is_valid_id(id) {
+        violations.add(
+            field,
+            format!("`{id}` is not a valid id: 1 to 63 lowercase letters, digits and hyphens, starting with a letter"),
+        );
+    }
+}
+
+pub fn check_request_id(violations: &mut Violations, field: &str, request_id: &str) {
+    violations.max_chars(field, request_id, 128);
+}
