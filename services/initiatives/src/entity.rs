@@ -18,7 +18,7 @@ pub mod initiative {
         pub legal_form: String,
         #[sea_orm(column_type = "Text")]
         pub status: String,
-        /// `YYYY`, `YYYY-MM` or `YYYY-MM-DD`; `''` when unknown.
+        /// `YYYY-MM-DD`, unknown parts as `01` (see `filter::date_column`); `''` when unknown.
         #[sea_orm(column_type = "Text")]
         pub start_date: String,
         /// Microseconds since the Unix epoch, as are the other times.

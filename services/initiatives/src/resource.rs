@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
 use sha2::{Digest, Sha256};
-use sse_platform::{ServiceError, ServiceResult};
+use sse_platform::{ServiceError, ServiceResult, filter::date_column};
 use sse_proto::initiatives::{Initiative, initiative::LegalForm, initiative::Status};
 use sse_proto::types::PartialDate;
 
@@ -89,7 +89,7 @@ pub fn to_row(resource: &mut Initiative, id: &str) -> ServiceResult<initiative::
         description: Set(resource.description.clone()),
         legal_form: Set(short_name(resource.legal_form().as_str_name(), LEGAL_FORM_PREFIX).to_owned()),
         status: Set(short_name(resource.status().as_str_name(), STATUS_PREFIX).to_owned()),
-        start_date: Set(partial_date_text(resource.start_date.as_ref())),
+        start_date: Set(date_column(&partial_date_text(resource.start_date.as_ref())).unwrap_or_default()),
         create_time: Set(micros(&resource.create_time).unwrap_or_default()),
         update_time: Set(micros(&resource.update_time).unwrap_or_default()),
         delete_time: Set(micros(&resource.delete_time)),

@@ -17,8 +17,9 @@ pub enum FieldKind {
     Enum { prefix: &'static str, values: &'static [&'static str] },
     /// A timestamp stored as microseconds since the epoch; values are RFC 3339.
     Timestamp,
-    /// A date stored as `YYYY`, `YYYY-MM` or `YYYY-MM-DD` text (`''` when unknown), compared as
-    /// text: `2007` sorts before `2007-06-01`, so a year alone counts as its first day.
+    /// A date stored as `YYYY-MM-DD` text by [`date_column`] (`''` when unknown). Filters may
+    /// give `2010`, `2010-05` or `2010-05-31`; an unknown month or day counts as the first, on
+    /// both sides, so `start_date >= 2016` includes a start in "2016".
     Date,
     /// A repeated text field kept in the facet table; `:` and `=` mean "has this value".
     RepeatedText,
@@ -131,14 +132,14 @@ impl FilterSchema {
                 Ok(ordered(column, op, SqlExpr::val(micros)))
             }
             FieldKind::Date => {
-                if !is_partial_date(text) {
+                let Some(date) = date_column(text) else {
                     return Err(bad_value("a date such as 2010, 2010-05 or 2010-05-31"));
-                }
+                };
                 if op == CompareOp::Has {
                     return Err(bad_operator("comparisons (`=`, `!=`, `<`, `<=`, `>`, `>=`)"));
                 }
                 // An unknown date is stored as '' and matches no comparison, as NULL would.
-                Ok(column.clone().ne("").and(ordered(column, op, SqlExpr::val(text))))
+                Ok(column.clone().ne("").and(ordered(column, op, SqlExpr::val(date))))
             }
             FieldKind::RepeatedText | FieldKind::RepeatedInteger => {
                 if matches!(spec.kind, FieldKind::RepeatedInteger) && text.parse::<i64>().is_err() {
@@ -198,14 +199,17 @@ fn contains_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-fn is_partial_date(text: &str) -> bool {
+/// What a [`FieldKind::Date`] column holds for a date given as `YYYY`, `YYYY-MM` or
+/// `YYYY-MM-DD`: always `YYYY-MM-DD`, an unknown month or day as `01`, so that text order is
+/// date order. `None` for anything else.
+pub fn date_column(text: &str) -> Option<String> {
     let digits = |part: &str, len: usize| part.len() == len && part.bytes().all(|byte| byte.is_ascii_digit());
     let parts: Vec<&str> = text.split('-').collect();
     match parts.as_slice() {
-        [year] => digits(year, 4),
-        [year, month] => digits(year, 4) && digits(month, 2),
-        [year, month, day] => digits(year, 4) && digits(month, 2) && digits(day, 2),
-        _ => false,
+        [year] if digits(year, 4) => Some(format!("{year}-01-01")),
+        [year, month] if digits(year, 4) && digits(month, 2) => Some(format!("{year}-{month}-01")),
+        [year, month, day] if digits(year, 4) && digits(month, 2) && digits(day, 2) => Some(text.to_owned()),
+        _ => None,
     }
 }
 
