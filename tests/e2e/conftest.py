@@ -124,7 +124,9 @@ class CallDefaults(
 
 def wait_until_serving(server: Server) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    with grpc.insecure_channel(server.target) as channel:
+    # Retry connecting often: the default reconnect backoff would add about a second per server.
+    options = [("grpc.initial_reconnect_backoff_ms", 50), ("grpc.max_reconnect_backoff_ms", 200)]
+    with grpc.insecure_channel(server.target, options=options) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if server.process.poll() is not None:

@@ -134,6 +134,7 @@ pub fn load(flags: &SettingsFlags) -> Result<Settings, ConfigError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail closures return figment's own error type
 mod tests {
     use super::*;
 

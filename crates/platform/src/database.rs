@@ -43,9 +43,7 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
 
 /// Applies a service's pending migrations.
 pub async fn migrate<M: MigratorTrait>(connection: &DatabaseConnection) -> anyhow::Result<()> {
-    M::up(connection, None)
-        .await
-        .context("database migration failed")
+    M::up(connection, None).await.context("database migration failed")
 }
 
 /// The URL without its password, for logs and errors.
@@ -68,8 +66,14 @@ mod tests {
 
     #[test]
     fn redact_hides_the_password_only() {
-        assert_eq!(redact("postgres://obs:s3cret@db:5432/obs"), "postgres://obs:***@db:5432/obs");
+        assert_eq!(
+            redact("postgres://obs:s3cret@db:5432/obs"),
+            "postgres://obs:***@db:5432/obs"
+        );
         assert_eq!(redact("postgres://obs@db/obs"), "postgres://obs@db/obs");
-        assert_eq!(redact("sqlite://data/obs.sqlite?mode=rwc"), "sqlite://data/obs.sqlite?mode=rwc");
+        assert_eq!(
+            redact("sqlite://data/obs.sqlite?mode=rwc"),
+            "sqlite://data/obs.sqlite?mode=rwc"
+        );
     }
 }

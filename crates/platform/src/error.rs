@@ -20,7 +20,10 @@ pub struct FieldViolation {
 
 impl FieldViolation {
     pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
-        FieldViolation { field: field.into(), description: description.into() }
+        FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        }
     }
 }
 
@@ -28,7 +31,11 @@ impl FieldViolation {
 pub enum ServiceError {
     /// The request is malformed; `violations` name each bad field.
     #[error("{message}")]
-    InvalidArgument { reason: &'static str, message: String, violations: Vec<FieldViolation> },
+    InvalidArgument {
+        reason: &'static str,
+        message: String,
+        violations: Vec<FieldViolation>,
+    },
     #[error("{resource} not found")]
     NotFound { resource: String },
     #[error("{resource} already exists")]
@@ -57,7 +64,11 @@ impl ServiceError {
             [only] => format!("invalid {}: {}", only.field, only.description),
             many => format!("{} invalid fields", many.len()),
         };
-        ServiceError::InvalidArgument { reason: "INVALID_ARGUMENT", message, violations }
+        ServiceError::InvalidArgument {
+            reason: "INVALID_ARGUMENT",
+            message,
+            violations,
+        }
     }
 
     /// Bad input in one field.
@@ -66,11 +77,15 @@ impl ServiceError {
     }
 
     pub fn not_found(resource: impl Into<String>) -> Self {
-        ServiceError::NotFound { resource: resource.into() }
+        ServiceError::NotFound {
+            resource: resource.into(),
+        }
     }
 
     pub fn already_exists(resource: impl Into<String>) -> Self {
-        ServiceError::AlreadyExists { resource: resource.into() }
+        ServiceError::AlreadyExists {
+            resource: resource.into(),
+        }
     }
 
     pub fn code(&self) -> Code {

@@ -48,7 +48,10 @@ pub fn query_fingerprint(parts: &[&str]) -> String {
 
 impl PageToken {
     pub fn new(query_fingerprint: String, last_key: Vec<serde_json::Value>) -> Self {
-        PageToken { query: query_fingerprint, last_key }
+        PageToken {
+            query: query_fingerprint,
+            last_key,
+        }
     }
 
     pub fn encode(&self) -> String {
@@ -104,7 +107,11 @@ pub struct SortKey {
 /// Parses an AIP-132 `order_by` (`display_name, create_time desc`) against the fields allowed,
 /// and ends the order with `unique_column` so that every row has its own place: the keyset
 /// pagination depends on it. An empty `order_by` orders by `unique_column` alone.
-pub fn parse_order_by(order_by: &str, allowed: &[OrderField], unique_column: &'static str) -> ServiceResult<Vec<SortKey>> {
+pub fn parse_order_by(
+    order_by: &str,
+    allowed: &[OrderField],
+    unique_column: &'static str,
+) -> ServiceResult<Vec<SortKey>> {
     let invalid = |description: String| ServiceError::InvalidArgument {
         reason: "INVALID_ORDER_BY",
         message: format!("invalid order_by: {description}"),
@@ -121,24 +128,40 @@ pub fn parse_order_by(order_by: &str, allowed: &[OrderField], unique_column: &'s
         };
         let Some(field) = allowed.iter().find(|field| field.name == name) else {
             let names: Vec<&str> = allowed.iter().map(|field| field.name).collect();
-            return Err(invalid(format!("cannot order by `{name}`; fields: {}", names.join(", "))));
+            return Err(invalid(format!(
+                "cannot order by `{name}`; fields: {}",
+                names.join(", ")
+            )));
         };
         if keys.iter().any(|key| key.column == field.column) {
             return Err(invalid(format!("`{name}` is given twice")));
         }
-        keys.push(SortKey { column: field.column, descending });
+        keys.push(SortKey {
+            column: field.column,
+            descending,
+        });
     }
     if !keys.iter().any(|key| key.column == unique_column) {
-        keys.push(SortKey { column: unique_column, descending: false });
+        keys.push(SortKey {
+            column: unique_column,
+            descending: false,
+        });
     }
     Ok(keys)
 }
 
 /// The rows strictly after `last_key` in the order of `keys`:
 /// `(k1 > v1) OR (k1 = v1 AND k2 > v2) OR …`, with `<` for descending keys.
-pub fn after_condition(table: &'static str, keys: &[SortKey], last_key: &[serde_json::Value]) -> ServiceResult<Condition> {
+pub fn after_condition(
+    table: &'static str,
+    keys: &[SortKey],
+    last_key: &[serde_json::Value],
+) -> ServiceResult<Condition> {
     if keys.len() != last_key.len() {
-        return Err(ServiceError::invalid_field("page_token", "does not match this order_by"));
+        return Err(ServiceError::invalid_field(
+            "page_token",
+            "does not match this order_by",
+        ));
     }
     let mut after = Condition::any();
     for (position, key) in keys.iter().enumerate() {
@@ -148,7 +171,11 @@ pub fn after_condition(table: &'static str, keys: &[SortKey], last_key: &[serde_
         }
         let column = Expr::col((table, key.column));
         let value = sql_value(&last_key[position])?;
-        branch = branch.add(if key.descending { column.lt(value) } else { column.gt(value) });
+        branch = branch.add(if key.descending {
+            column.lt(value)
+        } else {
+            column.gt(value)
+        });
         after = after.add(branch);
     }
     Ok(after)
@@ -161,7 +188,10 @@ fn sql_value(value: &serde_json::Value) -> ServiceResult<SimpleExpr> {
             .as_i64()
             .map(Expr::val)
             .ok_or_else(|| ServiceError::invalid_field("page_token", "not a token returned by this list call")),
-        _ => Err(ServiceError::invalid_field("page_token", "not a token returned by this list call")),
+        _ => Err(ServiceError::invalid_field(
+            "page_token",
+            "not a token returned by this list call",
+        )),
     }
 }
 
@@ -170,8 +200,14 @@ mod tests {
     use super::*;
 
     const FIELDS: &[OrderField] = &[
-        OrderField { name: "name", column: "id" },
-        OrderField { name: "display_name", column: "display_name" },
+        OrderField {
+            name: "name",
+            column: "id",
+        },
+        OrderField {
+            name: "display_name",
+            column: "display_name",
+        },
     ];
 
     #[test]
@@ -180,8 +216,14 @@ mod tests {
         assert_eq!(
             keys,
             [
-                SortKey { column: "display_name", descending: true },
-                SortKey { column: "id", descending: false }
+                SortKey {
+                    column: "display_name",
+                    descending: true
+                },
+                SortKey {
+                    column: "id",
+                    descending: false
+                }
             ]
         );
         assert_eq!(parse_order_by("", FIELDS, "id").expect("parses").len(), 1);

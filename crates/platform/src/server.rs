@@ -28,7 +28,12 @@ pub struct GrpcServer {
 
 impl GrpcServer {
     pub fn new(admin_key: Option<SecretString>, shutdown_grace: Duration) -> Self {
-        GrpcServer { routes: RoutesBuilder::default(), service_names: Vec::new(), admin_key, shutdown_grace }
+        GrpcServer {
+            routes: RoutesBuilder::default(),
+            service_names: Vec::new(),
+            admin_key,
+            shutdown_grace,
+        }
     }
 
     /// Adds a service; health reports it by its full name (e.g. `sse.initiatives.v1.InitiativeService`).

@@ -30,7 +30,8 @@ impl Drop for TelemetryGuard {
 /// Installs the global subscriber. Call once, at the start of `main`.
 pub fn init(service_name: &'static str, format: LogFormat, filter: &str) -> anyhow::Result<TelemetryGuard> {
     global::set_text_map_propagator(TraceContextPropagator::new());
-    let filter = EnvFilter::try_new(filter).map_err(|error| anyhow::anyhow!("invalid log_filter `{filter}`: {error}"))?;
+    let filter =
+        EnvFilter::try_new(filter).map_err(|error| anyhow::anyhow!("invalid log_filter `{filter}`: {error}"))?;
 
     let provider = match std::env::var(env::OTLP_ENDPOINT) {
         Ok(endpoint) if !endpoint.is_empty() => {
@@ -50,9 +51,16 @@ pub fn init(service_name: &'static str, format: LogFormat, filter: &str) -> anyh
 
     let registry = tracing_subscriber::registry().with(filter).with(otel_layer);
     let installed = match format {
-        LogFormat::Text => registry.with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)).try_init(),
+        LogFormat::Text => registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .try_init(),
         LogFormat::Json => registry
-            .with(tracing_subscriber::fmt::layer().json().with_current_span(true).with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
     };
     installed.map_err(|error| anyhow::anyhow!("cannot install the log subscriber: {error}"))?;

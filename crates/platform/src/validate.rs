@@ -21,7 +21,11 @@ impl Violations {
 
     /// Ok when nothing was found, else INVALID_ARGUMENT listing every violation.
     pub fn into_result(self) -> ServiceResult<()> {
-        if self.0.is_empty() { Ok(()) } else { Err(ServiceError::invalid(self.0)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::invalid(self.0))
+        }
     }
 
     pub fn required(&mut self, field: &str, value: &str) {
@@ -52,13 +56,19 @@ impl Violations {
 
     pub fn country_code(&mut self, field: &str, code: &str) {
         if !sse_reference::is_country_code(code) {
-            self.add(field, format!("`{code}` is not an ISO 3166-1 alpha-2 country code (e.g. FR)"));
+            self.add(
+                field,
+                format!("`{code}` is not an ISO 3166-1 alpha-2 country code (e.g. FR)"),
+            );
         }
     }
 
     pub fn subdivision_code(&mut self, field: &str, code: &str) {
         if !sse_reference::is_subdivision_code(code) {
-            self.add(field, format!("`{code}` is not an ISO 3166-2 subdivision code (e.g. CA-QC)"));
+            self.add(
+                field,
+                format!("`{code}` is not an ISO 3166-2 subdivision code (e.g. CA-QC)"),
+            );
         }
     }
 
@@ -83,7 +93,10 @@ impl Violations {
             if date.month == 0 {
                 self.add(format!("{field}.day"), "a day needs a month");
             } else if !(1..=last_day).contains(&date.day) {
-                self.add(format!("{field}.day"), format!("must be from 1 to {last_day}, or 0 when unknown"));
+                self.add(
+                    format!("{field}.day"),
+                    format!("must be from 1 to {last_day}, or 0 when unknown"),
+                );
             }
         }
     }
@@ -150,10 +163,38 @@ mod tests {
     #[test]
     fn partial_dates_reject_impossible_days() {
         let mut violations = Violations::default();
-        violations.partial_date("a", &PartialDate { year: 2024, month: 2, day: 29 });
-        violations.partial_date("b", &PartialDate { year: 2023, month: 2, day: 29 });
-        violations.partial_date("c", &PartialDate { year: 2023, month: 0, day: 3 });
-        violations.partial_date("d", &PartialDate { year: 0, month: 13, day: 0 });
+        violations.partial_date(
+            "a",
+            &PartialDate {
+                year: 2024,
+                month: 2,
+                day: 29,
+            },
+        );
+        violations.partial_date(
+            "b",
+            &PartialDate {
+                year: 2023,
+                month: 2,
+                day: 29,
+            },
+        );
+        violations.partial_date(
+            "c",
+            &PartialDate {
+                year: 2023,
+                month: 0,
+                day: 3,
+            },
+        );
+        violations.partial_date(
+            "d",
+            &PartialDate {
+                year: 0,
+                month: 13,
+                day: 0,
+            },
+        );
         assert_eq!(fields(&violations), ["b.day", "c.day", "d.year", "d.month"]);
     }
 

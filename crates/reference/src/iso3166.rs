@@ -2,9 +2,7 @@
 
 /// Whether `code` is an ISO 3166-1 alpha-2 country code in upper case, e.g. `FR`.
 pub fn is_country_code(code: &str) -> bool {
-    code.len() == 2
-        && code.bytes().all(|byte| byte.is_ascii_uppercase())
-        && rust_iso3166::from_alpha2(code).is_some()
+    code.len() == 2 && code.bytes().all(|byte| byte.is_ascii_uppercase()) && rust_iso3166::from_alpha2(code).is_some()
 }
 
 /// Whether `code` is an ISO 3166-2 subdivision code in upper case, e.g. `CA-QC` or `ES-PV`.

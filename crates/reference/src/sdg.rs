@@ -136,7 +136,9 @@ fn load() -> SdgFramework {
     for files in &FILES {
         let language = files.language;
         for (key, text) in entries(files.goals) {
-            let Some((number, field)) = key.split_once('-') else { continue };
+            let Some((number, field)) = key.split_once('-') else {
+                continue;
+            };
             let Ok(number) = number.parse::<u8>() else { continue };
             let goal = goals.entry((number,)).or_insert_with(|| SdgGoal {
                 number,
@@ -150,20 +152,28 @@ fn load() -> SdgFramework {
             };
         }
         for (key, text) in entries(files.targets) {
-            let Some(code) = key.strip_suffix("-title") else { continue };
+            let Some(code) = key.strip_suffix("-title") else {
+                continue;
+            };
             let parts: Vec<&str> = code.split('-').collect();
             let [goal, _] = parts[..] else { continue };
             let Ok(goal) = goal.parse::<u8>() else { continue };
             let code = parts.join(".");
             targets
                 .entry(sort_key(&code))
-                .or_insert_with(|| SdgTarget { code, goal, title: Labels::default() })
+                .or_insert_with(|| SdgTarget {
+                    code,
+                    goal,
+                    title: Labels::default(),
+                })
                 .title
                 .0
                 .insert(language, text);
         }
         for (key, text) in entries(files.indicators) {
-            let Some(code) = key.strip_suffix("-title") else { continue };
+            let Some(code) = key.strip_suffix("-title") else {
+                continue;
+            };
             let parts: Vec<&str> = code.split('-').collect();
             if parts.len() != 3 {
                 continue;
@@ -172,7 +182,11 @@ fn load() -> SdgFramework {
             let code = parts.join(".");
             indicators
                 .entry(sort_key(&code))
-                .or_insert_with(|| SdgIndicator { code, target, title: Labels::default() })
+                .or_insert_with(|| SdgIndicator {
+                    code,
+                    target,
+                    title: Labels::default(),
+                })
                 .title
                 .0
                 .insert(language, text);
@@ -219,7 +233,10 @@ mod tests {
         assert_eq!(framework.goals.len(), 17);
         assert_eq!(framework.targets.len(), 169);
         let goal = framework.goal(8).expect("goal 8");
-        assert_eq!(goal.short_title.get(Language::English), "Decent work and economic growth");
+        assert_eq!(
+            goal.short_title.get(Language::English),
+            "Decent work and economic growth"
+        );
         assert!(goal.title.get(Language::French).starts_with("Promouvoir"));
         assert!(!goal.title.get(Language::Spanish).is_empty());
     }

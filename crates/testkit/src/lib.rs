@@ -52,10 +52,15 @@ impl TestDatabase {
                 let folder = tempfile::tempdir()?;
                 let url = format!("sqlite://{}?mode=rwc", folder.path().join("test.sqlite").display());
                 let connection = sse_platform::database::connect(&url).await?;
-                Ok(TestDatabase { connection, url, cleanup: Cleanup::Sqlite(folder) })
+                Ok(TestDatabase {
+                    connection,
+                    url,
+                    cleanup: Cleanup::Sqlite(folder),
+                })
             }
             Backend::Postgres => {
-                let admin_url = std::env::var(POSTGRES_URL_VARIABLE).unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+                let admin_url =
+                    std::env::var(POSTGRES_URL_VARIABLE).unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
                 let database = format!("observatory_test_{}", uuid::Uuid::new_v4().simple());
                 let admin = sse_platform::database::connect(&admin_url)
                     .await
@@ -64,7 +69,11 @@ impl TestDatabase {
                 admin.close().await?;
                 let url = replace_database(&admin_url, &database);
                 let connection = sse_platform::database::connect(&url).await?;
-                Ok(TestDatabase { connection, url, cleanup: Cleanup::Postgres { admin_url, database } })
+                Ok(TestDatabase {
+                    connection,
+                    url,
+                    cleanup: Cleanup::Postgres { admin_url, database },
+                })
             }
         }
     }
@@ -72,7 +81,9 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        let Cleanup::Postgres { admin_url, database } = &self.cleanup else { return };
+        let Cleanup::Postgres { admin_url, database } = &self.cleanup else {
+            return;
+        };
         let (admin_url, database) = (admin_url.clone(), database.clone());
         // Drop runs inside the test's runtime, which cannot be blocked on: drop the database
         // from a thread with a runtime of its own.
@@ -80,7 +91,9 @@ impl Drop for TestDatabase {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(async {
                 let admin = sse_platform::database::connect(&admin_url).await?;
-                admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).await?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+                    .await?;
                 admin.close().await?;
                 anyhow::Ok(())
             })
@@ -93,7 +106,9 @@ impl Drop for TestDatabase {
 }
 
 fn replace_database(url: &str, database: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(base, query)| (base, Some(query)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(base, query)| (base, Some(query)));
     let base = match base.rfind('/') {
         Some(slash) if slash > "postgres://".len() => &base[..slash],
         _ => base,
@@ -123,7 +138,12 @@ impl TestServer {
             .timeout(Duration::from_secs(30))
             .connect()
             .await?;
-        Ok(TestServer { address, channel, trigger, handle })
+        Ok(TestServer {
+            address,
+            channel,
+            trigger,
+            handle,
+        })
     }
 
     /// Starts shutdown and waits for the server to finish draining.
@@ -189,6 +209,9 @@ mod tests {
             replace_database("postgres://postgres@127.0.0.1:5432/test", "x"),
             "postgres://postgres@127.0.0.1:5432/x"
         );
-        assert_eq!(replace_database("postgres://u:p@db/test?sslmode=disable", "x"), "postgres://u:p@db/x?sslmode=disable");
+        assert_eq!(
+            replace_database("postgres://u:p@db/test?sslmode=disable", "x"),
+            "postgres://u:p@db/x?sslmode=disable"
+        );
     }
 }

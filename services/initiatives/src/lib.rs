@@ -46,7 +46,11 @@ impl sse_platform::module::ServiceModule for Module {
         Box::pin(async move { seed::seed(&Store::new(db.clone())).await })
     }
 
-    fn register(&self, server: sse_platform::server::GrpcServer, db: DatabaseConnection) -> sse_platform::server::GrpcServer {
+    fn register(
+        &self,
+        server: sse_platform::server::GrpcServer,
+        db: DatabaseConnection,
+    ) -> sse_platform::server::GrpcServer {
         server.add_service(grpc_service(db))
     }
 }

@@ -21,7 +21,12 @@ pub fn name_of(id: &str) -> String {
 pub fn parse_name<'a>(name: &'a str, field: &str) -> ServiceResult<&'a str> {
     name.strip_prefix("initiatives/")
         .filter(|id| is_valid_id(id) || uuid::Uuid::parse_str(id).is_ok())
-        .ok_or_else(|| ServiceError::invalid_field(field, format!("`{name}` is not an initiative name (initiatives/{{id}})")))
+        .ok_or_else(|| {
+            ServiceError::invalid_field(
+                field,
+                format!("`{name}` is not an initiative name (initiatives/{{id}})"),
+            )
+        })
 }
 
 /// AIP-122 ids: 1 to 63 lowercase letters, digits and hyphens, starting with a letter and not
@@ -31,7 +36,9 @@ pub fn is_valid_id(id: &str) -> bool {
     (1..=63).contains(&bytes.len())
         && bytes[0].is_ascii_lowercase()
         && bytes[bytes.len() - 1] != b'-'
-        && bytes.iter().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || *byte == b'-')
+        && bytes
+            .iter()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || *byte == b'-')
 }
 
 pub const LEGAL_FORM_PREFIX: &str = "LEGAL_FORM_";
@@ -71,7 +78,10 @@ pub fn now_micros() -> i64 {
 
 pub fn timestamp(micros: i64) -> pbjson_types::Timestamp {
     let time = DateTime::<Utc>::from_timestamp_micros(micros).unwrap_or_default();
-    pbjson_types::Timestamp { seconds: time.timestamp(), nanos: time.timestamp_subsec_nanos() as i32 }
+    pbjson_types::Timestamp {
+        seconds: time.timestamp(),
+        nanos: time.timestamp_subsec_nanos() as i32,
+    }
 }
 
 /// The row for an initiative whose name and times are set; fills in its etag.
@@ -81,7 +91,8 @@ pub fn to_row(resource: &mut Initiative, id: &str) -> ServiceResult<initiative::
     resource.etag = hex::encode(&Sha256::digest(json.as_bytes())[..8]);
     let json = serde_json::to_string(&resource).map_err(|error| ServiceError::Internal(error.into()))?;
     let micros = |time: &Option<pbjson_types::Timestamp>| {
-        time.as_ref().map(|time| time.seconds * 1_000_000 + i64::from(time.nanos / 1000))
+        time.as_ref()
+            .map(|time| time.seconds * 1_000_000 + i64::from(time.nanos / 1000))
     };
     Ok(initiative::ActiveModel {
         id: Set(id.to_owned()),
@@ -107,7 +118,10 @@ pub fn from_row(row: &initiative::Model) -> ServiceResult<Initiative> {
 /// One facet row per value of each repeated field that filters reach.
 pub fn facets(resource: &Initiative, id: &str) -> Vec<facet::ActiveModel> {
     let texts = |field: &'static str, values: &[String]| {
-        values.iter().map(move |value| (field, value.clone())).collect::<Vec<_>>()
+        values
+            .iter()
+            .map(move |value| (field, value.clone()))
+            .collect::<Vec<_>>()
     };
     let mut pairs = texts("countries", &resource.countries);
     pairs.extend(texts("territories", &resource.territories));

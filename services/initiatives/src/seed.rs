@@ -55,12 +55,21 @@ pub async fn seed(store: &Store) -> anyhow::Result<usize> {
         let initiative = to_initiative(&record)?;
         let mut violations = Violations::default();
         check_initiative(&mut violations, &record.id, &initiative);
-        violations.into_result().with_context(|| format!("seed initiative {} is invalid", record.id))?;
-        missing.push(NewInitiative { id: Some(record.id), initiative, request_id: String::new() });
+        violations
+            .into_result()
+            .with_context(|| format!("seed initiative {} is invalid", record.id))?;
+        missing.push(NewInitiative {
+            id: Some(record.id),
+            initiative,
+            request_id: String::new(),
+        });
     }
     let created = missing.len();
     if created > 0 {
-        store.create_all(missing, "").await.context("cannot seed the initiatives")?;
+        store
+            .create_all(missing, "")
+            .await
+            .context("cannot seed the initiatives")?;
     }
     Ok(created)
 }

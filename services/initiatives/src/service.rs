@@ -59,7 +59,13 @@ impl InitiativesService {
         let mut violations = Violations::default();
         let mut items = Vec::with_capacity(requests.len());
         for (index, request) in requests.into_iter().enumerate() {
-            let path = |field: &str| if batch { format!("requests[{index}].{field}") } else { field.to_owned() };
+            let path = |field: &str| {
+                if batch {
+                    format!("requests[{index}].{field}")
+                } else {
+                    field.to_owned()
+                }
+            };
             check_initiative_id(&mut violations, &path("initiative_id"), &request.initiative_id);
             check_request_id(&mut violations, &path("request_id"), &request.request_id);
             match &request.initiative {
@@ -75,7 +81,10 @@ impl InitiativesService {
         for (index, item) in items.iter().enumerate() {
             let earlier = &items[..index];
             if item.id.is_some() && earlier.iter().any(|other| other.id == item.id) {
-                violations.add(format!("requests[{index}].initiative_id"), "is given twice in this batch");
+                violations.add(
+                    format!("requests[{index}].initiative_id"),
+                    "is given twice in this batch",
+                );
             }
             if !item.request_id.is_empty() && earlier.iter().any(|other| other.request_id == item.request_id) {
                 violations.add(format!("requests[{index}].request_id"), "is given twice in this batch");
@@ -88,11 +97,16 @@ impl InitiativesService {
 
 #[tonic::async_trait]
 impl InitiativeService for InitiativesService {
-    async fn get_initiative(&self, request: Request<GetInitiativeRequest>) -> Result<Response<GetInitiativeResponse>, Status> {
+    async fn get_initiative(
+        &self,
+        request: Request<GetInitiativeRequest>,
+    ) -> Result<Response<GetInitiativeResponse>, Status> {
         let request = request.into_inner();
         let id = resource::parse_name(&request.name, "name")?;
         let initiative = self.store.get(id).await?;
-        Ok(Response::new(GetInitiativeResponse { initiative: Some(initiative) }))
+        Ok(Response::new(GetInitiativeResponse {
+            initiative: Some(initiative),
+        }))
     }
 
     async fn list_initiatives(
@@ -122,7 +136,9 @@ impl InitiativeService for InitiativesService {
         request: Request<CreateInitiativeRequest>,
     ) -> Result<Response<CreateInitiativeResponse>, Status> {
         let created = self.create(vec![request.into_inner()], None).await?;
-        Ok(Response::new(CreateInitiativeResponse { initiative: created.into_iter().next() }))
+        Ok(Response::new(CreateInitiativeResponse {
+            initiative: created.into_iter().next(),
+        }))
     }
 
     async fn batch_create_initiatives(
@@ -170,7 +186,9 @@ impl InitiativeService for InitiativesService {
                 violations.into_result()
             })
             .await?;
-        Ok(Response::new(UpdateInitiativeResponse { initiative: Some(updated) }))
+        Ok(Response::new(UpdateInitiativeResponse {
+            initiative: Some(updated),
+        }))
     }
 
     async fn delete_initiative(
@@ -186,7 +204,9 @@ impl InitiativeService for InitiativesService {
                 Ok(())
             })
             .await?;
-        Ok(Response::new(DeleteInitiativeResponse { initiative: Some(deleted) }))
+        Ok(Response::new(DeleteInitiativeResponse {
+            initiative: Some(deleted),
+        }))
     }
 
     async fn undelete_initiative(
@@ -202,7 +222,9 @@ impl InitiativeService for InitiativesService {
                 Ok(())
             })
             .await?;
-        Ok(Response::new(UndeleteInitiativeResponse { initiative: Some(restored) }))
+        Ok(Response::new(UndeleteInitiativeResponse {
+            initiative: Some(restored),
+        }))
     }
 }
 
@@ -210,7 +232,11 @@ impl InitiativeService for InitiativesService {
 /// set in the patch (AIP-134).
 fn update_paths(patch: &Initiative, mask: Vec<String>) -> ServiceResult<Vec<&'static str>> {
     if mask.is_empty() {
-        return Ok(WRITABLE_FIELDS.iter().copied().filter(|field| is_set(patch, field)).collect());
+        return Ok(WRITABLE_FIELDS
+            .iter()
+            .copied()
+            .filter(|field| is_set(patch, field))
+            .collect());
     }
     if mask.iter().any(|path| path == "*") {
         return Ok(WRITABLE_FIELDS.to_vec());
@@ -222,7 +248,10 @@ fn update_paths(patch: &Initiative, mask: Vec<String>) -> ServiceResult<Vec<&'st
             Some(field) => paths.push(*field),
             None => violations.add(
                 format!("update_mask.paths[{index}]"),
-                format!("`{path}` is not a field that can be updated; fields: {}", WRITABLE_FIELDS.join(", ")),
+                format!(
+                    "`{path}` is not a field that can be updated; fields: {}",
+                    WRITABLE_FIELDS.join(", ")
+                ),
             ),
         }
     }

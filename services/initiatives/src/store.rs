@@ -26,24 +26,82 @@ pub const FILTER_SCHEMA: FilterSchema = FilterSchema {
     table: TABLE,
     id_column: "id",
     fields: &[
-        FilterField { name: "name", column: "id", kind: FieldKind::Text },
-        FilterField { name: "display_name", column: "display_name", kind: FieldKind::Text },
-        FilterField { name: "description", column: "description", kind: FieldKind::Text },
+        FilterField {
+            name: "name",
+            column: "id",
+            kind: FieldKind::Text,
+        },
+        FilterField {
+            name: "display_name",
+            column: "display_name",
+            kind: FieldKind::Text,
+        },
+        FilterField {
+            name: "description",
+            column: "description",
+            kind: FieldKind::Text,
+        },
         FilterField {
             name: "legal_form",
             column: "legal_form",
-            kind: FieldKind::Enum { prefix: LEGAL_FORM_PREFIX, values: LEGAL_FORMS },
+            kind: FieldKind::Enum {
+                prefix: LEGAL_FORM_PREFIX,
+                values: LEGAL_FORMS,
+            },
         },
-        FilterField { name: "status", column: "status", kind: FieldKind::Enum { prefix: STATUS_PREFIX, values: STATUSES } },
-        FilterField { name: "countries", column: "countries", kind: FieldKind::RepeatedText },
-        FilterField { name: "territories", column: "territories", kind: FieldKind::RepeatedText },
-        FilterField { name: "sdg_goals", column: "sdg_goals", kind: FieldKind::RepeatedInteger },
-        FilterField { name: "sdg_targets", column: "sdg_targets", kind: FieldKind::RepeatedText },
-        FilterField { name: "related_legal_texts", column: "related_legal_texts", kind: FieldKind::RepeatedText },
-        FilterField { name: "start_date", column: "start_date", kind: FieldKind::Date },
-        FilterField { name: "create_time", column: "create_time", kind: FieldKind::Timestamp },
-        FilterField { name: "update_time", column: "update_time", kind: FieldKind::Timestamp },
-        FilterField { name: "delete_time", column: "delete_time", kind: FieldKind::Timestamp },
+        FilterField {
+            name: "status",
+            column: "status",
+            kind: FieldKind::Enum {
+                prefix: STATUS_PREFIX,
+                values: STATUSES,
+            },
+        },
+        FilterField {
+            name: "countries",
+            column: "countries",
+            kind: FieldKind::RepeatedText,
+        },
+        FilterField {
+            name: "territories",
+            column: "territories",
+            kind: FieldKind::RepeatedText,
+        },
+        FilterField {
+            name: "sdg_goals",
+            column: "sdg_goals",
+            kind: FieldKind::RepeatedInteger,
+        },
+        FilterField {
+            name: "sdg_targets",
+            column: "sdg_targets",
+            kind: FieldKind::RepeatedText,
+        },
+        FilterField {
+            name: "related_legal_texts",
+            column: "related_legal_texts",
+            kind: FieldKind::RepeatedText,
+        },
+        FilterField {
+            name: "start_date",
+            column: "start_date",
+            kind: FieldKind::Date,
+        },
+        FilterField {
+            name: "create_time",
+            column: "create_time",
+            kind: FieldKind::Timestamp,
+        },
+        FilterField {
+            name: "update_time",
+            column: "update_time",
+            kind: FieldKind::Timestamp,
+        },
+        FilterField {
+            name: "delete_time",
+            column: "delete_time",
+            kind: FieldKind::Timestamp,
+        },
     ],
     text_columns: &["id", "display_name", "description"],
     facets: Some(FacetTable {
@@ -55,11 +113,26 @@ pub const FILTER_SCHEMA: FilterSchema = FilterSchema {
 };
 
 const ORDER_FIELDS: &[OrderField] = &[
-    OrderField { name: "name", column: "id" },
-    OrderField { name: "display_name", column: "display_name" },
-    OrderField { name: "start_date", column: "start_date" },
-    OrderField { name: "create_time", column: "create_time" },
-    OrderField { name: "update_time", column: "update_time" },
+    OrderField {
+        name: "name",
+        column: "id",
+    },
+    OrderField {
+        name: "display_name",
+        column: "display_name",
+    },
+    OrderField {
+        name: "start_date",
+        column: "start_date",
+    },
+    OrderField {
+        name: "create_time",
+        column: "create_time",
+    },
+    OrderField {
+        name: "update_time",
+        column: "update_time",
+    },
 ];
 
 /// The method names request records are kept under.
@@ -105,7 +178,9 @@ impl Store {
     }
 
     pub async fn get(&self, id: &str) -> ServiceResult<Initiative> {
-        let row = find(&self.db, id).await?.ok_or_else(|| ServiceError::not_found(resource::name_of(id)))?;
+        let row = find(&self.db, id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(resource::name_of(id)))?;
         resource::from_row(&row)
     }
 
@@ -127,7 +202,10 @@ impl Store {
         if !query.show_deleted {
             matching = matching.add(initiative::Column::DeleteTime.is_null());
         }
-        let total_size = initiative::Entity::find().filter(matching.clone()).count(&self.db).await?;
+        let total_size = initiative::Entity::find()
+            .filter(matching.clone())
+            .count(&self.db)
+            .await?;
 
         let mut page = initiative::Entity::find().filter(matching);
         if let Some(token) = &token {
@@ -156,14 +234,19 @@ impl Store {
 
     /// Creates every initiative or none. A `request_id` seen before (of the batch, or of one
     /// item) returns what that request returned, and writes nothing for it.
-    pub async fn create_all(&self, items: Vec<NewInitiative>, batch_request_id: &str) -> ServiceResult<Vec<Initiative>> {
+    pub async fn create_all(
+        &self,
+        items: Vec<NewInitiative>,
+        batch_request_id: &str,
+    ) -> ServiceResult<Vec<Initiative>> {
         match self.try_create_all(&items, batch_request_id).await {
             Err(ServiceError::Internal(error)) if is_unique_violation(&error) => {
                 // A concurrent request wrote the same id or request_id first: the caller's retry
                 // will see it and get a definite answer.
                 Err(ServiceError::Aborted {
                     reason: "CONCURRENT_WRITE",
-                    message: "another request wrote the same initiative or request_id at the same time; retry".to_owned(),
+                    message: "another request wrote the same initiative or request_id at the same time; retry"
+                        .to_owned(),
                 })
             }
             result => result,
@@ -213,11 +296,20 @@ impl Store {
         change: impl FnOnce(&mut Initiative, i64) -> ServiceResult<()>,
     ) -> ServiceResult<Initiative> {
         let txn = self.db.begin().await?;
-        let row = find(&txn, id).await?.ok_or_else(|| ServiceError::not_found(resource::name_of(id)))?;
-        let state = if row.delete_time.is_some() { Lifecycle::Deleted } else { Lifecycle::Live };
+        let row = find(&txn, id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(resource::name_of(id)))?;
+        let state = if row.delete_time.is_some() {
+            Lifecycle::Deleted
+        } else {
+            Lifecycle::Live
+        };
         if state != required {
             let (reason, message) = match state {
-                Lifecycle::Deleted => ("DELETED", format!("{} is deleted; undelete it first", resource::name_of(id))),
+                Lifecycle::Deleted => (
+                    "DELETED",
+                    format!("{} is deleted; undelete it first", resource::name_of(id)),
+                ),
                 Lifecycle::Live => ("NOT_DELETED", format!("{} is not deleted", resource::name_of(id))),
             };
             return Err(ServiceError::FailedPrecondition { reason, message });
@@ -239,7 +331,10 @@ impl Store {
         if written.rows_affected != 1 {
             return Err(stale_etag(id));
         }
-        facet::Entity::delete_many().filter(facet::Column::InitiativeId.eq(id)).exec(&txn).await?;
+        facet::Entity::delete_many()
+            .filter(facet::Column::InitiativeId.eq(id))
+            .exec(&txn)
+            .await?;
         write_facets(&txn, &changed, id).await?;
         txn.commit().await?;
         Ok(changed)
@@ -249,7 +344,10 @@ impl Store {
 fn stale_etag(id: &str) -> ServiceError {
     ServiceError::Aborted {
         reason: "ETAG_MISMATCH",
-        message: format!("{} has changed since it was read; read it again and retry", resource::name_of(id)),
+        message: format!(
+            "{} has changed since it was read; read it again and retry",
+            resource::name_of(id)
+        ),
     }
 }
 
@@ -276,7 +374,9 @@ async fn recorded(txn: &DatabaseTransaction, method: &str, request_id: &str) -> 
     if request_id.is_empty() {
         return Ok(None);
     }
-    let record = request_record::Entity::find_by_id((method.to_owned(), request_id.to_owned())).one(txn).await?;
+    let record = request_record::Entity::find_by_id((method.to_owned(), request_id.to_owned()))
+        .one(txn)
+        .await?;
     Ok(record.map(|record| record.response))
 }
 

@@ -35,7 +35,10 @@ pub fn check_initiative(violations: &mut Violations, path: &str, initiative: &In
     ];
     for (name, count) in repeated {
         if count > MAX_REPEATED {
-            violations.add(field(name), format!("has {count} values; at most {MAX_REPEATED} are allowed"));
+            violations.add(
+                field(name),
+                format!("has {count} values; at most {MAX_REPEATED} are allowed"),
+            );
         }
     }
 
@@ -50,7 +53,10 @@ pub fn check_initiative(violations: &mut Violations, path: &str, initiative: &In
 
     for (index, goal) in initiative.sdg_goals.iter().enumerate() {
         if !(1..=17).contains(goal) {
-            violations.add(format!("{path}.sdg_goals[{index}]"), format!("{goal} is not an SDG; goals are 1 to 17"));
+            violations.add(
+                format!("{path}.sdg_goals[{index}]"),
+                format!("{goal} is not an SDG; goals are 1 to 17"),
+            );
         }
     }
     violations.no_duplicates(&field("sdg_goals"), &initiative.sdg_goals);

