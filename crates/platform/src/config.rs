@@ -127,10 +127,22 @@ pub fn load(flags: &SettingsFlags) -> Result<Settings, ConfigError> {
     }
     figment
         .merge(Env::raw().only(&[env::DATABASE_URL]).lowercase(true))
-        .merge(Env::prefixed(env::SETTINGS_PREFIX).ignore(&["CONFIG"]))
+        .merge(
+            Env::prefixed(env::SETTINGS_PREFIX)
+                .ignore(&["CONFIG"])
+                .filter(|key| !is_kubernetes_service_link(key.as_str())),
+        )
         .merge(Serialized::defaults(flags))
         .extract()
         .map_err(|error| ConfigError(Box::new(error)))
+}
+
+/// Kubernetes gives every pod `{SERVICE}_SERVICE_HOST`, `{SERVICE}_PORT…` variables for each
+/// Service, so a Service named `observatory` yields `OBSERVATORY_SERVICE_HOST` and friends. They
+/// are not settings, and must not trip the check for misspelt ones.
+fn is_kubernetes_service_link(key: &str) -> bool {
+    let key = key.to_ascii_uppercase();
+    key.starts_with("SERVICE_HOST") || key.starts_with("SERVICE_PORT") || key == "PORT" || key.starts_with("PORT_")
 }
 
 #[cfg(test)]
@@ -164,6 +176,18 @@ mod tests {
             jail.set_env("DATABASE_URL", "postgres://localhost/test");
             let settings = load(&SettingsFlags::default()).map_err(|error| error.to_string())?;
             assert_eq!(settings.database_url(), "postgres://localhost/test");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn kubernetes_service_links_are_not_settings() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("OBSERVATORY_SERVICE_HOST", "10.0.0.1");
+            jail.set_env("OBSERVATORY_SERVICE_PORT_GRPC", "50051");
+            jail.set_env("OBSERVATORY_PORT", "tcp://10.0.0.1:50051");
+            jail.set_env("OBSERVATORY_PORT_50051_TCP_ADDR", "10.0.0.1");
+            load(&SettingsFlags::default()).map_err(|error| error.to_string())?;
             Ok(())
         });
     }
