@@ -14,7 +14,10 @@ use tonic::{
     transport::Server,
 };
 use tonic_health::{ServingStatus, server::HealthReporter};
-use tower_http::trace::TraceLayer;
+use tower_http::{
+    classify::{GrpcCode, GrpcErrorsAsFailures, SharedClassifier},
+    trace::{DefaultOnFailure, TraceLayer},
+};
 
 use crate::{auth, shutdown::Shutdown, telemetry};
 
@@ -81,7 +84,11 @@ impl GrpcServer {
             }
         };
         let server = Server::builder()
-            .layer(TraceLayer::new_for_grpc().make_span_with(telemetry::grpc_request_span))
+            .layer(
+                TraceLayer::new(SharedClassifier::new(caller_errors_are_not_failures()))
+                    .make_span_with(telemetry::grpc_request_span)
+                    .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
+            )
             .layer(InterceptorLayer::new(auth::identify_caller(self.admin_key)))
             .add_routes(self.routes.routes())
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), draining);
@@ -96,6 +103,24 @@ impl GrpcServer {
         tracing::info!(%address, "gRPC server stopped");
         Ok(())
     }
+}
+
+/// The caller's own mistakes (bad input, unknown names, stale etags…) are answers, not server
+/// failures: only the rest is logged as a failure.
+fn caller_errors_are_not_failures() -> GrpcErrorsAsFailures {
+    [
+        GrpcCode::Cancelled,
+        GrpcCode::InvalidArgument,
+        GrpcCode::NotFound,
+        GrpcCode::AlreadyExists,
+        GrpcCode::PermissionDenied,
+        GrpcCode::FailedPrecondition,
+        GrpcCode::Aborted,
+        GrpcCode::OutOfRange,
+        GrpcCode::Unauthenticated,
+    ]
+    .into_iter()
+    .fold(GrpcErrorsAsFailures::new(), GrpcErrorsAsFailures::with_success)
 }
 
 async fn set_status(health: &HealthReporter, service_names: &[&'static str], status: ServingStatus) {

@@ -102,7 +102,6 @@ pub fn grpc_request_span<B>(request: &http::Request<B>) -> tracing::Span {
         otel.kind = "server",
         rpc.system = "grpc",
         rpc.method = %request.uri().path(),
-        rpc.grpc.status_code = tracing::field::Empty,
     );
     let parent = global::get_text_map_propagator(|propagator| propagator.extract(&HeaderExtractor(request.headers())));
     // Without an installed OpenTelemetry layer there is nothing to attach the parent to.

@@ -161,7 +161,7 @@ pub struct ListPage {
 }
 
 /// Which initiatives a change applies to.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lifecycle {
     Live,
     Deleted,
@@ -177,6 +177,7 @@ impl Store {
         Store { db }
     }
 
+    #[tracing::instrument(skip(self), err(level = "debug", Display))]
     pub async fn get(&self, id: &str) -> ServiceResult<Initiative> {
         let row = find(&self.db, id)
             .await?
@@ -188,6 +189,7 @@ impl Store {
         Ok(find(&self.db, id).await?.is_some())
     }
 
+    #[tracing::instrument(skip_all, fields(filter = query.filter, order_by = query.order_by), err(level = "debug", Display))]
     pub async fn list(&self, query: ListQuery<'_>) -> ServiceResult<ListPage> {
         let page_size = pagination::page_size(query.page_size)?;
         let sort_keys = pagination::parse_order_by(query.order_by, ORDER_FIELDS, "id")?;
@@ -288,6 +290,7 @@ impl Store {
     /// Changes one initiative that is in the `required` state, if its etag is still `etag`
     /// (when given). The write is conditional on the etag read, so a concurrent change in
     /// between is refused with ABORTED rather than overwritten.
+    #[tracing::instrument(skip(self, change), err(level = "debug", Display))]
     pub async fn modify(
         &self,
         id: &str,
