@@ -22,11 +22,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .compile_well_known_types(true)
         .extern_path(".google.protobuf", "::pbjson_types")
+        .include_file("_includes.rs")
         .compile_fds(file_descriptors)?;
 
     pbjson_build::Builder::new()
         .register_descriptors(&descriptor_bytes)?
         .build(&[".sse"])?;
+
+    // `_includes.rs` nests every package's prost code in modules; the JSON mapping pbjson wrote
+    // beside each package belongs in the same module, so a new package needs no edit here.
+    for entry in fs::read_dir(&out_dir)? {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|name| name.to_str()) else { continue };
+        if let Some(package) = name.strip_suffix(".serde.rs") {
+            let prost_file = out_dir.join(format!("{package}.rs"));
+            let include = format!("include!(concat!(env!(\"OUT_DIR\"), \"/{name}\"));");
+            let mut code = fs::read_to_string(&prost_file)?;
+            if !code.contains(&include) {
+                code.push_str(&format!("\n{include}\n"));
+                fs::write(&prost_file, code)?;
+            }
+        }
+    }
     Ok(())
 }
 

@@ -6,20 +6,8 @@
 /// The encoded `FileDescriptorSet` of every contract, for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/sse_descriptor.bin"));
 
-pub mod sse {
-    pub mod r#type {
-        pub mod v1 {
-            include!(concat!(env!("OUT_DIR"), "/sse.r#type.v1.rs"));
-            include!(concat!(env!("OUT_DIR"), "/sse.r#type.v1.serde.rs"));
-        }
-    }
-    pub mod initiatives {
-        pub mod v1 {
-            include!(concat!(env!("OUT_DIR"), "/sse.initiatives.v1.rs"));
-            include!(concat!(env!("OUT_DIR"), "/sse.initiatives.v1.serde.rs"));
-        }
-    }
-}
+// Every package under `proto/`, nested as `sse::<service>::v1`, with its JSON mapping.
+include!(concat!(env!("OUT_DIR"), "/_includes.rs"));
 
 pub use sse::initiatives::v1 as initiatives;
 pub use sse::r#type::v1 as types;
