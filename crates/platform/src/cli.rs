@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 use crate::{
     config::{self, Settings, SettingsFlags},
     database,
-    module::ServiceModule,
+    module::{ModuleContext, ServiceModule},
     server::GrpcServer,
     shutdown::Shutdown,
     telemetry,
@@ -91,10 +91,14 @@ async fn execute(command: Command, settings: &Settings, modules: &[&dyn ServiceM
     let listener = TcpListener::bind(settings.grpc_addr)
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen for gRPC on {}: {error}", settings.grpc_addr))?;
-    let server = modules.iter().fold(
+    let context = ModuleContext {
+        db: db.clone(),
+        settings: settings.clone(),
+    };
+    let server = modules.iter().try_fold(
         GrpcServer::new(settings.admin_key.clone(), settings.shutdown_grace()),
-        |server, module| module.register(server, db.clone()),
-    );
+        |server, module| module.register(server, &context),
+    )?;
     server.serve(listener, Shutdown::on_signals()).await?;
     db.close().await?;
     Ok(())

@@ -6,7 +6,14 @@ use std::{future::Future, pin::Pin};
 
 use sea_orm::DatabaseConnection;
 
-use crate::server::GrpcServer;
+use crate::{config::Settings, server::GrpcServer};
+
+/// What a module is given to build its services: the migrated database and the settings (for
+/// example, where the other services it calls listen).
+pub struct ModuleContext {
+    pub db: DatabaseConnection,
+    pub settings: Settings,
+}
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -22,5 +29,5 @@ pub trait ServiceModule: Sync {
     fn seed<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, anyhow::Result<usize>>;
 
     /// Adds the module's gRPC services to `server`.
-    fn register(&self, server: GrpcServer, db: DatabaseConnection) -> GrpcServer;
+    fn register(&self, server: GrpcServer, context: &ModuleContext) -> anyhow::Result<GrpcServer>;
 }

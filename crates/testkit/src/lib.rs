@@ -8,6 +8,8 @@ use std::{net::SocketAddr, time::Duration};
 use anyhow::Context;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use sse_platform::{
+    config::Settings,
+    module::{ModuleContext, ServiceModule},
     server::GrpcServer,
     shutdown::{Shutdown, ShutdownTrigger},
 };
@@ -164,6 +166,15 @@ impl TestServer {
 /// The server a test starts: the admin key set, a short drain.
 pub fn grpc_server() -> GrpcServer {
     GrpcServer::new(Some(ADMIN_KEY.to_owned().into()), Duration::from_secs(2))
+}
+
+/// The test server with `module`'s services over `database`, with default settings.
+pub fn grpc_server_with(module: &dyn ServiceModule, database: &TestDatabase) -> anyhow::Result<GrpcServer> {
+    let context = ModuleContext {
+        db: database.connection.clone(),
+        settings: Settings::default(),
+    };
+    module.register(grpc_server(), &context)
 }
 
 /// Adds the admin key to every call, as partners will send theirs.

@@ -49,8 +49,8 @@ impl sse_platform::module::ServiceModule for Module {
     fn register(
         &self,
         server: sse_platform::server::GrpcServer,
-        db: DatabaseConnection,
-    ) -> sse_platform::server::GrpcServer {
-        server.add_service(grpc_service(db))
+        context: &sse_platform::module::ModuleContext,
+    ) -> anyhow::Result<sse_platform::server::GrpcServer> {
+        Ok(server.add_service(grpc_service(context.db.clone())))
     }
 }

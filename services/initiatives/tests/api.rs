@@ -28,7 +28,7 @@ impl App {
         if seeded {
             Module.seed(&database.connection).await.expect("seed");
         }
-        let server = TestServer::start(Module.register(sse_testkit::grpc_server(), database.connection.clone()))
+        let server = TestServer::start(sse_testkit::grpc_server_with(&Module, &database).expect("register"))
             .await
             .expect("server");
         let intercept: fn(Request<()>) -> Result<Request<()>, Status> = sse_testkit::with_admin_key;
