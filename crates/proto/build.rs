@@ -33,7 +33,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // beside each package belongs in the same module, so a new package needs no edit here.
     for entry in fs::read_dir(&out_dir)? {
         let path = entry?.path();
-        let Some(name) = path.file_name().and_then(|name| name.to_str()) else { continue };
+        let Some(name) = path.file_name().and_then(|name| name.to_str()) else {
+            continue;
+        };
         if let Some(package) = name.strip_suffix(".serde.rs") {
             let prost_file = out_dir.join(format!("{package}.rs"));
             let include = format!("include!(concat!(env!(\"OUT_DIR\"), \"/{name}\"));");
