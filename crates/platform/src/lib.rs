@@ -10,11 +10,14 @@ pub mod database;
 pub mod env;
 pub mod error;
 pub mod filter;
+pub mod idempotency;
 pub mod module;
 pub mod pagination;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod time;
+pub mod update_mask;
 pub mod validate;
 
 pub use error::{FieldViolation, ServiceError, ServiceResult};

@@ -4,7 +4,10 @@
 //! reused with another filter is refused.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, SimpleExpr};
+use sea_orm::{
+    EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
+    sea_query::{Condition, Expr, ExprTrait, SimpleExpr},
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -192,6 +195,78 @@ fn sql_value(value: &serde_json::Value) -> ServiceResult<SimpleExpr> {
             "page_token",
             "not a token returned by this list call",
         )),
+    }
+}
+
+/// The paging of one List call, over one table: built from the request, it narrows and orders
+/// the query ([`KeysetPage::apply`]), then cuts the rows and makes the next token
+/// ([`KeysetPage::finish`]).
+pub struct KeysetPage {
+    table: &'static str,
+    size: u64,
+    keys: Vec<SortKey>,
+    fingerprint: String,
+    after: Option<PageToken>,
+}
+
+/// What a List request says about paging.
+pub struct PageRequest<'a> {
+    pub page_size: i32,
+    pub page_token: &'a str,
+    pub order_by: &'a str,
+    /// Every other request field that changes the result set (filter, parent, show_deleted…).
+    pub query: &'a [&'a str],
+}
+
+impl KeysetPage {
+    pub fn new(
+        table: &'static str,
+        request: &PageRequest<'_>,
+        allowed: &[OrderField],
+        unique_column: &'static str,
+    ) -> ServiceResult<KeysetPage> {
+        let size = page_size(request.page_size)?;
+        let keys = parse_order_by(request.order_by, allowed, unique_column)?;
+        let mut parts = request.query.to_vec();
+        parts.push(request.order_by);
+        let fingerprint = query_fingerprint(&parts);
+        let after = PageToken::decode(request.page_token, &fingerprint)?;
+        Ok(KeysetPage {
+            table,
+            size,
+            keys,
+            fingerprint,
+            after,
+        })
+    }
+
+    /// The query restricted to this page: after the token's row, in order, one row more than the
+    /// page to tell whether another page follows.
+    pub fn apply<E: EntityTrait>(&self, mut select: Select<E>) -> ServiceResult<Select<E>> {
+        if let Some(token) = &self.after {
+            select = select.filter(after_condition(self.table, &self.keys, &token.last_key)?);
+        }
+        for key in &self.keys {
+            let order = if key.descending { Order::Desc } else { Order::Asc };
+            select = select.order_by(Expr::col((self.table, key.column)), order);
+        }
+        Ok(select.limit(self.size + 1))
+    }
+
+    /// Cuts `rows` to the page and returns the next page's token (empty on the last page).
+    /// `sort_value` gives a row's value of a sort column, as a string or an integer.
+    pub fn finish<M>(&self, rows: &mut Vec<M>, sort_value: impl Fn(&M, &str) -> serde_json::Value) -> String {
+        if rows.len() as u64 <= self.size {
+            return String::new();
+        }
+        rows.truncate(self.size as usize);
+        match rows.last() {
+            Some(last) => {
+                let last_key = self.keys.iter().map(|key| sort_value(last, key.column)).collect();
+                PageToken::new(self.fingerprint.clone(), last_key).encode()
+            }
+            None => String::new(),
+        }
     }
 }
 

@@ -137,6 +137,13 @@ fn days_in_month(year: i32, month: i32) -> i32 {
     }
 }
 
+/// A short checksum of a resource's serialized state, for its `etag`.
+pub fn etag_of(resource: &impl serde::Serialize) -> ServiceResult<String> {
+    use sha2::{Digest, Sha256};
+    let json = serde_json::to_vec(resource).map_err(|error| ServiceError::Internal(error.into()))?;
+    Ok(hex::encode(&Sha256::digest(&json)[..8]))
+}
+
 /// Orders partial dates, unknown parts counting as the earliest.
 pub fn partial_date_key(date: &PartialDate) -> (i32, i32, i32) {
     (date.year, date.month, date.day)

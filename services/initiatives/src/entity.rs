@@ -58,27 +58,3 @@ pub mod facet {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
-
-/// Requests carrying a `request_id`, with the response they got, so that a retry gets the
-/// same response and writes nothing.
-pub mod request_record {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "initiative_requests")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
-        pub method: String,
-        #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
-        pub request_id: String,
-        /// The response as proto3 JSON.
-        #[sea_orm(column_type = "Text")]
-        pub response: String,
-        pub create_time: i64,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}

@@ -1,10 +1,8 @@
 //! The `Initiative` resource: its name, its enum short names, and how it maps onto a stored row
 //! (whole as JSON, plus the columns and facets that filters read).
 
-use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
-use sha2::{Digest, Sha256};
-use sse_platform::{ServiceError, ServiceResult, filter::date_column};
+use sse_platform::{ServiceError, ServiceResult, filter::date_column, time, validate::etag_of};
 use sse_proto::initiatives::{Initiative, initiative::LegalForm, initiative::Status};
 use sse_proto::types::PartialDate;
 
@@ -72,28 +70,12 @@ pub fn partial_date_text(date: Option<&PartialDate>) -> String {
     }
 }
 
-pub fn now_micros() -> i64 {
-    Utc::now().timestamp_micros()
-}
-
-pub fn timestamp(micros: i64) -> pbjson_types::Timestamp {
-    let time = DateTime::<Utc>::from_timestamp_micros(micros).unwrap_or_default();
-    pbjson_types::Timestamp {
-        seconds: time.timestamp(),
-        nanos: time.timestamp_subsec_nanos() as i32,
-    }
-}
-
 /// The row for an initiative whose name and times are set; fills in its etag.
 pub fn to_row(resource: &mut Initiative, id: &str) -> ServiceResult<initiative::ActiveModel> {
     resource.etag = String::new();
+    resource.etag = etag_of(resource)?;
     let json = serde_json::to_string(&resource).map_err(|error| ServiceError::Internal(error.into()))?;
-    resource.etag = hex::encode(&Sha256::digest(json.as_bytes())[..8]);
-    let json = serde_json::to_string(&resource).map_err(|error| ServiceError::Internal(error.into()))?;
-    let micros = |time: &Option<pbjson_types::Timestamp>| {
-        time.as_ref()
-            .map(|time| time.seconds * 1_000_000 + i64::from(time.nanos / 1000))
-    };
+    let micros = |timestamp: &Option<pbjson_types::Timestamp>| timestamp.as_ref().map(time::micros);
     Ok(initiative::ActiveModel {
         id: Set(id.to_owned()),
         display_name: Set(resource.display_name.clone()),

@@ -1,7 +1,7 @@
 //! The gRPC face of the catalogue: reads each request, checks it whole, and hands it to the
 //! store. Handlers stay thin; what a field means lives in `validation` and `resource`.
 
-use sse_platform::{ServiceError, ServiceResult, validate::Violations};
+use sse_platform::{ServiceError, ServiceResult, time, update_mask, validate::Violations};
 use sse_proto::initiatives::{
     BatchCreateInitiativesRequest, BatchCreateInitiativesResponse, CreateInitiativeRequest, CreateInitiativeResponse,
     DeleteInitiativeRequest, DeleteInitiativeResponse, GetInitiativeRequest, GetInitiativeResponse, Initiative,
@@ -173,7 +173,8 @@ impl InitiativeService for InitiativesService {
             return Err(ServiceError::invalid_field("initiative", "is required").into());
         };
         let id = resource::parse_name(&patch.name, "initiative.name")?;
-        let paths = update_paths(&patch, request.update_mask.map(|mask| mask.paths).unwrap_or_default())?;
+        let mask = request.update_mask.map(|mask| mask.paths).unwrap_or_default();
+        let paths = update_mask::paths(&mask, WRITABLE_FIELDS, |field| is_set(&patch, field))?;
         let etag = patch.etag.clone();
         let updated = self
             .store
@@ -200,7 +201,7 @@ impl InitiativeService for InitiativesService {
         let deleted = self
             .store
             .modify(id, &request.etag, Lifecycle::Live, |initiative, now| {
-                initiative.delete_time = Some(resource::timestamp(now));
+                initiative.delete_time = Some(time::timestamp(now));
                 Ok(())
             })
             .await?;
@@ -226,37 +227,6 @@ impl InitiativeService for InitiativesService {
             initiative: Some(restored),
         }))
     }
-}
-
-/// The fields an update writes: those named in the mask (`*` for all), or, with no mask, those
-/// set in the patch (AIP-134).
-fn update_paths(patch: &Initiative, mask: Vec<String>) -> ServiceResult<Vec<&'static str>> {
-    if mask.is_empty() {
-        return Ok(WRITABLE_FIELDS
-            .iter()
-            .copied()
-            .filter(|field| is_set(patch, field))
-            .collect());
-    }
-    if mask.iter().any(|path| path == "*") {
-        return Ok(WRITABLE_FIELDS.to_vec());
-    }
-    let mut violations = Violations::default();
-    let mut paths = Vec::new();
-    for (index, path) in mask.iter().enumerate() {
-        match WRITABLE_FIELDS.iter().find(|field| **field == path) {
-            Some(field) => paths.push(*field),
-            None => violations.add(
-                format!("update_mask.paths[{index}]"),
-                format!(
-                    "`{path}` is not a field that can be updated; fields: {}",
-                    WRITABLE_FIELDS.join(", ")
-                ),
-            ),
-        }
-    }
-    violations.into_result()?;
-    Ok(paths)
 }
 
 fn is_set(initiative: &Initiative, field: &str) -> bool {

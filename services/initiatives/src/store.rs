@@ -3,19 +3,20 @@
 //! concurrent writers cannot overwrite each other unseen.
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
-    sea_query::{Expr, OnConflict},
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait,
+    QueryFilter, SqlErr, TransactionTrait, sea_query::OnConflict,
 };
 use sse_platform::{
     ServiceError, ServiceResult,
     filter::{FacetTable, FieldKind, FilterField, FilterSchema},
-    pagination::{self, OrderField, PageToken},
+    idempotency::RequestLog,
+    pagination::{KeysetPage, OrderField, PageRequest},
+    time,
 };
 use sse_proto::initiatives::Initiative;
 
 use crate::{
-    entity::{facet, initiative, request_record},
+    entity::{facet, initiative},
     resource::{self, LEGAL_FORM_PREFIX, LEGAL_FORMS, STATUS_PREFIX, STATUSES},
 };
 
@@ -135,6 +136,11 @@ const ORDER_FIELDS: &[OrderField] = &[
     },
 ];
 
+/// Where requests with a `request_id` are recorded.
+pub const REQUEST_LOG: RequestLog = RequestLog {
+    table: "initiative_requests",
+};
+
 /// The method names request records are kept under.
 pub const CREATE_METHOD: &str = "CreateInitiative";
 pub const BATCH_CREATE_METHOD: &str = "BatchCreateInitiatives";
@@ -191,12 +197,18 @@ impl Store {
 
     #[tracing::instrument(skip_all, fields(filter = query.filter, order_by = query.order_by), err(level = "debug", Display))]
     pub async fn list(&self, query: ListQuery<'_>) -> ServiceResult<ListPage> {
-        let page_size = pagination::page_size(query.page_size)?;
-        let sort_keys = pagination::parse_order_by(query.order_by, ORDER_FIELDS, "id")?;
         let show_deleted = if query.show_deleted { "deleted" } else { "" };
-        let fingerprint = pagination::query_fingerprint(&[query.filter, query.order_by, show_deleted]);
-        let token = PageToken::decode(query.page_token, &fingerprint)?;
-
+        let page = KeysetPage::new(
+            TABLE,
+            &PageRequest {
+                page_size: query.page_size,
+                page_token: query.page_token,
+                order_by: query.order_by,
+                query: &[query.filter, show_deleted],
+            },
+            ORDER_FIELDS,
+            "id",
+        )?;
         let mut matching = Condition::all();
         if let Some(filter) = FILTER_SCHEMA.condition(query.filter)? {
             matching = matching.add(filter);
@@ -208,25 +220,11 @@ impl Store {
             .filter(matching.clone())
             .count(&self.db)
             .await?;
-
-        let mut page = initiative::Entity::find().filter(matching);
-        if let Some(token) = &token {
-            page = page.filter(pagination::after_condition(TABLE, &sort_keys, &token.last_key)?);
-        }
-        for key in &sort_keys {
-            let order = if key.descending { Order::Desc } else { Order::Asc };
-            page = page.order_by(Expr::col((TABLE, key.column)), order);
-        }
-        let mut rows = page.limit(page_size + 1).all(&self.db).await?;
-
-        let mut next_page_token = String::new();
-        if rows.len() as u64 > page_size {
-            rows.truncate(page_size as usize);
-            if let Some(last) = rows.last() {
-                let last_key = sort_keys.iter().map(|key| sort_value(last, key.column)).collect();
-                next_page_token = PageToken::new(fingerprint, last_key).encode();
-            }
-        }
+        let mut rows = page
+            .apply(initiative::Entity::find().filter(matching))?
+            .all(&self.db)
+            .await?;
+        let next_page_token = page.finish(&mut rows, sort_value);
         Ok(ListPage {
             initiatives: rows.iter().map(resource::from_row).collect::<ServiceResult<_>>()?,
             next_page_token,
@@ -257,14 +255,17 @@ impl Store {
 
     async fn try_create_all(&self, items: &[NewInitiative], batch_request_id: &str) -> ServiceResult<Vec<Initiative>> {
         let txn = self.db.begin().await?;
-        if let Some(response) = recorded(&txn, BATCH_CREATE_METHOD, batch_request_id).await? {
-            return serde_json::from_str(&response).map_err(|error| ServiceError::Internal(error.into()));
+        if let Some(response) = REQUEST_LOG
+            .recorded(&txn, BATCH_CREATE_METHOD, batch_request_id)
+            .await?
+        {
+            return Ok(response);
         }
-        let now = resource::now_micros();
+        let now = time::now_micros();
         let mut created = Vec::with_capacity(items.len());
         for item in items {
-            if let Some(response) = recorded(&txn, CREATE_METHOD, &item.request_id).await? {
-                created.push(serde_json::from_str(&response).map_err(|error| ServiceError::Internal(error.into()))?);
+            if let Some(response) = REQUEST_LOG.recorded(&txn, CREATE_METHOD, &item.request_id).await? {
+                created.push(response);
                 continue;
             }
             let id = item.id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
@@ -273,16 +274,20 @@ impl Store {
             }
             let mut stored = item.initiative.clone();
             stored.name = resource::name_of(&id);
-            stored.create_time = Some(resource::timestamp(now));
-            stored.update_time = Some(resource::timestamp(now));
+            stored.create_time = Some(time::timestamp(now));
+            stored.update_time = Some(time::timestamp(now));
             stored.delete_time = None;
             let row = resource::to_row(&mut stored, &id)?;
             initiative::Entity::insert(row).exec_without_returning(&txn).await?;
             write_facets(&txn, &stored, &id).await?;
-            record(&txn, CREATE_METHOD, &item.request_id, &stored, now).await?;
+            REQUEST_LOG
+                .record(&txn, CREATE_METHOD, &item.request_id, &stored, now)
+                .await?;
             created.push(stored);
         }
-        record(&txn, BATCH_CREATE_METHOD, batch_request_id, &created, now).await?;
+        REQUEST_LOG
+            .record(&txn, BATCH_CREATE_METHOD, batch_request_id, &created, now)
+            .await?;
         txn.commit().await?;
         Ok(created)
     }
@@ -321,9 +326,9 @@ impl Store {
             return Err(stale_etag(id));
         }
         let mut changed = resource::from_row(&row)?;
-        let now = resource::now_micros();
+        let now = time::now_micros();
         change(&mut changed, now)?;
-        changed.update_time = Some(resource::timestamp(now));
+        changed.update_time = Some(time::timestamp(now));
         let update = resource::to_row(&mut changed, id)?;
         let written = initiative::Entity::update_many()
             .set(update)
@@ -370,37 +375,6 @@ async fn write_facets(txn: &DatabaseTransaction, stored: &Initiative, id: &str) 
             .exec_without_returning(txn)
             .await?;
     }
-    Ok(())
-}
-
-async fn recorded(txn: &DatabaseTransaction, method: &str, request_id: &str) -> ServiceResult<Option<String>> {
-    if request_id.is_empty() {
-        return Ok(None);
-    }
-    let record = request_record::Entity::find_by_id((method.to_owned(), request_id.to_owned()))
-        .one(txn)
-        .await?;
-    Ok(record.map(|record| record.response))
-}
-
-async fn record(
-    txn: &DatabaseTransaction,
-    method: &str,
-    request_id: &str,
-    response: &impl serde::Serialize,
-    now: i64,
-) -> ServiceResult<()> {
-    if request_id.is_empty() {
-        return Ok(());
-    }
-    let response = serde_json::to_string(response).map_err(|error| ServiceError::Internal(error.into()))?;
-    let row = request_record::ActiveModel {
-        method: sea_orm::ActiveValue::Set(method.to_owned()),
-        request_id: sea_orm::ActiveValue::Set(request_id.to_owned()),
-        response: sea_orm::ActiveValue::Set(response),
-        create_time: sea_orm::ActiveValue::Set(now),
-    };
-    request_record::Entity::insert(row).exec_without_returning(txn).await?;
     Ok(())
 }
 

@@ -69,19 +69,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table("initiative_requests")
-                    .if_not_exists()
-                    .col(text("method"))
-                    .col(text("request_id"))
-                    .col(text("response"))
-                    .col(big_integer("create_time"))
-                    .primary_key(Index::create().col("method").col("request_id"))
-                    .to_owned(),
-            )
-            .await
+        manager.create_table(crate::store::REQUEST_LOG.create_table()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
