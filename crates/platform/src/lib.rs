@@ -12,6 +12,7 @@ pub mod error;
 pub mod filter;
 pub mod idempotency;
 pub mod module;
+pub mod names;
 pub mod pagination;
 pub mod server;
 pub mod shutdown;

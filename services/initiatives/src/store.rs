@@ -10,6 +10,7 @@ use sse_platform::{
     ServiceError, ServiceResult,
     filter::{FacetTable, FieldKind, FilterField, FilterSchema},
     idempotency::RequestLog,
+    names,
     pagination::{KeysetPage, OrderField, PageRequest},
     time,
 };
@@ -30,7 +31,7 @@ pub const FILTER_SCHEMA: FilterSchema = FilterSchema {
         FilterField {
             name: "name",
             column: "id",
-            kind: FieldKind::Text,
+            kind: FieldKind::ResourceName { prefix: "initiatives/" },
         },
         FilterField {
             name: "display_name",
@@ -268,7 +269,7 @@ impl Store {
                 created.push(response);
                 continue;
             }
-            let id = item.id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let id = item.id.clone().unwrap_or_else(names::generate_id);
             if find(&txn, &id).await?.is_some() {
                 return Err(ServiceError::already_exists(resource::name_of(&id)));
             }

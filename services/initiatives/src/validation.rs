@@ -4,7 +4,9 @@
 use sse_platform::validate::{Violations, partial_date_key};
 use sse_proto::initiatives::Initiative;
 
-use crate::resource::{is_known_legal_form, is_known_status, is_valid_id};
+use sse_platform::names::is_valid_id;
+
+use crate::resource::{is_known_legal_form, is_known_status};
 
 pub const MAX_DISPLAY_NAME: usize = 200;
 pub const MAX_DESCRIPTION: usize = 10_000;

@@ -607,6 +607,12 @@ async fn filters_from_the_contract_select_the_seeded_initiatives(backend: Backen
     );
     assert_eq!(app.filtered("status = ACTIVE").await.expect("status").len(), 4);
     assert_eq!(
+        app.filtered("name = \"initiatives/tzcld\" OR name = \"initiatives/mondragon\"")
+            .await
+            .expect("names"),
+        ["mondragon", "tzcld"]
+    );
+    assert_eq!(
         app.filtered("countries:\"ES\" OR countries:\"CA\"").await.expect("or"),
         ["la-guilde", "mondragon"]
     );

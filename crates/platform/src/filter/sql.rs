@@ -18,6 +18,12 @@ pub enum FieldKind {
         prefix: &'static str,
         values: &'static [&'static str],
     },
+    /// A resource's own name, `{prefix}{id}`, over its id column, e.g. `name = "initiatives/tzcld"`.
+    ResourceName { prefix: &'static str },
+    /// A whole number column.
+    Integer,
+    /// A floating-point column.
+    Number,
     /// A timestamp stored as microseconds since the epoch; values are RFC 3339.
     Timestamp,
     /// A date stored as `YYYY-MM-DD` text by [`date_column`] (`''` when unknown). Filters may
@@ -129,6 +135,27 @@ impl FilterSchema {
                     CompareOp::Ne => Ok(column.ne(short)),
                     _ => Err(bad_operator("`=`, `!=` and `:`")),
                 }
+            }
+            FieldKind::ResourceName { prefix } => {
+                let id = text
+                    .strip_prefix(prefix)
+                    .ok_or_else(|| bad_value(&format!("a name such as {prefix}…")))?;
+                if op == CompareOp::Has {
+                    return Err(bad_operator("comparisons (`=`, `!=`, `<`, `<=`, `>`, `>=`)"));
+                }
+                Ok(ordered(column, op, SqlExpr::val(id)))
+            }
+            FieldKind::Integer => {
+                let number: i64 = text.parse().map_err(|_| bad_value("a whole number"))?;
+                Ok(ordered(column, op, SqlExpr::val(number)))
+            }
+            FieldKind::Number => {
+                let number: f64 = text
+                    .parse()
+                    .ok()
+                    .filter(|number: &f64| number.is_finite())
+                    .ok_or_else(|| bad_value("a number"))?;
+                Ok(ordered(column, op, SqlExpr::val(number)))
             }
             FieldKind::Timestamp => {
                 let micros = DateTime::parse_from_rfc3339(text)
