@@ -46,6 +46,9 @@ pub struct Settings {
     pub shutdown_grace_seconds: u64,
     /// The admin bearer key; never logged.
     pub admin_key: Option<SecretString>,
+    /// Where the initiatives service is, e.g. `http://initiatives:50051`; empty means this
+    /// process's own `grpc_addr` (the embedded default, where every service runs together).
+    pub initiatives_url: String,
 }
 
 impl Default for Settings {
@@ -60,6 +63,7 @@ impl Default for Settings {
             log_filter: "info,sqlx=warn".to_owned(),
             shutdown_grace_seconds: 10,
             admin_key: None,
+            initiatives_url: String::new(),
         }
     }
 }
@@ -73,6 +77,18 @@ impl Settings {
         } else {
             self.database_url.clone()
         }
+    }
+
+    /// The URL of the initiatives service: the configured one, or this process's own port.
+    pub fn initiatives_url(&self) -> String {
+        if !self.initiatives_url.is_empty() {
+            return self.initiatives_url.clone();
+        }
+        let mut own = self.grpc_addr;
+        if own.ip().is_unspecified() {
+            own.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{own}")
     }
 
     pub fn shutdown_grace(&self) -> Duration {
@@ -103,6 +119,10 @@ pub struct SettingsFlags {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    /// URL of the initiatives service [default: this process's own gRPC address].
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initiatives_url: Option<String>,
     /// Log format [default: text].
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -166,6 +186,7 @@ mod tests {
             assert!(!settings.seed);
             assert_eq!(settings.shutdown_grace_seconds, 3);
             assert!(settings.database_url().starts_with("sqlite://observatory-data/"));
+            assert_eq!(settings.initiatives_url(), "http://127.0.0.1:6000");
             Ok(())
         });
     }

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod calls;
 pub mod cli;
 pub mod config;
 pub mod database;
@@ -11,6 +12,7 @@ pub mod env;
 pub mod error;
 pub mod filter;
 pub mod idempotency;
+pub mod lifecycle;
 pub mod module;
 pub mod names;
 pub mod pagination;

@@ -4,13 +4,12 @@
 use sea_orm::ActiveValue::Set;
 use sse_platform::{
     ServiceError, ServiceResult,
-    filter::date_column,
+    filter::partial_date_column,
     names::{is_generated_id, is_valid_id, short_enum_name},
     time,
     validate::etag_of,
 };
 use sse_proto::initiatives::{Initiative, initiative::LegalForm, initiative::Status};
-use sse_proto::types::PartialDate;
 
 use crate::entity::{facet, initiative};
 
@@ -49,16 +48,6 @@ pub const LEGAL_FORMS: &[&str] = &[
 pub const STATUS_PREFIX: &str = "STATUS_";
 pub const STATUSES: &[&str] = &["UNSPECIFIED", "PLANNED", "ACTIVE", "ENDED"];
 
-/// `2007`, `2023-04` or `2023-04-15`; empty when unknown.
-pub fn partial_date_text(date: Option<&PartialDate>) -> String {
-    match date {
-        None => String::new(),
-        Some(date) if date.month == 0 => format!("{:04}", date.year),
-        Some(date) if date.day == 0 => format!("{:04}-{:02}", date.year, date.month),
-        Some(date) => format!("{:04}-{:02}-{:02}", date.year, date.month, date.day),
-    }
-}
-
 /// The row for an initiative whose name and times are set; fills in its etag.
 pub fn to_row(resource: &mut Initiative, id: &str) -> ServiceResult<initiative::ActiveModel> {
     resource.etag = String::new();
@@ -71,7 +60,7 @@ pub fn to_row(resource: &mut Initiative, id: &str) -> ServiceResult<initiative::
         description: Set(resource.description.clone()),
         legal_form: Set(short_enum_name(resource.legal_form().as_str_name(), LEGAL_FORM_PREFIX).to_owned()),
         status: Set(short_enum_name(resource.status().as_str_name(), STATUS_PREFIX).to_owned()),
-        start_date: Set(date_column(&partial_date_text(resource.start_date.as_ref())).unwrap_or_default()),
+        start_date: Set(partial_date_column(resource.start_date.as_ref())),
         create_time: Set(micros(&resource.create_time).unwrap_or_default()),
         update_time: Set(micros(&resource.update_time).unwrap_or_default()),
         delete_time: Set(micros(&resource.delete_time)),
@@ -118,18 +107,4 @@ pub fn is_known_legal_form(value: i32) -> bool {
 
 pub fn is_known_status(value: i32) -> bool {
     Status::try_from(value).is_ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn partial_dates_print_as_far_as_they_are_known() {
-        let date = |year, month, day| Some(PartialDate { year, month, day });
-        assert_eq!(partial_date_text(date(2007, 0, 0).as_ref()), "2007");
-        assert_eq!(partial_date_text(date(2023, 4, 0).as_ref()), "2023-04");
-        assert_eq!(partial_date_text(date(2023, 4, 15).as_ref()), "2023-04-15");
-        assert_eq!(partial_date_text(None), "");
-    }
 }

@@ -1,7 +1,7 @@
 //! The gRPC face of the catalogue: reads each request, checks it whole, and hands it to the
 //! store. Handlers stay thin; what a field means lives in `validation` and `resource`.
 
-use sse_platform::{ServiceError, ServiceResult, time, update_mask, validate::Violations};
+use sse_platform::{ServiceError, ServiceResult, lifecycle::Lifecycle, time, update_mask, validate::Violations};
 use sse_proto::initiatives::{
     BatchCreateInitiativesRequest, BatchCreateInitiativesResponse, CreateInitiativeRequest, CreateInitiativeResponse,
     DeleteInitiativeRequest, DeleteInitiativeResponse, GetInitiativeRequest, GetInitiativeResponse, Initiative,
@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     resource,
-    store::{Lifecycle, ListQuery, NewInitiative, Store},
+    store::{ListQuery, NewInitiative, Store},
     validation::{check_initiative, check_initiative_id, check_request_id},
 };
 

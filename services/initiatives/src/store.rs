@@ -10,6 +10,7 @@ use sse_platform::{
     ServiceError, ServiceResult,
     filter::{FacetTable, FieldKind, FilterField, FilterSchema},
     idempotency::RequestLog,
+    lifecycle::{self, Lifecycle},
     names,
     pagination::{KeysetPage, OrderField, PageRequest},
     time,
@@ -167,13 +168,6 @@ pub struct ListPage {
     pub total_size: i32,
 }
 
-/// Which initiatives a change applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lifecycle {
-    Live,
-    Deleted,
-}
-
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
@@ -305,27 +299,9 @@ impl Store {
         change: impl FnOnce(&mut Initiative, i64) -> ServiceResult<()>,
     ) -> ServiceResult<Initiative> {
         let txn = self.db.begin().await?;
-        let row = find(&txn, id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(resource::name_of(id)))?;
-        let state = if row.delete_time.is_some() {
-            Lifecycle::Deleted
-        } else {
-            Lifecycle::Live
-        };
-        if state != required {
-            let (reason, message) = match state {
-                Lifecycle::Deleted => (
-                    "DELETED",
-                    format!("{} is deleted; undelete it first", resource::name_of(id)),
-                ),
-                Lifecycle::Live => ("NOT_DELETED", format!("{} is not deleted", resource::name_of(id))),
-            };
-            return Err(ServiceError::FailedPrecondition { reason, message });
-        }
-        if !etag.is_empty() && etag != row.etag {
-            return Err(stale_etag(id));
-        }
+        let name = resource::name_of(id);
+        let row = find(&txn, id).await?.ok_or_else(|| ServiceError::not_found(&name))?;
+        lifecycle::check_change(&name, Lifecycle::of(row.delete_time), required, etag, &row.etag)?;
         let mut changed = resource::from_row(&row)?;
         let now = time::now_micros();
         change(&mut changed, now)?;
@@ -338,7 +314,7 @@ impl Store {
             .exec(&txn)
             .await?;
         if written.rows_affected != 1 {
-            return Err(stale_etag(id));
+            return Err(lifecycle::stale_etag(&name));
         }
         facet::Entity::delete_many()
             .filter(facet::Column::InitiativeId.eq(id))
@@ -347,16 +323,6 @@ impl Store {
         write_facets(&txn, &changed, id).await?;
         txn.commit().await?;
         Ok(changed)
-    }
-}
-
-fn stale_etag(id: &str) -> ServiceError {
-    ServiceError::Aborted {
-        reason: "ETAG_MISMATCH",
-        message: format!(
-            "{} has changed since it was read; read it again and retry",
-            resource::name_of(id)
-        ),
     }
 }
 

@@ -248,6 +248,17 @@ pub fn date_column(text: &str) -> Option<String> {
     }
 }
 
+/// The [`FieldKind::Date`] column value of a partial date (`''` when there is none).
+pub fn partial_date_column(date: Option<&sse_proto::types::PartialDate>) -> String {
+    let text = match date {
+        None => return String::new(),
+        Some(date) if date.month == 0 => format!("{:04}", date.year),
+        Some(date) if date.day == 0 => format!("{:04}-{:02}", date.year, date.month),
+        Some(date) => format!("{:04}-{:02}-{:02}", date.year, date.month, date.day),
+    };
+    date_column(&text).unwrap_or_default()
+}
+
 fn invalid_filter(description: String) -> ServiceError {
     ServiceError::InvalidArgument {
         reason: "INVALID_FILTER",
