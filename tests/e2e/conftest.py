@@ -31,6 +31,10 @@ CALL_TIMEOUT_S = 10
 PHASE_REPORTS = pytest.StashKey[dict]()
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "server_env(**variables): extra environment for the observatory under test")
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
     """Keep each phase's report so fixtures can tell, at teardown, whether the test failed."""
@@ -41,7 +45,7 @@ def pytest_runtest_makereport(item, call):
 
 @pytest.fixture(scope="session")
 def pb():
-    """The generated modules: `initiatives_pb2`, `initiatives_pb2_grpc` and `types_pb2`."""
+    """The generated modules `initiatives_pb2` and `initiatives_pb2_grpc`."""
     shutil.rmtree(GENERATED, ignore_errors=True)
     GENERATED.mkdir(parents=True)
     well_known = importlib.resources.files("grpc_tools") / "_proto"
@@ -61,7 +65,6 @@ def pb():
     return SimpleNamespace(
         initiatives_pb2=importlib.import_module("sse.initiatives.v1.initiatives_pb2"),
         initiatives_pb2_grpc=importlib.import_module("sse.initiatives.v1.initiatives_pb2_grpc"),
-        types_pb2=importlib.import_module("sse.type.v1.types_pb2"),
     )
 
 
@@ -78,14 +81,20 @@ class Server:
     process: subprocess.Popen
     target: str
     log_path: Path
+    terminated: bool = False
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def stop(self) -> int:
-        """Sends SIGTERM (once) and returns the exit code, failing if it does not exit in time."""
-        if self.process.poll() is None:
+    def terminate(self) -> None:
+        """Sends SIGTERM, once: a second one could mean "stop now" rather than "drain"."""
+        if not self.terminated and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+        self.terminated = True
+
+    def stop(self) -> int:
+        """Terminates and returns the exit code, failing if the process does not exit in time."""
+        self.terminate()
         try:
             return self.process.wait(timeout=SHUTDOWN_TIMEOUT_S)
         except subprocess.TimeoutExpired:
@@ -144,13 +153,14 @@ def wait_until_serving(server: Server) -> None:
 @pytest.fixture
 def server(request):
     """A fresh, seeded observatory on a free loopback port with its own data dir. Teardown
-    sends SIGTERM and asserts a clean exit (code 0); the server's stderr is printed on failure."""
+    sends SIGTERM and asserts a clean exit (code 0); the server's output is printed on failure.
+    A `server_env` marker adds environment variables."""
     binary = Path(os.environ.get("OBSERVATORY_BIN", REPO / "target/debug/observatory"))
     if not (binary.is_file() and os.access(binary, os.X_OK)):
         pytest.fail(f"observatory binary not found at {binary}: run `cargo build` or set OBSERVATORY_BIN")
     with tempfile.TemporaryDirectory(prefix="observatory-e2e-") as workdir:
         data_dir = Path(workdir) / "data"
-        log_path = Path(workdir) / "stderr.log"
+        log_path = Path(workdir) / "output.log"
         target = f"127.0.0.1:{free_port()}"
         env = {
             name: value
@@ -158,6 +168,9 @@ def server(request):
             if not name.startswith("OBSERVATORY_") and name != "DATABASE_URL"
         }
         env.update(OBSERVATORY_ADMIN_KEY=ADMIN_KEY, NO_COLOR="1")
+        marker = request.node.get_closest_marker("server_env")
+        if marker:
+            env.update(marker.kwargs)
         command = [
             str(binary),
             "serve",

@@ -2,6 +2,7 @@
 
 Each test gets a fresh server seeded with the four reference initiatives (see conftest.py)."""
 
+import time
 import uuid
 
 import grpc
@@ -57,6 +58,7 @@ def error_details(error: grpc.RpcError):
         elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad_request = error_details_pb2.BadRequest()
             detail.Unpack(bad_request)
+    assert info is not None, f"no ErrorInfo among the details of {error.code()}: {error.details()}"
     return info, bad_request
 
 
@@ -92,7 +94,8 @@ def test_reflection_lists_the_service_and_returns_the_file_defining_it(pb, chann
     assert [file.name for file in defining] == ["sse/initiatives/v1/initiatives.proto"]
     assert defining[0].package == "sse.initiatives.v1"
     served_methods = {method.name for method in defining[0].service[0].method}
-    repo_methods = {method.name for method in pb.initiatives_pb2.DESCRIPTOR.services_by_name["InitiativeService"].methods}
+    repo_service = pb.initiatives_pb2.DESCRIPTOR.services_by_name["InitiativeService"]
+    repo_methods = {method.name for method in repo_service.methods}
     assert served_methods == repo_methods
 
 
@@ -184,7 +187,8 @@ def test_delete_hides_from_list_show_deleted_reveals_and_undelete_restores(pb, i
     everything = list_all(pb, initiatives, show_deleted=True)
     assert set(ids(everything.initiatives)) == SEEDED
     assert everything.total_size == 4
-    assert initiatives.GetInitiative(m.GetInitiativeRequest(name="initiatives/tzcld")).initiative.HasField("delete_time")
+    still_readable = initiatives.GetInitiative(m.GetInitiativeRequest(name="initiatives/tzcld")).initiative
+    assert still_readable.HasField("delete_time")
 
     restored = initiatives.UndeleteInitiative(m.UndeleteInitiativeRequest(name="initiatives/tzcld")).initiative
     assert not restored.HasField("delete_time")
@@ -245,7 +249,8 @@ def test_bad_filter_is_invalid_argument_naming_a_position(pb, initiatives, filte
 
 
 def test_get_unknown_initiative_is_not_found_with_error_info(pb, initiatives):
-    error = rpc_error(initiatives.GetInitiative, pb.initiatives_pb2.GetInitiativeRequest(name="initiatives/no-such-one"))
+    request = pb.initiatives_pb2.GetInitiativeRequest(name="initiatives/no-such-one")
+    error = rpc_error(initiatives.GetInitiative, request)
     assert error.code() == grpc.StatusCode.NOT_FOUND
     info, _ = error_details(error)
     assert (info.reason, info.domain) == ("NOT_FOUND", DOMAIN)
@@ -256,3 +261,17 @@ def test_sigterm_exits_0_and_stops_serving(pb, server, initiatives):
     assert server.stop() == 0
     error = rpc_error(initiatives.ListInitiatives, pb.initiatives_pb2.ListInitiativesRequest())
     assert error.code() == grpc.StatusCode.UNAVAILABLE
+
+
+@pytest.mark.server_env(OBSERVATORY_SHUTDOWN_GRACE_SECONDS="2")
+def test_sigterm_reports_not_serving_and_ends_open_streams_after_the_grace_period(server, channel):
+    watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=SERVICE), timeout=30)
+    assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+
+    signalled = time.monotonic()
+    server.terminate()
+    assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
+    with pytest.raises(grpc.RpcError):
+        next(watch)
+    assert server.stop() == 0
+    assert 1.5 <= time.monotonic() - signalled <= 8

@@ -152,6 +152,26 @@ impl From<ServiceError> for Status {
     }
 }
 
+/// The outcome of a write whose transaction hit a unique key at commit: a concurrent request
+/// wrote the same resource or request_id first. ABORTED tells the caller to retry, and the retry
+/// gets a definite answer (ALREADY_EXISTS, or the recorded response).
+pub fn concurrent_writes_abort<T>(result: ServiceResult<T>) -> ServiceResult<T> {
+    match result {
+        Err(ServiceError::Internal(error))
+            if error
+                .chain()
+                .filter_map(|cause| cause.downcast_ref::<sea_orm::DbErr>())
+                .any(|db_error| matches!(db_error.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))) =>
+        {
+            Err(ServiceError::Aborted {
+                reason: "CONCURRENT_WRITE",
+                message: "another request wrote the same resource or request_id at the same time; retry".to_owned(),
+            })
+        }
+        other => other,
+    }
+}
+
 /// What every RPC handler returns.
 pub type ServiceResult<T> = Result<T, ServiceError>;
 

@@ -215,7 +215,7 @@ pub struct PageRequest<'a> {
     pub page_token: &'a str,
     pub order_by: &'a str,
     /// Every other request field that changes the result set (filter, parent, show_deleted…).
-    pub query: &'a [&'a str],
+    pub query: Vec<&'a str>,
 }
 
 impl KeysetPage {
@@ -227,7 +227,7 @@ impl KeysetPage {
     ) -> ServiceResult<KeysetPage> {
         let size = page_size(request.page_size)?;
         let keys = parse_order_by(request.order_by, allowed, unique_column)?;
-        let mut parts = request.query.to_vec();
+        let mut parts = request.query.clone();
         parts.push(request.order_by);
         let fingerprint = query_fingerprint(&parts);
         let after = PageToken::decode(request.page_token, &fingerprint)?;

@@ -4,10 +4,10 @@
 
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait,
-    QueryFilter, SqlErr, TransactionTrait, sea_query::OnConflict,
+    QueryFilter, TransactionTrait, sea_query::OnConflict,
 };
 use sse_platform::{
-    ServiceError, ServiceResult,
+    ServiceError, ServiceResult, error,
     filter::{FacetTable, FieldKind, FilterField, FilterSchema},
     idempotency::RequestLog,
     lifecycle::{self, Lifecycle},
@@ -199,7 +199,7 @@ impl Store {
                 page_size: query.page_size,
                 page_token: query.page_token,
                 order_by: query.order_by,
-                query: &[query.filter, show_deleted],
+                query: vec![query.filter, show_deleted],
             },
             ORDER_FIELDS,
             "id",
@@ -234,18 +234,7 @@ impl Store {
         items: Vec<NewInitiative>,
         batch_request_id: &str,
     ) -> ServiceResult<Vec<Initiative>> {
-        match self.try_create_all(&items, batch_request_id).await {
-            Err(ServiceError::Internal(error)) if is_unique_violation(&error) => {
-                // A concurrent request wrote the same id or request_id first: the caller's retry
-                // will see it and get a definite answer.
-                Err(ServiceError::Aborted {
-                    reason: "CONCURRENT_WRITE",
-                    message: "another request wrote the same initiative or request_id at the same time; retry"
-                        .to_owned(),
-                })
-            }
-            result => result,
-        }
+        error::concurrent_writes_abort(self.try_create_all(&items, batch_request_id).await)
     }
 
     async fn try_create_all(&self, items: &[NewInitiative], batch_request_id: &str) -> ServiceResult<Vec<Initiative>> {
@@ -353,11 +342,4 @@ fn sort_value(row: &initiative::Model, column: &str) -> serde_json::Value {
         "update_time" => row.update_time.into(),
         _ => row.id.clone().into(),
     }
-}
-
-fn is_unique_violation(error: &anyhow::Error) -> bool {
-    error
-        .chain()
-        .filter_map(|cause| cause.downcast_ref::<sea_orm::DbErr>())
-        .any(|db_error| matches!(db_error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))))
 }
