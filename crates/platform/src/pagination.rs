@@ -187,10 +187,14 @@ pub fn after_condition(
 fn sql_value(value: &serde_json::Value) -> ServiceResult<SimpleExpr> {
     match value {
         serde_json::Value::String(text) => Ok(Expr::val(text.clone())),
-        serde_json::Value::Number(number) => number
-            .as_i64()
-            .map(Expr::val)
-            .ok_or_else(|| ServiceError::invalid_field("page_token", "not a token returned by this list call")),
+        serde_json::Value::Number(number) => match (number.as_i64(), number.as_f64()) {
+            (Some(integer), _) => Ok(Expr::val(integer)),
+            (None, Some(float)) => Ok(Expr::val(float)),
+            (None, None) => Err(ServiceError::invalid_field(
+                "page_token",
+                "not a token returned by this list call",
+            )),
+        },
         _ => Err(ServiceError::invalid_field(
             "page_token",
             "not a token returned by this list call",

@@ -15,6 +15,16 @@ impl Violations {
         self.0.push(FieldViolation::new(field, description));
     }
 
+    /// Whether a violation names `field` or a path inside it.
+    pub fn mentions(&self, field: &str) -> bool {
+        self.0.iter().any(|violation| {
+            violation
+                .field
+                .strip_prefix(field)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        })
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -170,9 +170,19 @@ pub fn grpc_server() -> GrpcServer {
 
 /// The test server with `module`'s services over `database`, with default settings.
 pub fn grpc_server_with(module: &dyn ServiceModule, database: &TestDatabase) -> anyhow::Result<GrpcServer> {
+    grpc_server_with_settings(module, database, Settings::default())
+}
+
+/// The test server with `module`'s services over `database`, with `settings` (e.g. where the
+/// other services it calls are).
+pub fn grpc_server_with_settings(
+    module: &dyn ServiceModule,
+    database: &TestDatabase,
+    settings: Settings,
+) -> anyhow::Result<GrpcServer> {
     let context = ModuleContext {
         db: database.connection.clone(),
-        settings: Settings::default(),
+        settings,
     };
     module.register(grpc_server(), &context)
 }

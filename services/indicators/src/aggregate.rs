@@ -1,0 +1,348 @@
+//! Aggregation and progress. Two rules hold everywhere: figures of different statuses (targets,
+//! reported figures, estimates…) are never combined, and where several sources give a figure for
+//! the same initiative, place, period and status, one is kept — the most recently published
+//! source (no date counts as oldest), then the lowest figure, then the first by name — and the
+//! others are counted as set aside.
+
+use std::{
+    cmp::Ordering,
+    collections::{BTreeMap, HashMap},
+};
+
+use sse_platform::{ServiceResult, validate::Violations};
+use sse_proto::indicators::{AggregateRow, GroupValue, indicator::Aggregation};
+
+use crate::{entity::observation::Model as Row, initiatives::InitiativeFacts};
+
+/// A field observations can be grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupField {
+    RefArea,
+    Year,
+    Initiative,
+    Status,
+    LegalForm,
+    SdgGoal,
+}
+
+impl GroupField {
+    const ALL: [(&'static str, GroupField); 6] = [
+        ("ref_area", GroupField::RefArea),
+        ("year", GroupField::Year),
+        ("initiative", GroupField::Initiative),
+        ("status", GroupField::Status),
+        ("legal_form", GroupField::LegalForm),
+        ("sdg_goal", GroupField::SdgGoal),
+    ];
+
+    pub fn name(self) -> &'static str {
+        GroupField::ALL
+            .iter()
+            .find(|(_, field)| *field == self)
+            .map_or("", |(name, _)| name)
+    }
+
+    /// Whether grouping needs the initiatives' own attributes.
+    pub fn needs_initiatives(self) -> bool {
+        matches!(self, GroupField::LegalForm | GroupField::SdgGoal)
+    }
+}
+
+/// Reads `group_by`, adding `status` when it is missing: statuses are never combined.
+pub fn parse_group_by(group_by: &[String]) -> ServiceResult<Vec<GroupField>> {
+    let mut violations = Violations::default();
+    let mut fields = Vec::new();
+    for (index, name) in group_by.iter().enumerate() {
+        match GroupField::ALL.iter().find(|(known, _)| known == name) {
+            Some((_, field)) if fields.contains(field) => {
+                violations.add(format!("group_by[{index}]"), "is given twice")
+            }
+            Some((_, field)) => fields.push(*field),
+            None => violations.add(
+                format!("group_by[{index}]"),
+                format!("`{name}` is not a group; groups: ref_area, year, initiative, status, legal_form, sdg_goal"),
+            ),
+        }
+    }
+    violations.into_result()?;
+    if !fields.contains(&GroupField::Status) {
+        fields.push(GroupField::Status);
+    }
+    Ok(fields)
+}
+
+/// A figure that survived the source rule, with how many figures it was preferred to.
+#[derive(Debug)]
+pub struct Kept<'a> {
+    pub row: &'a Row,
+    pub set_aside: i32,
+}
+
+/// Orders the figures of one initiative, place, period and status: the first is kept.
+fn preference(first: &Row, second: &Row) -> Ordering {
+    second
+        .source_date
+        .cmp(&first.source_date)
+        .then(first.value.total_cmp(&second.value))
+        .then(first.name.cmp(&second.name))
+}
+
+/// Applies the source rule: one figure per initiative, place, period and status.
+pub fn resolve_conflicts(rows: &[Row]) -> Vec<Kept<'_>> {
+    let mut groups: BTreeMap<(&str, &str, &str, &str), Vec<&Row>> = BTreeMap::new();
+    for row in rows {
+        groups
+            .entry((&row.initiative, &row.ref_area, &row.time_period, &row.status))
+            .or_default()
+            .push(row);
+    }
+    groups
+        .into_values()
+        .filter_map(|mut figures| {
+            figures.sort_by(|first, second| preference(first, second));
+            let set_aside = i32::try_from(figures.len() - 1).unwrap_or(i32::MAX);
+            figures.first().map(|row| Kept { row, set_aside })
+        })
+        .collect()
+}
+
+#[derive(Default)]
+struct Accumulator<'a> {
+    sum: f64,
+    count: i32,
+    max: Option<f64>,
+    last: Option<&'a Row>,
+    set_aside: i32,
+}
+
+impl<'a> Accumulator<'a> {
+    fn add(&mut self, kept: &Kept<'a>) {
+        let row = kept.row;
+        self.sum += row.value;
+        self.count += 1;
+        self.max = Some(self.max.map_or(row.value, |max| max.max(row.value)));
+        let later = match self.last {
+            None => true,
+            Some(last) => {
+                row.period_end > last.period_end || (row.period_end == last.period_end && preference(row, last).is_lt())
+            }
+        };
+        if later {
+            self.last = Some(row);
+        }
+        self.set_aside += kept.set_aside;
+    }
+
+    fn value(&self, rule: Aggregation) -> f64 {
+        match rule {
+            Aggregation::Mean if self.count > 0 => self.sum / f64::from(self.count),
+            Aggregation::Max => self.max.unwrap_or_default(),
+            Aggregation::Last => self.last.map_or(0.0, |row| row.value),
+            _ => self.sum,
+        }
+    }
+}
+
+/// The rows of AggregateObservations, ordered by group values, and the total set aside.
+pub fn aggregate(
+    rows: &[Row],
+    rule: Aggregation,
+    group_by: &[GroupField],
+    facts: &HashMap<String, InitiativeFacts>,
+) -> (Vec<AggregateRow>, i32) {
+    let kept = resolve_conflicts(rows);
+    let mut groups: BTreeMap<Vec<String>, Accumulator> = BTreeMap::new();
+    for figure in &kept {
+        for key in group_keys(figure.row, group_by, facts) {
+            groups.entry(key).or_default().add(figure);
+        }
+    }
+    let total_set_aside = kept.iter().map(|figure| figure.set_aside).sum();
+    let rows = groups
+        .into_iter()
+        .map(|(key, accumulator)| AggregateRow {
+            group: group_by
+                .iter()
+                .zip(key)
+                .map(|(field, value)| GroupValue {
+                    field: field.name().to_owned(),
+                    value,
+                })
+                .collect(),
+            value: accumulator.value(rule),
+            count: accumulator.count,
+            set_aside_count: accumulator.set_aside,
+        })
+        .collect();
+    (rows, total_set_aside)
+}
+
+/// The group keys a figure counts in: one, or one per SDG goal of its initiative.
+fn group_keys(row: &Row, group_by: &[GroupField], facts: &HashMap<String, InitiativeFacts>) -> Vec<Vec<String>> {
+    let initiative = facts.get(&row.initiative);
+    let mut keys = vec![Vec::with_capacity(group_by.len())];
+    for field in group_by {
+        let values: Vec<String> = match field {
+            GroupField::RefArea => vec![row.ref_area.clone()],
+            GroupField::Year => vec![row.year.to_string()],
+            GroupField::Initiative => vec![row.initiative.clone()],
+            GroupField::Status => vec![row.status.clone()],
+            GroupField::LegalForm => vec![initiative.map(|facts| facts.legal_form.clone()).unwrap_or_default()],
+            GroupField::SdgGoal => match initiative {
+                Some(facts) if !facts.sdg_goals.is_empty() => facts.sdg_goals.iter().map(i32::to_string).collect(),
+                _ => vec![String::new()],
+            },
+        };
+        keys = keys
+            .into_iter()
+            .flat_map(|key| {
+                values.iter().map(move |value| {
+                    let mut extended = key.clone();
+                    extended.push(value.clone());
+                    extended
+                })
+            })
+            .collect();
+    }
+    keys
+}
+
+/// For GetProgress: among the figures of one status, the one with the latest period end (the
+/// source rule deciding between figures of the same period), and how many it was preferred to.
+pub fn latest<'a>(kept: &[Kept<'a>], status: &str) -> Option<(&'a Row, i32)> {
+    kept.iter()
+        .filter(|figure| figure.row.status == status)
+        .max_by(|first, second| {
+            first
+                .row
+                .period_end
+                .cmp(&second.row.period_end)
+                .then(preference(second.row, first.row))
+        })
+        .map(|figure| (figure.row, figure.set_aside))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, initiative: &str, area: &str, period: &str, status: &str, value: f64, source_date: &str) -> Row {
+        let year = period
+            .rsplit('/')
+            .next()
+            .and_then(|last| last.get(..4))
+            .and_then(|year| year.parse().ok())
+            .unwrap_or(0);
+        Row {
+            name: name.to_owned(),
+            indicator: "indicators/x".to_owned(),
+            initiative: initiative.to_owned(),
+            ref_area: area.to_owned(),
+            time_period: period.to_owned(),
+            period_start: String::new(),
+            period_end: format!("{year}-12-31"),
+            year,
+            value,
+            status: status.to_owned(),
+            source_title: String::new(),
+            source_publisher: String::new(),
+            source_url: String::new(),
+            source_date: source_date.to_owned(),
+            create_time: 0,
+            update_time: 0,
+            delete_time: None,
+            etag: String::new(),
+            resource: String::new(),
+        }
+    }
+
+    fn facts(legal_form: &str, goals: &[i32]) -> InitiativeFacts {
+        InitiativeFacts {
+            legal_form: legal_form.to_owned(),
+            sdg_goals: goals.to_vec(),
+            deleted: false,
+        }
+    }
+
+    #[test]
+    fn the_most_recent_source_wins_then_the_lowest_figure() {
+        let rows = [
+            row("a", "initiatives/ggw", "", "2007/2020", "REPORTED", 18e6, ""),
+            row("b", "initiatives/ggw", "", "2007/2020", "REPORTED", 20e6, "2020-11-03"),
+            row("c", "initiatives/ggw", "", "2030", "TARGET", 100e6, "2020-01-01"),
+        ];
+        let kept = resolve_conflicts(&rows);
+        let reported: Vec<(&str, i32)> = kept
+            .iter()
+            .filter(|figure| figure.row.status == "REPORTED")
+            .map(|figure| (figure.row.name.as_str(), figure.set_aside))
+            .collect();
+        assert_eq!(reported, [("b", 1)]);
+        let undated = [
+            row("a", "i", "", "2020", "REPORTED", 5.0, ""),
+            row("b", "i", "", "2020", "REPORTED", 3.0, ""),
+        ];
+        assert_eq!(resolve_conflicts(&undated)[0].row.name, "b");
+    }
+
+    #[test]
+    fn targets_and_reported_figures_are_never_summed_together() {
+        let rows = [
+            row("a", "initiatives/a", "FR", "2020", "REPORTED", 10.0, ""),
+            row("b", "initiatives/b", "FR", "2020", "REPORTED", 5.0, ""),
+            row("c", "initiatives/a", "FR", "2020", "TARGET", 100.0, ""),
+        ];
+        let groups = parse_group_by(&["ref_area".to_owned()]).expect("groups");
+        let (rows, set_aside) = aggregate(&rows, Aggregation::Sum, &groups, &HashMap::new());
+        let values: Vec<(String, f64, i32)> = rows
+            .iter()
+            .map(|row| (row.group[1].value.clone(), row.value, row.count))
+            .collect();
+        assert_eq!(
+            values,
+            [("REPORTED".to_owned(), 15.0, 2), ("TARGET".to_owned(), 100.0, 1)]
+        );
+        assert_eq!(set_aside, 0);
+    }
+
+    #[test]
+    fn grouping_by_sdg_goal_counts_a_figure_under_each_goal_of_its_initiative() {
+        let rows = [
+            row("a", "initiatives/a", "FR", "2020", "REPORTED", 10.0, ""),
+            row("b", "initiatives/b", "FR", "2020", "REPORTED", 5.0, ""),
+        ];
+        let facts = HashMap::from([
+            ("initiatives/a".to_owned(), facts("COOPERATIVE", &[8, 9])),
+            ("initiatives/b".to_owned(), facts("MUTUAL", &[8])),
+        ]);
+        let groups = parse_group_by(&["sdg_goal".to_owned()]).expect("groups");
+        let (rows, _) = aggregate(&rows, Aggregation::Sum, &groups, &facts);
+        let values: Vec<(String, f64)> = rows.iter().map(|row| (row.group[0].value.clone(), row.value)).collect();
+        assert_eq!(values, [("8".to_owned(), 15.0), ("9".to_owned(), 10.0)]);
+    }
+
+    #[test]
+    fn each_rule_combines_figures_its_own_way() {
+        let rows = [
+            row("a", "initiatives/a", "FR", "2019", "REPORTED", 10.0, ""),
+            row("b", "initiatives/a", "FR", "2021", "REPORTED", 30.0, ""),
+            row("c", "initiatives/a", "FR", "2020", "REPORTED", 20.0, ""),
+        ];
+        let groups = parse_group_by(&[]).expect("groups");
+        let value = |rule| aggregate(&rows, rule, &groups, &HashMap::new()).0[0].value;
+        assert_eq!(value(Aggregation::Sum), 60.0);
+        assert_eq!(value(Aggregation::Mean), 20.0);
+        assert_eq!(value(Aggregation::Max), 30.0);
+        assert_eq!(value(Aggregation::Last), 30.0);
+    }
+
+    #[test]
+    fn unknown_and_repeated_groups_are_refused() {
+        assert!(parse_group_by(&["colour".to_owned()]).is_err());
+        assert!(parse_group_by(&["year".to_owned(), "year".to_owned()]).is_err());
+        assert_eq!(
+            parse_group_by(&["year".to_owned()]).expect("groups"),
+            [GroupField::Year, GroupField::Status]
+        );
+    }
+}

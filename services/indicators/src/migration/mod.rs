@@ -1,0 +1,18 @@
+//! The schema of the indicators service, one file per migration. Applied migrations are
+//! recorded in `indicators_migrations`, apart from other services sharing the database.
+
+use sea_orm_migration::{MigrationTrait, MigratorTrait, sea_orm::DynIden};
+
+mod m20261127_000001_create_indicators;
+
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_create_indicators::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "indicators_migrations".into()
+    }
+}

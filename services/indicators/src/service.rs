@@ -1,0 +1,599 @@
+//! The gRPC face of the indicators service: reads each request, checks it whole, asks the
+//! initiatives service what it must, and hands the rest to the store, the aggregation and the
+//! SDMX writers.
+
+use std::{collections::BTreeMap, pin::Pin};
+
+use sea_orm::{ColumnTrait, Condition};
+use sse_platform::{
+    ServiceError, ServiceResult, calls::CallContext, lifecycle::Lifecycle, names::is_valid_id, time, update_mask,
+    validate::Violations,
+};
+use sse_proto::indicators::{
+    AggregateObservationsRequest, AggregateObservationsResponse, BatchCreateObservationsRequest,
+    BatchCreateObservationsResponse, CreateIndicatorRequest, CreateIndicatorResponse, CreateObservationRequest,
+    CreateObservationResponse, DeleteIndicatorRequest, DeleteIndicatorResponse, DeleteObservationRequest,
+    DeleteObservationResponse, ExportFormat, ExportObservationsRequest, ExportObservationsResponse,
+    GetDataStructureRequest, GetDataStructureResponse, GetIndicatorRequest, GetIndicatorResponse,
+    GetObservationRequest, GetObservationResponse, GetProgressRequest, GetProgressResponse, IndicatorProgress,
+    ListIndicatorsRequest, ListIndicatorsResponse, ListObservationsRequest, ListObservationsResponse,
+    ListSdgGoalsRequest, ListSdgGoalsResponse, ListSdgIndicatorsRequest, ListSdgIndicatorsResponse,
+    ListSdgTargetsRequest, ListSdgTargetsResponse, Observation, UndeleteIndicatorRequest, UndeleteIndicatorResponse,
+    UpdateIndicatorRequest, UpdateIndicatorResponse, UpdateObservationRequest, UpdateObservationResponse,
+    indicator_service_server::IndicatorService,
+};
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use crate::{
+    aggregate,
+    entity::observation::Column as ObservationColumn,
+    indicator,
+    initiatives::Initiatives,
+    observation, sdg, sdmx,
+    store::{self, ListQuery, NewObservation, Store},
+};
+
+/// How many bytes of an export one streamed message carries.
+const EXPORT_CHUNK_BYTES: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct IndicatorsService {
+    store: Store,
+    initiatives: Initiatives,
+}
+
+impl IndicatorsService {
+    pub fn new(store: Store, initiatives: Initiatives) -> Self {
+        IndicatorsService { store, initiatives }
+    }
+
+    /// Creates one observation (`batch` None) or a batch (`batch`: its parent and request_id),
+    /// whose field paths start with `requests[i].`.
+    async fn create_observations(
+        &self,
+        context: &CallContext,
+        requests: Vec<CreateObservationRequest>,
+        batch: Option<(&str, &str)>,
+    ) -> ServiceResult<Vec<Observation>> {
+        // A retry that was already answered gets its answer, even if the initiatives service is
+        // down by now.
+        let batch_request_id = batch.map(|(_, request_id)| request_id).unwrap_or_default();
+        if let Some(recorded) = self
+            .store
+            .recorded(store::BATCH_CREATE_OBSERVATIONS, batch_request_id)
+            .await?
+        {
+            return Ok(recorded);
+        }
+        if let ([single], None) = (requests.as_slice(), batch) {
+            let recorded = self
+                .store
+                .recorded(store::CREATE_OBSERVATION, &single.request_id)
+                .await?;
+            if let Some(recorded) = recorded {
+                return Ok(vec![recorded]);
+            }
+        }
+        let batch_parent = match batch {
+            Some(("indicators/-", _)) => None,
+            Some((parent, _)) => Some(indicator::parse_name(parent, "parent")?),
+            None => None,
+        };
+        let mut violations = Violations::default();
+        let mut items = Vec::with_capacity(requests.len());
+        let mut initiatives = Vec::new();
+        for (index, request) in requests.into_iter().enumerate() {
+            let path = |field: &str| {
+                if batch.is_some() {
+                    format!("requests[{index}].{field}")
+                } else {
+                    field.to_owned()
+                }
+            };
+            let code = match (request.parent.as_str(), batch_parent) {
+                ("", Some(code)) => Some(code.to_owned()),
+                ("", None) => {
+                    violations.add(path("parent"), "is required: indicators/{code}");
+                    None
+                }
+                (parent, _) => match indicator::parse_name(parent, &path("parent")) {
+                    Ok(code) if batch_parent.is_none_or(|batch_code| batch_code == code) => Some(code.to_owned()),
+                    Ok(_) => {
+                        violations.add(path("parent"), "differs from the batch's parent");
+                        None
+                    }
+                    Err(_) => {
+                        violations.add(
+                            path("parent"),
+                            format!("`{parent}` is not an indicator name (indicators/{{code}})"),
+                        );
+                        None
+                    }
+                },
+            };
+            if !request.observation_id.is_empty() && !is_valid_id(&request.observation_id) {
+                violations.add(
+                    path("observation_id"),
+                    "must be 1 to 63 lowercase letters, digits and hyphens, starting with a letter",
+                );
+            }
+            violations.max_chars(&path("request_id"), &request.request_id, 128);
+            let Some(resource) = request.observation else {
+                violations.add(path("observation"), "is required");
+                continue;
+            };
+            let period = observation::check(&mut violations, &path("observation"), &resource);
+            if !resource.initiative.is_empty() {
+                initiatives.push((resource.initiative.clone(), path("observation.initiative")));
+            }
+            if let (Some(code), Some(period)) = (code, period) {
+                items.push(NewObservation {
+                    indicator_code: code,
+                    id: Some(request.observation_id).filter(|id| !id.is_empty()),
+                    observation: resource,
+                    period,
+                    request_id: request.request_id,
+                });
+            }
+        }
+        for (index, item) in items.iter().enumerate() {
+            let earlier = &items[..index];
+            let same_name = |other: &NewObservation| other.indicator_code == item.indicator_code && other.id == item.id;
+            if item.id.is_some() && earlier.iter().any(same_name) {
+                violations.add(
+                    format!("requests[{index}].observation_id"),
+                    "is given twice in this batch",
+                );
+            }
+            if !item.request_id.is_empty() && earlier.iter().any(|other| other.request_id == item.request_id) {
+                violations.add(format!("requests[{index}].request_id"), "is given twice in this batch");
+            }
+        }
+        violations.into_result()?;
+        self.initiatives.require_live(context, &initiatives).await?;
+        self.store.create_observations(items, batch_request_id).await
+    }
+}
+
+type ExportStream = Pin<Box<dyn Stream<Item = Result<ExportObservationsResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl IndicatorService for IndicatorsService {
+    async fn get_indicator(
+        &self,
+        request: Request<GetIndicatorRequest>,
+    ) -> Result<Response<GetIndicatorResponse>, Status> {
+        let code = indicator::parse_name(&request.get_ref().name, "name")?;
+        let indicator = self.store.get_indicator(code).await?;
+        Ok(Response::new(GetIndicatorResponse {
+            indicator: Some(indicator),
+        }))
+    }
+
+    async fn list_indicators(
+        &self,
+        request: Request<ListIndicatorsRequest>,
+    ) -> Result<Response<ListIndicatorsResponse>, Status> {
+        let request = request.into_inner();
+        let page = self
+            .store
+            .list_indicators(ListQuery {
+                filter: &request.filter,
+                order_by: &request.order_by,
+                show_deleted: request.show_deleted,
+                page_size: request.page_size,
+                page_token: &request.page_token,
+            })
+            .await?;
+        Ok(Response::new(ListIndicatorsResponse {
+            indicators: page.items,
+            next_page_token: page.next_page_token,
+            total_size: page.total_size,
+        }))
+    }
+
+    async fn create_indicator(
+        &self,
+        request: Request<CreateIndicatorRequest>,
+    ) -> Result<Response<CreateIndicatorResponse>, Status> {
+        let request = request.into_inner();
+        let mut violations = Violations::default();
+        if !is_valid_id(&request.indicator_id) {
+            violations.add(
+                "indicator_id",
+                "is required: 1 to 63 lowercase letters, digits and hyphens, starting with a letter",
+            );
+        }
+        violations.max_chars("request_id", &request.request_id, 128);
+        match &request.indicator {
+            Some(resource) => indicator::check(&mut violations, "indicator", resource),
+            None => violations.add("indicator", "is required"),
+        }
+        violations.into_result()?;
+        let created = self
+            .store
+            .create_indicator(
+                &request.indicator_id,
+                request.indicator.unwrap_or_default(),
+                &request.request_id,
+            )
+            .await?;
+        Ok(Response::new(CreateIndicatorResponse {
+            indicator: Some(created),
+        }))
+    }
+
+    async fn update_indicator(
+        &self,
+        request: Request<UpdateIndicatorRequest>,
+    ) -> Result<Response<UpdateIndicatorResponse>, Status> {
+        let request = request.into_inner();
+        let Some(patch) = request.indicator else {
+            return Err(ServiceError::invalid_field("indicator", "is required").into());
+        };
+        let code = indicator::parse_name(&patch.name, "indicator.name")?;
+        let mask = request.update_mask.map(|mask| mask.paths).unwrap_or_default();
+        let paths = update_mask::paths(&mask, indicator::WRITABLE_FIELDS, |field| {
+            indicator::is_set(&patch, field)
+        })?;
+        let updated = self
+            .store
+            .modify_indicator(code, &patch.etag, Lifecycle::Live, |current, _now| {
+                for path in &paths {
+                    indicator::copy_field(current, &patch, path);
+                }
+                let mut violations = Violations::default();
+                indicator::check(&mut violations, "indicator", current);
+                violations.into_result()
+            })
+            .await?;
+        Ok(Response::new(UpdateIndicatorResponse {
+            indicator: Some(updated),
+        }))
+    }
+
+    async fn delete_indicator(
+        &self,
+        request: Request<DeleteIndicatorRequest>,
+    ) -> Result<Response<DeleteIndicatorResponse>, Status> {
+        let request = request.into_inner();
+        let code = indicator::parse_name(&request.name, "name")?;
+        let deleted = self
+            .store
+            .modify_indicator(code, &request.etag, Lifecycle::Live, |resource, now| {
+                resource.delete_time = Some(time::timestamp(now));
+                Ok(())
+            })
+            .await?;
+        Ok(Response::new(DeleteIndicatorResponse {
+            indicator: Some(deleted),
+        }))
+    }
+
+    async fn undelete_indicator(
+        &self,
+        request: Request<UndeleteIndicatorRequest>,
+    ) -> Result<Response<UndeleteIndicatorResponse>, Status> {
+        let code = indicator::parse_name(&request.get_ref().name, "name")?;
+        let restored = self
+            .store
+            .modify_indicator(code, "", Lifecycle::Deleted, |resource, _now| {
+                resource.delete_time = None;
+                Ok(())
+            })
+            .await?;
+        Ok(Response::new(UndeleteIndicatorResponse {
+            indicator: Some(restored),
+        }))
+    }
+
+    async fn get_observation(
+        &self,
+        request: Request<GetObservationRequest>,
+    ) -> Result<Response<GetObservationResponse>, Status> {
+        let name = &request.get_ref().name;
+        observation::parse_name(name, "name")?;
+        let observation = self.store.get_observation(name).await?;
+        Ok(Response::new(GetObservationResponse {
+            observation: Some(observation),
+        }))
+    }
+
+    async fn list_observations(
+        &self,
+        request: Request<ListObservationsRequest>,
+    ) -> Result<Response<ListObservationsResponse>, Status> {
+        let request = request.into_inner();
+        let indicator = match request.parent.as_str() {
+            "indicators/-" => None,
+            parent => {
+                let code = indicator::parse_name(parent, "parent")?;
+                self.store.get_indicator(code).await?;
+                Some(parent)
+            }
+        };
+        let page = self
+            .store
+            .list_observations(
+                indicator,
+                ListQuery {
+                    filter: &request.filter,
+                    order_by: &request.order_by,
+                    show_deleted: request.show_deleted,
+                    page_size: request.page_size,
+                    page_token: &request.page_token,
+                },
+            )
+            .await?;
+        Ok(Response::new(ListObservationsResponse {
+            observations: page.items,
+            next_page_token: page.next_page_token,
+            total_size: page.total_size,
+        }))
+    }
+
+    async fn create_observation(
+        &self,
+        request: Request<CreateObservationRequest>,
+    ) -> Result<Response<CreateObservationResponse>, Status> {
+        let context = CallContext::from_request(&request);
+        let created = self
+            .create_observations(&context, vec![request.into_inner()], None)
+            .await?;
+        Ok(Response::new(CreateObservationResponse {
+            observation: created.into_iter().next(),
+        }))
+    }
+
+    async fn update_observation(
+        &self,
+        request: Request<UpdateObservationRequest>,
+    ) -> Result<Response<UpdateObservationResponse>, Status> {
+        let context = CallContext::from_request(&request);
+        let request = request.into_inner();
+        let Some(patch) = request.observation else {
+            return Err(ServiceError::invalid_field("observation", "is required").into());
+        };
+        observation::parse_name(&patch.name, "observation.name")?;
+        let mask = request.update_mask.map(|mask| mask.paths).unwrap_or_default();
+        let paths = update_mask::paths(&mask, observation::WRITABLE_FIELDS, |field| {
+            observation::is_set(&patch, field)
+        })?;
+        if paths.contains(&"initiative") && !patch.initiative.is_empty() {
+            let mut violations = Violations::default();
+            observation::check(&mut violations, "observation", &patch);
+            if violations.mentions("observation.initiative") {
+                violations.into_result()?;
+            }
+            let wanted = [(patch.initiative.clone(), "observation.initiative".to_owned())];
+            self.initiatives.require_live(&context, &wanted).await?;
+        }
+        let updated = self
+            .store
+            .modify_observation(&patch.name, &patch.etag, Lifecycle::Live, |current, _now| {
+                for path in &paths {
+                    observation::copy_field(current, &patch, path);
+                }
+                let mut violations = Violations::default();
+                let period = observation::check(&mut violations, "observation", current);
+                violations.into_result()?;
+                period.ok_or_else(|| ServiceError::invalid_field("observation.time_period", "is not a period"))
+            })
+            .await?;
+        Ok(Response::new(UpdateObservationResponse {
+            observation: Some(updated),
+        }))
+    }
+
+    async fn delete_observation(
+        &self,
+        request: Request<DeleteObservationRequest>,
+    ) -> Result<Response<DeleteObservationResponse>, Status> {
+        let request = request.into_inner();
+        observation::parse_name(&request.name, "name")?;
+        let deleted = self
+            .store
+            .modify_observation(&request.name, &request.etag, Lifecycle::Live, |resource, now| {
+                resource.delete_time = Some(time::timestamp(now));
+                crate::period::Period::parse(&resource.time_period)
+                    .map_err(|message| ServiceError::Internal(anyhow::anyhow!("stored period: {message}")))
+            })
+            .await?;
+        Ok(Response::new(DeleteObservationResponse {
+            observation: Some(deleted),
+        }))
+    }
+
+    async fn batch_create_observations(
+        &self,
+        request: Request<BatchCreateObservationsRequest>,
+    ) -> Result<Response<BatchCreateObservationsResponse>, Status> {
+        let context = CallContext::from_request(&request);
+        let request = request.into_inner();
+        let count = request.requests.len();
+        if count == 0 || count > store::MAX_BATCH_SIZE {
+            let limit = store::MAX_BATCH_SIZE;
+            return Err(ServiceError::invalid_field(
+                "requests",
+                format!("has {count} items; 1 to {limit} are allowed"),
+            )
+            .into());
+        }
+        let mut violations = Violations::default();
+        violations.max_chars("request_id", &request.request_id, 128);
+        violations.into_result()?;
+        let created = self
+            .create_observations(&context, request.requests, Some((&request.parent, &request.request_id)))
+            .await?;
+        Ok(Response::new(BatchCreateObservationsResponse { observations: created }))
+    }
+
+    async fn aggregate_observations(
+        &self,
+        request: Request<AggregateObservationsRequest>,
+    ) -> Result<Response<AggregateObservationsResponse>, Status> {
+        let context = CallContext::from_request(&request);
+        let request = request.into_inner();
+        let code = indicator::parse_name(&request.indicator, "indicator")?;
+        let group_by = aggregate::parse_group_by(&request.group_by)?;
+        let indicator = self.store.get_indicator(code).await?;
+        let rows = self
+            .store
+            .matching_observations(
+                &request.filter,
+                Condition::all().add(ObservationColumn::Indicator.eq(&request.indicator)),
+            )
+            .await?;
+        let facts = if group_by.iter().any(|field| field.needs_initiatives()) {
+            let names: Vec<String> = rows.iter().map(|row| row.initiative.clone()).collect();
+            self.initiatives.facts(&context, &names).await?
+        } else {
+            Default::default()
+        };
+        let rule = indicator::aggregation(&indicator);
+        let (rows, set_aside_count) = aggregate::aggregate(&rows, rule, &group_by, &facts);
+        Ok(Response::new(AggregateObservationsResponse {
+            rows,
+            aggregation: rule.into(),
+            unit: indicator.unit,
+            set_aside_count,
+        }))
+    }
+
+    async fn get_progress(
+        &self,
+        request: Request<GetProgressRequest>,
+    ) -> Result<Response<GetProgressResponse>, Status> {
+        let initiative = &request.get_ref().initiative;
+        let valid = initiative
+            .strip_prefix("initiatives/")
+            .is_some_and(|id| !id.is_empty() && !id.contains('/'));
+        if !valid {
+            return Err(
+                ServiceError::invalid_field("initiative", "must be an initiative name (initiatives/{id})").into(),
+            );
+        }
+        let rows = self
+            .store
+            .matching_observations("", Condition::all().add(ObservationColumn::Initiative.eq(initiative)))
+            .await?;
+        let indicators = self.store.indicators_by_code().await?;
+        let mut by_indicator: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+        for row in &rows {
+            by_indicator
+                .entry(row.indicator.as_str())
+                .or_default()
+                .push(row.clone());
+        }
+        let mut progress = Vec::new();
+        for (name, figures) in by_indicator {
+            let code = name.strip_prefix("indicators/").unwrap_or(name);
+            let Some(definition) = indicators
+                .get(code)
+                .filter(|definition| definition.delete_time.is_none())
+            else {
+                continue;
+            };
+            let kept = aggregate::resolve_conflicts(&figures);
+            let target = aggregate::latest(&kept, "TARGET");
+            let reported = aggregate::latest(&kept, "REPORTED");
+            let ratio = match (target, reported) {
+                (Some((target, _)), Some((reported, _))) if target.value != 0.0 => Some(reported.value / target.value),
+                _ => None,
+            };
+            let set_aside_count = target.map_or(0, |(_, count)| count) + reported.map_or(0, |(_, count)| count);
+            progress.push(IndicatorProgress {
+                indicator: name.to_owned(),
+                display_name: definition.display_name.clone(),
+                unit: definition.unit.clone(),
+                latest_target: target.map(|(row, _)| observation::from_row(row)).transpose()?,
+                latest_reported: reported.map(|(row, _)| observation::from_row(row)).transpose()?,
+                ratio,
+                set_aside_count,
+            });
+        }
+        Ok(Response::new(GetProgressResponse { progress }))
+    }
+
+    async fn list_sdg_goals(
+        &self,
+        request: Request<ListSdgGoalsRequest>,
+    ) -> Result<Response<ListSdgGoalsResponse>, Status> {
+        let language = sdg::language(&request.get_ref().language)?;
+        Ok(Response::new(ListSdgGoalsResponse {
+            goals: sdg::goals(language),
+        }))
+    }
+
+    async fn list_sdg_targets(
+        &self,
+        request: Request<ListSdgTargetsRequest>,
+    ) -> Result<Response<ListSdgTargetsResponse>, Status> {
+        let request = request.get_ref();
+        let language = sdg::language(&request.language)?;
+        Ok(Response::new(ListSdgTargetsResponse {
+            targets: sdg::targets(language, &request.goal)?,
+        }))
+    }
+
+    async fn list_sdg_indicators(
+        &self,
+        request: Request<ListSdgIndicatorsRequest>,
+    ) -> Result<Response<ListSdgIndicatorsResponse>, Status> {
+        let request = request.get_ref();
+        let language = sdg::language(&request.language)?;
+        Ok(Response::new(ListSdgIndicatorsResponse {
+            indicators: sdg::indicators(language, &request.parent)?,
+        }))
+    }
+
+    type ExportObservationsStream = ExportStream;
+
+    async fn export_observations(
+        &self,
+        request: Request<ExportObservationsRequest>,
+    ) -> Result<Response<Self::ExportObservationsStream>, Status> {
+        let request = request.into_inner();
+        let format = ExportFormat::try_from(request.format)
+            .map_err(|_| ServiceError::invalid_field("format", format!("unknown value {}", request.format)))?;
+        let rows = self
+            .store
+            .matching_observations(&request.filter, Condition::all())
+            .await?;
+        let indicators = self.store.indicators_by_code().await?;
+        let observations = sdmx::observations(&rows, &indicators)?;
+        let (content_type, document) = match format {
+            ExportFormat::SdmxJson => (sdmx::JSON_MEDIA_TYPE, sdmx::json::write(&observations)),
+            ExportFormat::SdmxCsv | ExportFormat::Unspecified => {
+                (sdmx::CSV_MEDIA_TYPE, sdmx::csv::write(&observations))
+            }
+        };
+        let bytes = document.into_bytes();
+        let messages: Vec<Result<ExportObservationsResponse, Status>> = bytes
+            .chunks(EXPORT_CHUNK_BYTES)
+            .enumerate()
+            .map(|(index, chunk)| {
+                Ok(ExportObservationsResponse {
+                    content_type: if index == 0 {
+                        content_type.to_owned()
+                    } else {
+                        String::new()
+                    },
+                    data: chunk.to_vec().into(),
+                })
+            })
+            .collect();
+        Ok(Response::new(Box::pin(tokio_stream::iter(messages))))
+    }
+
+    async fn get_data_structure(
+        &self,
+        _request: Request<GetDataStructureRequest>,
+    ) -> Result<Response<GetDataStructureResponse>, Status> {
+        Ok(Response::new(GetDataStructureResponse {
+            content_type: sdmx::STRUCTURE_MEDIA_TYPE.to_owned(),
+            data: sdmx::structure().into_bytes().into(),
+        }))
+    }
+}

@@ -1,0 +1,659 @@
+//! Reading and writing indicators and observations. Every write is one transaction: rows,
+//! facets and request records commit together or not at all; updates are conditional on the
+//! etag read, so concurrent writers cannot overwrite each other unseen.
+
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, TransactionTrait, sea_query::OnConflict,
+};
+use sse_platform::{
+    ServiceError, ServiceResult, error,
+    filter::{FacetTable, FieldKind, FilterField, FilterSchema},
+    idempotency::RequestLog,
+    lifecycle::{self, Lifecycle},
+    names,
+    pagination::{KeysetPage, OrderField, PageRequest},
+    time,
+};
+use sse_proto::indicators::{Indicator, Observation};
+
+use crate::{
+    entity::{indicator as indicator_row, indicator_facet, observation as observation_row},
+    indicator::{self, AGGREGATION_PREFIX, AGGREGATIONS, CATEGORIES, CATEGORY_PREFIX},
+    observation::{self, STATUS_PREFIX, STATUSES},
+    period::Period,
+};
+
+/// Where requests with a `request_id` are recorded.
+pub const REQUEST_LOG: RequestLog = RequestLog {
+    table: "indicator_requests",
+};
+pub const CREATE_INDICATOR: &str = "CreateIndicator";
+pub const CREATE_OBSERVATION: &str = "CreateObservation";
+pub const BATCH_CREATE_OBSERVATIONS: &str = "BatchCreateObservations";
+
+/// The most observations one BatchCreateObservations may carry.
+pub const MAX_BATCH_SIZE: usize = 10_000;
+
+const INDICATORS: &str = "indicators";
+const OBSERVATIONS: &str = "observations";
+
+/// What ListIndicators filters can reach.
+pub const INDICATOR_FILTER: FilterSchema = FilterSchema {
+    table: INDICATORS,
+    id_column: "id",
+    fields: &[
+        FilterField {
+            name: "name",
+            column: "id",
+            kind: FieldKind::ResourceName { prefix: "indicators/" },
+        },
+        FilterField {
+            name: "display_name",
+            column: "display_name",
+            kind: FieldKind::Text,
+        },
+        FilterField {
+            name: "unit",
+            column: "unit",
+            kind: FieldKind::Text,
+        },
+        FilterField {
+            name: "category",
+            column: "category",
+            kind: FieldKind::Enum {
+                prefix: CATEGORY_PREFIX,
+                values: CATEGORIES,
+            },
+        },
+        FilterField {
+            name: "aggregation",
+            column: "aggregation",
+            kind: FieldKind::Enum {
+                prefix: AGGREGATION_PREFIX,
+                values: AGGREGATIONS,
+            },
+        },
+        FilterField {
+            name: "sdg_indicators",
+            column: "sdg_indicators",
+            kind: FieldKind::RepeatedText,
+        },
+        FilterField {
+            name: "create_time",
+            column: "create_time",
+            kind: FieldKind::Timestamp,
+        },
+        FilterField {
+            name: "update_time",
+            column: "update_time",
+            kind: FieldKind::Timestamp,
+        },
+    ],
+    text_columns: &["id", "display_name"],
+    facets: Some(FacetTable {
+        table: "indicator_facets",
+        owner_column: "indicator_id",
+        field_column: "field",
+        value_column: "value",
+    }),
+};
+
+const INDICATOR_ORDER: &[OrderField] = &[
+    OrderField {
+        name: "name",
+        column: "id",
+    },
+    OrderField {
+        name: "display_name",
+        column: "display_name",
+    },
+    OrderField {
+        name: "create_time",
+        column: "create_time",
+    },
+    OrderField {
+        name: "update_time",
+        column: "update_time",
+    },
+];
+
+/// What ListObservations, AggregateObservations and ExportObservations filters can reach.
+pub const OBSERVATION_FILTER: FilterSchema = FilterSchema {
+    table: OBSERVATIONS,
+    id_column: "name",
+    fields: &[
+        FilterField {
+            name: "name",
+            column: "name",
+            kind: FieldKind::Text,
+        },
+        FilterField {
+            name: "indicator",
+            column: "indicator",
+            kind: FieldKind::Text,
+        },
+        FilterField {
+            name: "initiative",
+            column: "initiative",
+            kind: FieldKind::Text,
+        },
+        FilterField {
+            name: "ref_area",
+            column: "ref_area",
+            kind: FieldKind::Text,
+        },
+        FilterField {
+            name: "time_period",
+            column: "time_period",
+            kind: FieldKind::Text,
+        },
+        FilterField {
+            name: "period_start",
+            column: "period_start",
+            kind: FieldKind::Date,
+        },
+        FilterField {
+            name: "period_end",
+            column: "period_end",
+            kind: FieldKind::Date,
+        },
+        FilterField {
+            name: "year",
+            column: "year",
+            kind: FieldKind::Integer,
+        },
+        FilterField {
+            name: "value",
+            column: "value",
+            kind: FieldKind::Number,
+        },
+        FilterField {
+            name: "status",
+            column: "status",
+            kind: FieldKind::Enum {
+                prefix: STATUS_PREFIX,
+                values: STATUSES,
+            },
+        },
+        FilterField {
+            name: "source",
+            column: "source_title",
+            kind: FieldKind::Text,
+        },
+        FilterField {
+            name: "source.title",
+            column: "source_title",
+            kind: FieldKind::Text,
+        },
+        FilterField {
+            name: "source.publisher",
+            column: "source_publisher",
+            kind: FieldKind::Text,
+        },
+        FilterField {
+            name: "source.url",
+            column: "source_url",
+            kind: FieldKind::Text,
+        },
+        FilterField {
+            name: "source.date",
+            column: "source_date",
+            kind: FieldKind::Date,
+        },
+        FilterField {
+            name: "create_time",
+            column: "create_time",
+            kind: FieldKind::Timestamp,
+        },
+        FilterField {
+            name: "update_time",
+            column: "update_time",
+            kind: FieldKind::Timestamp,
+        },
+    ],
+    text_columns: &["name", "initiative", "source_title", "source_publisher"],
+    facets: None,
+};
+
+const OBSERVATION_ORDER: &[OrderField] = &[
+    OrderField {
+        name: "name",
+        column: "name",
+    },
+    OrderField {
+        name: "time_period",
+        column: "time_period",
+    },
+    OrderField {
+        name: "period_start",
+        column: "period_start",
+    },
+    OrderField {
+        name: "period_end",
+        column: "period_end",
+    },
+    OrderField {
+        name: "value",
+        column: "value",
+    },
+    OrderField {
+        name: "create_time",
+        column: "create_time",
+    },
+    OrderField {
+        name: "update_time",
+        column: "update_time",
+    },
+];
+
+/// What a List request asks for.
+pub struct ListQuery<'a> {
+    pub filter: &'a str,
+    pub order_by: &'a str,
+    pub show_deleted: bool,
+    pub page_size: i32,
+    pub page_token: &'a str,
+}
+
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_page_token: String,
+    pub total_size: i32,
+}
+
+/// One observation to create, already validated.
+pub struct NewObservation {
+    pub indicator_code: String,
+    pub id: Option<String>,
+    pub observation: Observation,
+    pub period: Period,
+    pub request_id: String,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Store { db }
+    }
+
+    /// The response recorded for `method` and `request_id`, if that request was answered.
+    pub async fn recorded<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        request_id: &str,
+    ) -> ServiceResult<Option<T>> {
+        REQUEST_LOG.recorded(&self.db, method, request_id).await
+    }
+
+    #[tracing::instrument(skip(self), err(level = "debug", Display))]
+    pub async fn get_indicator(&self, code: &str) -> ServiceResult<Indicator> {
+        let row = indicator_row::Entity::find_by_id(code.to_owned())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(indicator::name_of(code)))?;
+        indicator::from_row(&row)
+    }
+
+    pub async fn indicator_exists(&self, code: &str) -> ServiceResult<bool> {
+        Ok(indicator_row::Entity::find_by_id(code.to_owned())
+            .one(&self.db)
+            .await?
+            .is_some())
+    }
+
+    pub async fn observation_exists(&self, name: &str) -> ServiceResult<bool> {
+        Ok(observation_row::Entity::find_by_id(name.to_owned())
+            .one(&self.db)
+            .await?
+            .is_some())
+    }
+
+    /// Every indicator, deleted or not, by code: for aggregation, progress and exports.
+    pub async fn indicators_by_code(&self) -> ServiceResult<HashMap<String, Indicator>> {
+        let rows = indicator_row::Entity::find().all(&self.db).await?;
+        rows.iter()
+            .map(|row| Ok((row.id.clone(), indicator::from_row(row)?)))
+            .collect()
+    }
+
+    #[tracing::instrument(skip_all, fields(filter = query.filter), err(level = "debug", Display))]
+    pub async fn list_indicators(&self, query: ListQuery<'_>) -> ServiceResult<Page<Indicator>> {
+        let page = KeysetPage::new(INDICATORS, &page_request(&query, &[]), INDICATOR_ORDER, "id")?;
+        let mut matching = Condition::all();
+        if let Some(filter) = INDICATOR_FILTER.condition(query.filter)? {
+            matching = matching.add(filter);
+        }
+        if !query.show_deleted {
+            matching = matching.add(indicator_row::Column::DeleteTime.is_null());
+        }
+        let total_size = indicator_row::Entity::find()
+            .filter(matching.clone())
+            .count(&self.db)
+            .await?;
+        let mut rows = page
+            .apply(indicator_row::Entity::find().filter(matching))?
+            .all(&self.db)
+            .await?;
+        let next_page_token = page.finish(&mut rows, |row, column| match column {
+            "display_name" => row.display_name.clone().into(),
+            "create_time" => row.create_time.into(),
+            "update_time" => row.update_time.into(),
+            _ => row.id.clone().into(),
+        });
+        Ok(Page {
+            items: rows.iter().map(indicator::from_row).collect::<ServiceResult<_>>()?,
+            next_page_token,
+            total_size: clamp(total_size),
+        })
+    }
+
+    #[tracing::instrument(skip(self, resource), err(level = "debug", Display))]
+    pub async fn create_indicator(
+        &self,
+        code: &str,
+        resource: Indicator,
+        request_id: &str,
+    ) -> ServiceResult<Indicator> {
+        let created = async {
+            let txn = self.db.begin().await?;
+            if let Some(recorded) = REQUEST_LOG.recorded(&txn, CREATE_INDICATOR, request_id).await? {
+                return Ok(recorded);
+            }
+            if indicator_row::Entity::find_by_id(code.to_owned())
+                .one(&txn)
+                .await?
+                .is_some()
+            {
+                return Err(ServiceError::already_exists(indicator::name_of(code)));
+            }
+            let now = time::now_micros();
+            let mut stored = resource;
+            stored.name = indicator::name_of(code);
+            stored.create_time = Some(time::timestamp(now));
+            stored.update_time = Some(time::timestamp(now));
+            stored.delete_time = None;
+            indicator_row::Entity::insert(indicator::to_row(&mut stored, code)?)
+                .exec_without_returning(&txn)
+                .await?;
+            write_indicator_facets(&txn, &stored, code).await?;
+            REQUEST_LOG
+                .record(&txn, CREATE_INDICATOR, request_id, &stored, now)
+                .await?;
+            txn.commit().await?;
+            Ok(stored)
+        }
+        .await;
+        error::concurrent_writes_abort(created)
+    }
+
+    /// Changes one indicator in the `required` state whose etag is still `etag` (when given).
+    #[tracing::instrument(skip(self, change), err(level = "debug", Display))]
+    pub async fn modify_indicator(
+        &self,
+        code: &str,
+        etag: &str,
+        required: Lifecycle,
+        change: impl FnOnce(&mut Indicator, i64) -> ServiceResult<()>,
+    ) -> ServiceResult<Indicator> {
+        let name = indicator::name_of(code);
+        let txn = self.db.begin().await?;
+        let row = indicator_row::Entity::find_by_id(code.to_owned())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(&name))?;
+        lifecycle::check_change(&name, Lifecycle::of(row.delete_time), required, etag, &row.etag)?;
+        let mut changed = indicator::from_row(&row)?;
+        let now = time::now_micros();
+        change(&mut changed, now)?;
+        changed.update_time = Some(time::timestamp(now));
+        let written = indicator_row::Entity::update_many()
+            .set(indicator::to_row(&mut changed, code)?)
+            .filter(indicator_row::Column::Id.eq(code))
+            .filter(indicator_row::Column::Etag.eq(row.etag.clone()))
+            .exec(&txn)
+            .await?;
+        if written.rows_affected != 1 {
+            return Err(lifecycle::stale_etag(&name));
+        }
+        indicator_facet::Entity::delete_many()
+            .filter(indicator_facet::Column::IndicatorId.eq(code))
+            .exec(&txn)
+            .await?;
+        write_indicator_facets(&txn, &changed, code).await?;
+        txn.commit().await?;
+        Ok(changed)
+    }
+
+    #[tracing::instrument(skip(self), err(level = "debug", Display))]
+    pub async fn get_observation(&self, name: &str) -> ServiceResult<Observation> {
+        let row = observation_row::Entity::find_by_id(name.to_owned())
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(name))?;
+        observation::from_row(&row)
+    }
+
+    /// Observations of `indicator` (a name), or of every indicator when `None`.
+    #[tracing::instrument(skip_all, fields(filter = query.filter), err(level = "debug", Display))]
+    pub async fn list_observations(
+        &self,
+        indicator: Option<&str>,
+        query: ListQuery<'_>,
+    ) -> ServiceResult<Page<Observation>> {
+        let parent = indicator.unwrap_or("indicators/-");
+        let page = KeysetPage::new(
+            OBSERVATIONS,
+            &page_request(&query, &[parent]),
+            OBSERVATION_ORDER,
+            "name",
+        )?;
+        let mut matching = self.observation_condition(query.filter, query.show_deleted)?;
+        if let Some(indicator) = indicator {
+            matching = matching.add(observation_row::Column::Indicator.eq(indicator));
+        }
+        let total_size = observation_row::Entity::find()
+            .filter(matching.clone())
+            .count(&self.db)
+            .await?;
+        let mut rows = page
+            .apply(observation_row::Entity::find().filter(matching))?
+            .all(&self.db)
+            .await?;
+        let next_page_token = page.finish(&mut rows, |row, column| match column {
+            "time_period" => row.time_period.clone().into(),
+            "period_start" => row.period_start.clone().into(),
+            "period_end" => row.period_end.clone().into(),
+            // Values sort as numbers; the token keeps the exact f64 as JSON.
+            "value" => serde_json::Number::from_f64(row.value).map_or(serde_json::Value::Null, Into::into),
+            "create_time" => row.create_time.into(),
+            "update_time" => row.update_time.into(),
+            _ => row.name.clone().into(),
+        });
+        Ok(Page {
+            items: rows.iter().map(observation::from_row).collect::<ServiceResult<_>>()?,
+            next_page_token,
+            total_size: clamp(total_size),
+        })
+    }
+
+    /// Every live observation matching `filter` plus `extra`, in name order: what aggregation,
+    /// progress and exports read.
+    pub async fn matching_observations(
+        &self,
+        filter: &str,
+        extra: Condition,
+    ) -> ServiceResult<Vec<observation_row::Model>> {
+        let matching = self.observation_condition(filter, false)?.add(extra);
+        Ok(observation_row::Entity::find()
+            .filter(matching)
+            .order_by_asc(observation_row::Column::Name)
+            .all(&self.db)
+            .await?)
+    }
+
+    fn observation_condition(&self, filter: &str, show_deleted: bool) -> ServiceResult<Condition> {
+        let mut matching = Condition::all();
+        if let Some(filter) = OBSERVATION_FILTER.condition(filter)? {
+            matching = matching.add(filter);
+        }
+        if !show_deleted {
+            matching = matching.add(observation_row::Column::DeleteTime.is_null());
+        }
+        Ok(matching)
+    }
+
+    /// Creates every observation or none. A `request_id` seen before (of the batch, or of one
+    /// item) returns what that request returned, and writes nothing for it.
+    #[tracing::instrument(skip(self, items), fields(count = items.len()), err(level = "debug", Display))]
+    pub async fn create_observations(
+        &self,
+        items: Vec<NewObservation>,
+        batch_request_id: &str,
+    ) -> ServiceResult<Vec<Observation>> {
+        let created = async {
+            let txn = self.db.begin().await?;
+            if let Some(recorded) = REQUEST_LOG
+                .recorded(&txn, BATCH_CREATE_OBSERVATIONS, batch_request_id)
+                .await?
+            {
+                return Ok(recorded);
+            }
+            let now = time::now_micros();
+            let mut live_indicators = HashSet::new();
+            let mut created = Vec::with_capacity(items.len());
+            let mut rows = Vec::with_capacity(items.len());
+            let mut names = Vec::with_capacity(items.len());
+            for item in items {
+                if let Some(recorded) = REQUEST_LOG.recorded(&txn, CREATE_OBSERVATION, &item.request_id).await? {
+                    created.push(recorded);
+                    continue;
+                }
+                if !live_indicators.contains(&item.indicator_code) {
+                    require_live_indicator(&txn, &item.indicator_code).await?;
+                    live_indicators.insert(item.indicator_code.clone());
+                }
+                let id = item.id.unwrap_or_else(names::generate_id);
+                let indicator_name = indicator::name_of(&item.indicator_code);
+                let mut stored = item.observation;
+                stored.name = observation::name_of(&item.indicator_code, &id);
+                stored.create_time = Some(time::timestamp(now));
+                stored.update_time = Some(time::timestamp(now));
+                stored.delete_time = None;
+                rows.push(observation::to_row(&mut stored, &indicator_name, &item.period)?);
+                names.push(stored.name.clone());
+                REQUEST_LOG
+                    .record(&txn, CREATE_OBSERVATION, &item.request_id, &stored, now)
+                    .await?;
+                created.push(stored);
+            }
+            for chunk in names.chunks(500) {
+                let taken = observation_row::Entity::find()
+                    .filter(observation_row::Column::Name.is_in(chunk.iter().cloned()))
+                    .one(&txn)
+                    .await?;
+                if let Some(taken) = taken {
+                    return Err(ServiceError::already_exists(taken.name));
+                }
+            }
+            // Chunks keep each statement under the databases' bound-parameter limits.
+            let mut pending = rows.into_iter().peekable();
+            while pending.peek().is_some() {
+                let chunk: Vec<_> = pending.by_ref().take(500).collect();
+                observation_row::Entity::insert_many(chunk)
+                    .exec_without_returning(&txn)
+                    .await?;
+            }
+            REQUEST_LOG
+                .record(&txn, BATCH_CREATE_OBSERVATIONS, batch_request_id, &created, now)
+                .await?;
+            txn.commit().await?;
+            Ok(created)
+        }
+        .await;
+        error::concurrent_writes_abort(created)
+    }
+
+    /// Changes one observation in the `required` state whose etag is still `etag` (when
+    /// given). `change` returns the observation's period once it has checked the result.
+    #[tracing::instrument(skip(self, change), err(level = "debug", Display))]
+    pub async fn modify_observation(
+        &self,
+        name: &str,
+        etag: &str,
+        required: Lifecycle,
+        change: impl FnOnce(&mut Observation, i64) -> ServiceResult<Period>,
+    ) -> ServiceResult<Observation> {
+        let txn = self.db.begin().await?;
+        let row = observation_row::Entity::find_by_id(name.to_owned())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(name))?;
+        lifecycle::check_change(name, Lifecycle::of(row.delete_time), required, etag, &row.etag)?;
+        let mut changed = observation::from_row(&row)?;
+        let now = time::now_micros();
+        let period = change(&mut changed, now)?;
+        changed.update_time = Some(time::timestamp(now));
+        let written = observation_row::Entity::update_many()
+            .set(observation::to_row(&mut changed, &row.indicator, &period)?)
+            .filter(observation_row::Column::Name.eq(name))
+            .filter(observation_row::Column::Etag.eq(row.etag.clone()))
+            .exec(&txn)
+            .await?;
+        if written.rows_affected != 1 {
+            return Err(lifecycle::stale_etag(name));
+        }
+        txn.commit().await?;
+        Ok(changed)
+    }
+}
+
+fn page_request<'a>(query: &'a ListQuery<'a>, extra: &[&'a str]) -> PageRequest<'a> {
+    let show_deleted = if query.show_deleted { "deleted" } else { "" };
+    let mut parts = vec![query.filter, show_deleted];
+    parts.extend_from_slice(extra);
+    PageRequest {
+        page_size: query.page_size,
+        page_token: query.page_token,
+        order_by: query.order_by,
+        query: parts,
+    }
+}
+
+async fn require_live_indicator(txn: &DatabaseTransaction, code: &str) -> ServiceResult<()> {
+    let name = indicator::name_of(code);
+    let row = indicator_row::Entity::find_by_id(code.to_owned())
+        .one(txn)
+        .await?
+        .ok_or_else(|| ServiceError::not_found(&name))?;
+    lifecycle::check_change(&name, Lifecycle::of(row.delete_time), Lifecycle::Live, "", "")
+}
+
+async fn write_indicator_facets(db: &impl ConnectionTrait, stored: &Indicator, code: &str) -> ServiceResult<()> {
+    let facets = indicator::facets(stored, code);
+    if !facets.is_empty() {
+        indicator_facet::Entity::insert_many(facets)
+            .on_conflict(
+                OnConflict::columns([
+                    indicator_facet::Column::IndicatorId,
+                    indicator_facet::Column::Field,
+                    indicator_facet::Column::Value,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+fn clamp(count: u64) -> i32 {
+    i32::try_from(count).unwrap_or(i32::MAX)
+}
