@@ -1,0 +1,18 @@
+//! The schema of the law guide, one file per migration. Applied migrations are recorded in
+//! `law_guide_migrations`, apart from other services sharing the database.
+
+use sea_orm_migration::{MigrationTrait, MigratorTrait, sea_orm::DynIden};
+
+mod m20261201_000001_create_legal_texts;
+
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261201_000001_create_legal_texts::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "law_guide_migrations".into()
+    }
+}

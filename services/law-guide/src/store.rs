@@ -1,0 +1,664 @@
+//! Reading and writing legal texts. Every write is one transaction: the row, its facets, its
+//! search terms, the revision keeping its previous state and the request record commit together
+//! or not at all. Updates and deletes are conditional on the etag read, so concurrent writers
+//! cannot overwrite each other unseen.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait, sea_query::OnConflict,
+};
+use sse_platform::{
+    ServiceError, ServiceResult, error,
+    filter::{self, FacetTable, FieldKind, FilterField, FilterSchema},
+    idempotency::RequestLog,
+    lifecycle, names,
+    pagination::{self, KeysetPage, OrderField, PageRequest, PageToken},
+    time,
+};
+use sse_proto::lawguide::{LegalText, LegalTextRevision, SearchResult, legal_text_revision::Change};
+
+use crate::{
+    analysis::{Field, IndexedText, query_words},
+    entity::{facet, legal_text, revision, term},
+    resource::{self, KIND_PREFIX, KINDS, LEVEL_PREFIX, LEVELS, STATUS_PREFIX, STATUSES},
+    search::{self, Collection, Posting},
+};
+
+const TABLE: &str = "legal_texts";
+
+/// What ListLegalTexts, SearchLegalTexts and CompareJurisdictions filters can reach (the README
+/// documents the grammar).
+pub const FILTER_SCHEMA: FilterSchema = FilterSchema {
+    table: TABLE,
+    id_column: "id",
+    fields: &[
+        FilterField {
+            name: "name",
+            column: "id",
+            kind: FieldKind::ResourceName { prefix: "legalTexts/" },
+        },
+        text_field("jurisdiction", "jurisdiction"),
+        FilterField {
+            name: "level",
+            column: "level",
+            kind: FieldKind::Enum {
+                prefix: LEVEL_PREFIX,
+                values: LEVELS,
+            },
+        },
+        FilterField {
+            name: "kind",
+            column: "kind",
+            kind: FieldKind::Enum {
+                prefix: KIND_PREFIX,
+                values: KINDS,
+            },
+        },
+        FilterField {
+            name: "status",
+            column: "status",
+            kind: FieldKind::Enum {
+                prefix: STATUS_PREFIX,
+                values: STATUSES,
+            },
+        },
+        text_field("language", "language"),
+        text_field("number", "number"),
+        text_field("title", "title"),
+        text_field("title_en", "title_en"),
+        text_field("summary", "summary"),
+        FilterField {
+            name: "topics",
+            column: "topics",
+            kind: FieldKind::RepeatedText,
+        },
+        FilterField {
+            name: "related_initiatives",
+            column: "related_initiatives",
+            kind: FieldKind::RepeatedText,
+        },
+        date_field("adoption_date"),
+        date_field("publication_date"),
+        date_field("entry_into_force_date"),
+        FilterField {
+            name: "create_time",
+            column: "create_time",
+            kind: FieldKind::Timestamp,
+        },
+        FilterField {
+            name: "update_time",
+            column: "update_time",
+            kind: FieldKind::Timestamp,
+        },
+    ],
+    text_columns: &["id", "number", "title", "title_en", "summary"],
+    facets: Some(FacetTable {
+        table: "legal_text_facets",
+        owner_column: "legal_text_id",
+        field_column: "field",
+        value_column: "value",
+    }),
+};
+
+const fn text_field(name: &'static str, column: &'static str) -> FilterField {
+    FilterField {
+        name,
+        column,
+        kind: FieldKind::Text,
+    }
+}
+
+const fn date_field(name: &'static str) -> FilterField {
+    FilterField {
+        name,
+        column: name,
+        kind: FieldKind::Date,
+    }
+}
+
+const ORDER_FIELDS: &[OrderField] = &[
+    OrderField {
+        name: "name",
+        column: "id",
+    },
+    OrderField {
+        name: "jurisdiction",
+        column: "jurisdiction",
+    },
+    OrderField {
+        name: "adoption_date",
+        column: "adoption_date",
+    },
+    OrderField {
+        name: "publication_date",
+        column: "publication_date",
+    },
+    OrderField {
+        name: "entry_into_force_date",
+        column: "entry_into_force_date",
+    },
+    OrderField {
+        name: "create_time",
+        column: "create_time",
+    },
+    OrderField {
+        name: "update_time",
+        column: "update_time",
+    },
+];
+
+/// Where requests with a `request_id` are recorded.
+pub const REQUEST_LOG: RequestLog = RequestLog {
+    table: "legal_text_requests",
+};
+
+/// The method name request records are kept under.
+pub const CREATE_METHOD: &str = "CreateLegalText";
+/// The most postings rows one statement inserts, well below SQLite's bound on parameters.
+const INSERT_CHUNK: usize = 500;
+/// The most terms one postings query asks for.
+const TERM_CHUNK: usize = 500;
+
+/// The condition of a filter, after checking what the shared schema cannot: that `topics`
+/// values name topics (the facets hold any text, so an unknown one would silently match nothing).
+pub fn filter_condition(filter: &str) -> ServiceResult<Option<Condition>> {
+    if let Ok(Some(expr)) = filter::parse(filter) {
+        check_topic_values(&expr)?;
+    }
+    FILTER_SCHEMA.condition(filter)
+}
+
+fn check_topic_values(expr: &filter::Expr) -> ServiceResult<()> {
+    match expr {
+        filter::Expr::And(items) | filter::Expr::Or(items) => items.iter().try_for_each(check_topic_values),
+        filter::Expr::Not(inner) => check_topic_values(inner),
+        filter::Expr::Compare {
+            field, value, position, ..
+        } if field == "topics" && resource::topic_from_name(value.as_str()).is_none() => {
+            let description = format!(
+                "filter error at position {position}: `topics` takes a topic such as PUBLIC_PROCUREMENT or TOPIC_REGISTRY, not `{}`",
+                value.as_str()
+            );
+            Err(ServiceError::InvalidArgument {
+                reason: "INVALID_FILTER",
+                message: format!("invalid filter: {description}"),
+                violations: vec![sse_platform::FieldViolation::new("filter", description)],
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// One legal text to create, already validated.
+pub struct NewLegalText {
+    pub id: Option<String>,
+    pub legal_text: LegalText,
+    pub request_id: String,
+}
+
+pub struct ListQuery<'a> {
+    pub filter: &'a str,
+    pub order_by: &'a str,
+    pub page_size: i32,
+    pub page_token: &'a str,
+}
+
+pub struct ListPage {
+    pub legal_texts: Vec<LegalText>,
+    pub next_page_token: String,
+    pub total_size: i32,
+}
+
+pub struct SearchQuery<'a> {
+    pub query: &'a str,
+    pub filter: &'a str,
+    pub language: &'a str,
+    pub page_size: i32,
+    pub page_token: &'a str,
+}
+
+pub struct SearchPage {
+    pub results: Vec<SearchResult>,
+    pub next_page_token: String,
+    pub total_size: i32,
+}
+
+pub struct RevisionPage {
+    pub revisions: Vec<LegalTextRevision>,
+    pub next_page_token: String,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+}
+
+impl Store {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Store { db }
+    }
+
+    #[tracing::instrument(skip(self), err(level = "debug", Display))]
+    pub async fn get(&self, id: &str) -> ServiceResult<LegalText> {
+        let row = find(&self.db, id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found(resource::name_of(id)))?;
+        resource::from_row(&row)
+    }
+
+    pub async fn exists(&self, id: &str) -> ServiceResult<bool> {
+        Ok(find(&self.db, id).await?.is_some())
+    }
+
+    /// Whether a text has this id, or had it and was deleted (its revisions remain).
+    pub async fn ever_existed(&self, id: &str) -> ServiceResult<bool> {
+        if self.exists(id).await? {
+            return Ok(true);
+        }
+        let revisions = revision::Entity::find()
+            .filter(revision::Column::LegalTextId.eq(id))
+            .count(&self.db)
+            .await?;
+        Ok(revisions > 0)
+    }
+
+    #[tracing::instrument(skip_all, fields(filter = query.filter, order_by = query.order_by), err(level = "debug", Display))]
+    pub async fn list(&self, query: ListQuery<'_>) -> ServiceResult<ListPage> {
+        let page = KeysetPage::new(
+            TABLE,
+            &PageRequest {
+                page_size: query.page_size,
+                page_token: query.page_token,
+                order_by: query.order_by,
+                query: vec![query.filter],
+            },
+            ORDER_FIELDS,
+            "id",
+        )?;
+        let mut matching = Condition::all();
+        if let Some(filter) = filter_condition(query.filter)? {
+            matching = matching.add(filter);
+        }
+        let total_size = legal_text::Entity::find()
+            .filter(matching.clone())
+            .count(&self.db)
+            .await?;
+        let mut rows = page
+            .apply(legal_text::Entity::find().filter(matching))?
+            .all(&self.db)
+            .await?;
+        let next_page_token = page.finish(&mut rows, sort_value);
+        Ok(ListPage {
+            legal_texts: rows.iter().map(resource::from_row).collect::<ServiceResult<_>>()?,
+            next_page_token,
+            total_size: i32::try_from(total_size).unwrap_or(i32::MAX),
+        })
+    }
+
+    /// Creates a legal text. A `request_id` seen before returns what that request returned, and
+    /// writes nothing.
+    pub async fn create(&self, item: NewLegalText) -> ServiceResult<LegalText> {
+        error::concurrent_writes_abort(self.try_create(&item).await)
+    }
+
+    async fn try_create(&self, item: &NewLegalText) -> ServiceResult<LegalText> {
+        let txn = self.db.begin().await?;
+        if let Some(response) = REQUEST_LOG.recorded(&txn, CREATE_METHOD, &item.request_id).await? {
+            return Ok(response);
+        }
+        let id = item.id.clone().unwrap_or_else(names::generate_id);
+        if find(&txn, &id).await?.is_some() {
+            return Err(ServiceError::already_exists(resource::name_of(&id)));
+        }
+        let now = time::now_micros();
+        let mut stored = item.legal_text.clone();
+        stored.name = resource::name_of(&id);
+        stored.create_time = Some(time::timestamp(now));
+        stored.update_time = Some(time::timestamp(now));
+        resource::set_etag(&mut stored)?;
+        let indexed = resource::index(&stored);
+        legal_text::Entity::insert(resource::to_row(&stored, &id, &indexed)?)
+            .exec_without_returning(&txn)
+            .await?;
+        write_derived(&txn, &stored, &id, &indexed).await?;
+        REQUEST_LOG
+            .record(&txn, CREATE_METHOD, &item.request_id, &stored, now)
+            .await?;
+        txn.commit().await?;
+        Ok(stored)
+    }
+
+    /// Changes one legal text if its etag is still `etag` (when given), keeping its previous
+    /// state as a revision. The write is conditional on the etag read, so a concurrent change
+    /// in between is refused with ABORTED rather than overwritten.
+    #[tracing::instrument(skip(self, change), err(level = "debug", Display))]
+    pub async fn modify(
+        &self,
+        id: &str,
+        etag: &str,
+        change: impl FnOnce(&mut LegalText) -> ServiceResult<()>,
+    ) -> ServiceResult<LegalText> {
+        let result: ServiceResult<LegalText> = async {
+            let txn = self.db.begin().await?;
+            let (row, previous) = read_for_change(&txn, id, etag).await?;
+            let mut changed = previous.clone();
+            change(&mut changed)?;
+            let now = time::now_micros();
+            changed.name = resource::name_of(id);
+            changed.create_time = previous.create_time;
+            changed.update_time = Some(time::timestamp(now));
+            resource::set_etag(&mut changed)?;
+            let indexed = resource::index(&changed);
+            let written = legal_text::Entity::update_many()
+                .set(resource::to_row(&changed, id, &indexed)?)
+                .filter(legal_text::Column::Id.eq(id))
+                .filter(legal_text::Column::Etag.eq(row.etag.clone()))
+                .exec(&txn)
+                .await?;
+            if written.rows_affected != 1 {
+                return Err(lifecycle::stale_etag(&resource::name_of(id)));
+            }
+            keep_revision(&txn, id, &previous, Change::Update, now).await?;
+            delete_derived(&txn, id).await?;
+            write_derived(&txn, &changed, id, &indexed).await?;
+            txn.commit().await?;
+            Ok(changed)
+        }
+        .await;
+        error::concurrent_writes_abort(result)
+    }
+
+    /// Deletes one legal text if its etag is still `etag` (when given); its last state is kept
+    /// as a revision, which is returned.
+    #[tracing::instrument(skip(self), err(level = "debug", Display))]
+    pub async fn delete(&self, id: &str, etag: &str) -> ServiceResult<LegalTextRevision> {
+        let result: ServiceResult<LegalTextRevision> = async {
+            let txn = self.db.begin().await?;
+            let (row, previous) = read_for_change(&txn, id, etag).await?;
+            let now = time::now_micros();
+            delete_derived(&txn, id).await?;
+            let deleted = legal_text::Entity::delete_many()
+                .filter(legal_text::Column::Id.eq(id))
+                .filter(legal_text::Column::Etag.eq(row.etag.clone()))
+                .exec(&txn)
+                .await?;
+            if deleted.rows_affected != 1 {
+                return Err(lifecycle::stale_etag(&resource::name_of(id)));
+            }
+            let kept = keep_revision(&txn, id, &previous, Change::Delete, now).await?;
+            txn.commit().await?;
+            Ok(kept)
+        }
+        .await;
+        error::concurrent_writes_abort(result)
+    }
+
+    /// The revisions of a text, newest first; NOT_FOUND when the text neither exists nor has any.
+    #[tracing::instrument(skip(self), err(level = "debug", Display))]
+    pub async fn list_revisions(&self, id: &str, page_size: i32, page_token: &str) -> ServiceResult<RevisionPage> {
+        let page_size = pagination::page_size(page_size)?;
+        let fingerprint = pagination::query_fingerprint(&["revisions", id]);
+        let token = PageToken::decode(page_token, &fingerprint)?;
+        let mut query = revision::Entity::find()
+            .filter(revision::Column::LegalTextId.eq(id))
+            .order_by_desc(revision::Column::RevisionId);
+        if let Some(token) = token {
+            let before = token
+                .last_key
+                .first()
+                .and_then(serde_json::Value::as_i64)
+                .ok_or_else(|| ServiceError::invalid_field("page_token", "not a token returned by this list call"))?;
+            query = query.filter(revision::Column::RevisionId.lt(before));
+        }
+        let mut rows = query.limit(page_size + 1).all(&self.db).await?;
+        if rows.is_empty() && page_token.is_empty() && find(&self.db, id).await?.is_none() {
+            return Err(ServiceError::not_found(resource::name_of(id)));
+        }
+        let mut next_page_token = String::new();
+        if rows.len() as u64 > page_size {
+            rows.truncate(page_size as usize);
+            if let Some(last) = rows.last() {
+                next_page_token = PageToken::new(fingerprint, vec![last.revision_id.into()]).encode();
+            }
+        }
+        Ok(RevisionPage {
+            revisions: rows.iter().map(revision_from_row).collect::<ServiceResult<_>>()?,
+            next_page_token,
+        })
+    }
+
+    /// Ranks the texts matching the query (and the filter), and returns one page of them with
+    /// their snippets. Pages are offsets into the ranking, carried in a token bound to the
+    /// query, filter and language.
+    #[tracing::instrument(skip_all, fields(query = query.query, filter = query.filter), err(level = "debug", Display))]
+    pub async fn search(&self, query: SearchQuery<'_>) -> ServiceResult<SearchPage> {
+        let page_size = pagination::page_size(query.page_size)?;
+        let fingerprint = pagination::query_fingerprint(&["search", query.query, query.filter, query.language]);
+        let offset = match PageToken::decode(query.page_token, &fingerprint)? {
+            None => 0,
+            Some(token) => token
+                .last_key
+                .first()
+                .and_then(serde_json::Value::as_u64)
+                .ok_or_else(|| ServiceError::invalid_field("page_token", "not a token returned by this search"))?,
+        };
+        let condition = filter_condition(query.filter)?;
+        let language = Some(query.language).filter(|language| !language.is_empty());
+        let words = query_words(query.query, language);
+        let terms: BTreeSet<String> = words.iter().flat_map(|word| word.terms().cloned()).collect();
+        let terms: Vec<String> = terms.into_iter().collect();
+
+        let mut postings = Vec::new();
+        for chunk in terms.chunks(TERM_CHUNK) {
+            let rows = term::Entity::find()
+                .filter(term::Column::Term.is_in(chunk.iter().cloned()))
+                .all(&self.db)
+                .await?;
+            postings.extend(rows.into_iter().filter_map(|row| {
+                Some(Posting {
+                    field: Field::parse(&row.field)?,
+                    legal_text_id: row.legal_text_id,
+                    term: row.term,
+                    count: row.count,
+                })
+            }));
+        }
+        let lengths: BTreeMap<String, i64> = legal_text::Entity::find()
+            .select_only()
+            .column(legal_text::Column::Id)
+            .column(legal_text::Column::SearchLength)
+            .into_tuple::<(String, i64)>()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .collect();
+        let allowed = match condition {
+            None => None,
+            Some(condition) => Some(
+                legal_text::Entity::find()
+                    .select_only()
+                    .column(legal_text::Column::Id)
+                    .filter(condition)
+                    .into_tuple::<String>()
+                    .all(&self.db)
+                    .await?
+                    .into_iter()
+                    .collect::<BTreeSet<String>>(),
+            ),
+        };
+        let collection = Collection {
+            texts: lengths.len(),
+            average_length: lengths.values().sum::<i64>() as f64 / lengths.len().max(1) as f64,
+        };
+        let ranked = search::rank(&words, &postings, &lengths, collection, allowed.as_ref());
+
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(ranked.len());
+        let end = start.saturating_add(page_size as usize).min(ranked.len());
+        let page = &ranked[start..end];
+        let ids: Vec<String> = page.iter().map(|ranked| ranked.legal_text_id.clone()).collect();
+        let mut texts: BTreeMap<String, LegalText> = BTreeMap::new();
+        for row in legal_text::Entity::find()
+            .filter(legal_text::Column::Id.is_in(ids))
+            .all(&self.db)
+            .await?
+        {
+            texts.insert(row.id.clone(), resource::from_row(&row)?);
+        }
+        // A text deleted between the two reads is left out of the page rather than failing it.
+        let results = page
+            .iter()
+            .filter_map(|ranked| {
+                let text = texts.remove(&ranked.legal_text_id)?;
+                Some(SearchResult {
+                    snippets: search::snippets(&text, &words),
+                    legal_text: Some(text),
+                    score: ranked.score,
+                })
+            })
+            .collect();
+        let next_page_token = if end < ranked.len() {
+            PageToken::new(fingerprint, vec![(end as u64).into()]).encode()
+        } else {
+            String::new()
+        };
+        Ok(SearchPage {
+            results,
+            next_page_token,
+            total_size: i32::try_from(ranked.len()).unwrap_or(i32::MAX),
+        })
+    }
+
+    /// Every legal text matching `filter`, and in `jurisdictions` when some are given.
+    #[tracing::instrument(skip(self), err(level = "debug", Display))]
+    pub async fn matching(&self, filter: &str, jurisdictions: &[String]) -> ServiceResult<Vec<LegalText>> {
+        let mut query = legal_text::Entity::find().order_by_asc(legal_text::Column::Id);
+        if let Some(condition) = filter_condition(filter)? {
+            query = query.filter(condition);
+        }
+        if !jurisdictions.is_empty() {
+            query = query.filter(legal_text::Column::Jurisdiction.is_in(jurisdictions.iter().cloned()));
+        }
+        query.all(&self.db).await?.iter().map(resource::from_row).collect()
+    }
+}
+
+async fn find(db: &impl ConnectionTrait, id: &str) -> ServiceResult<Option<legal_text::Model>> {
+    Ok(legal_text::Entity::find_by_id(id.to_owned()).one(db).await?)
+}
+
+/// The row and the text about to change, if its etag is still `etag` (when given).
+async fn read_for_change(
+    txn: &DatabaseTransaction,
+    id: &str,
+    etag: &str,
+) -> ServiceResult<(legal_text::Model, LegalText)> {
+    let row = find(txn, id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found(resource::name_of(id)))?;
+    if !etag.is_empty() && etag != row.etag {
+        return Err(lifecycle::stale_etag(&resource::name_of(id)));
+    }
+    let text = resource::from_row(&row)?;
+    Ok((row, text))
+}
+
+async fn keep_revision(
+    txn: &DatabaseTransaction,
+    id: &str,
+    previous: &LegalText,
+    change: Change,
+    now: i64,
+) -> ServiceResult<LegalTextRevision> {
+    let last = revision::Entity::find()
+        .filter(revision::Column::LegalTextId.eq(id))
+        .order_by_desc(revision::Column::RevisionId)
+        .one(txn)
+        .await?;
+    let row = revision::Model {
+        legal_text_id: id.to_owned(),
+        revision_id: last.map_or(1, |last| last.revision_id + 1),
+        change: change_name(change).to_owned(),
+        revision_create_time: now,
+        resource: resource::to_json(previous)?,
+    };
+    revision::Entity::insert(revision::ActiveModel::from(row.clone()))
+        .exec_without_returning(txn)
+        .await?;
+    revision_from_row(&row)
+}
+
+fn change_name(change: Change) -> &'static str {
+    match change {
+        Change::Delete => "DELETE",
+        Change::Update | Change::Unspecified => "UPDATE",
+    }
+}
+
+fn revision_from_row(row: &revision::Model) -> ServiceResult<LegalTextRevision> {
+    let change = if row.change == "DELETE" {
+        Change::Delete
+    } else {
+        Change::Update
+    };
+    Ok(LegalTextRevision {
+        revision_id: row.revision_id.to_string(),
+        legal_text: Some(resource::from_json(&row.resource, &row.legal_text_id)?),
+        revision_create_time: Some(time::timestamp(row.revision_create_time)),
+        change: change.into(),
+    })
+}
+
+/// Writes a text's facets and search terms.
+async fn write_derived(
+    txn: &DatabaseTransaction,
+    stored: &LegalText,
+    id: &str,
+    indexed: &IndexedText,
+) -> ServiceResult<()> {
+    let facets = resource::facets(stored, id);
+    if !facets.is_empty() {
+        facet::Entity::insert_many(facets)
+            .on_conflict(
+                OnConflict::columns([facet::Column::LegalTextId, facet::Column::Field, facet::Column::Value])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+    }
+    let terms = resource::terms(indexed, id);
+    let mut terms = terms.into_iter().peekable();
+    while terms.peek().is_some() {
+        let chunk: Vec<term::ActiveModel> = terms.by_ref().take(INSERT_CHUNK).collect();
+        term::Entity::insert_many(chunk).exec_without_returning(txn).await?;
+    }
+    Ok(())
+}
+
+/// Removes a text's facets and search terms. Explicitly rather than by cascade: SQLite enforces
+/// foreign keys only on connections that asked for it.
+async fn delete_derived(txn: &DatabaseTransaction, id: &str) -> ServiceResult<()> {
+    facet::Entity::delete_many()
+        .filter(facet::Column::LegalTextId.eq(id))
+        .exec(txn)
+        .await?;
+    term::Entity::delete_many()
+        .filter(term::Column::LegalTextId.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+fn sort_value(row: &legal_text::Model, column: &str) -> serde_json::Value {
+    match column {
+        "jurisdiction" => row.jurisdiction.clone().into(),
+        "adoption_date" => row.adoption_date.clone().into(),
+        "publication_date" => row.publication_date.clone().into(),
+        "entry_into_force_date" => row.entry_into_force_date.clone().into(),
+        "create_time" => row.create_time.into(),
+        "update_time" => row.update_time.into(),
+        _ => row.id.clone().into(),
+    }
+}
