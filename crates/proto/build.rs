@@ -4,8 +4,6 @@
 
 use std::{env, fs, path::PathBuf};
 
-use prost::Message;
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
     let files = proto_files(&proto_root)?;
@@ -14,10 +12,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("cargo:rerun-if-changed={}", proto_root.display());
 
-    let file_descriptors = protox::compile(&files, [&proto_root])?;
+    let mut compiler = protox::Compiler::new([&proto_root])?;
+    compiler
+        .include_imports(true)
+        .include_source_info(true)
+        .open_files(&files)?;
+    // Encoded by protox itself, the set keeps custom options such as `google.api.http`, which
+    // the gateway reads; prost's own types would drop them.
+    let descriptor_bytes = compiler.encode_file_descriptor_set();
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
-    let descriptor_bytes = file_descriptors.encode_to_vec();
     fs::write(out_dir.join("sse_descriptor.bin"), &descriptor_bytes)?;
+    let file_descriptors = compiler.file_descriptor_set();
 
     tonic_prost_build::configure()
         .compile_well_known_types(true)

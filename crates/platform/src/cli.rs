@@ -6,7 +6,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     config::{self, Settings, SettingsFlags},
-    database,
+    database, http,
     module::{ModuleContext, ServiceModule},
     server::GrpcServer,
     shutdown::Shutdown,
@@ -68,9 +68,13 @@ pub fn run(name: &'static str, modules: &[&dyn ServiceModule]) -> std::process::
 }
 
 async fn execute(command: Command, settings: &Settings, modules: &[&dyn ServiceModule]) -> anyhow::Result<()> {
-    let url = settings.database_url();
-    tracing::info!(database = %database::redact(&url), "connecting to the database");
-    let db = database::connect(&url).await?;
+    let db = if modules.iter().any(|module| module.uses_database()) {
+        let url = settings.database_url();
+        tracing::info!(database = %database::redact(&url), "connecting to the database");
+        database::connect(&url).await?
+    } else {
+        sea_orm::DatabaseConnection::default()
+    };
     for module in modules {
         module.migrate(&db).await?;
     }
@@ -99,7 +103,23 @@ async fn execute(command: Command, settings: &Settings, modules: &[&dyn ServiceM
         GrpcServer::new(settings.admin_key.clone(), settings.shutdown_grace()),
         |server, module| module.register(server, &context),
     )?;
-    server.serve(listener, Shutdown::on_signals()).await?;
+    let mut http_routes = Vec::new();
+    for module in modules {
+        http_routes.extend(module.http_routes(&context)?);
+    }
+    let shutdown = Shutdown::on_signals();
+    if http_routes.is_empty() {
+        server.serve(listener, shutdown).await?;
+    } else {
+        let http_listener = TcpListener::bind(settings.http_addr)
+            .await
+            .map_err(|error| anyhow::anyhow!("cannot listen for HTTP on {}: {error}", settings.http_addr))?;
+        let router = http_routes.into_iter().fold(axum::Router::new(), axum::Router::merge);
+        tokio::try_join!(
+            server.serve(listener, shutdown.clone()),
+            http::serve(http_listener, router, shutdown, settings.shutdown_grace()),
+        )?;
+    }
     db.close().await?;
     Ok(())
 }

@@ -49,6 +49,13 @@ pub struct Settings {
     /// Where the initiatives service is, e.g. `http://initiatives:50051`; empty means this
     /// process's own `grpc_addr` (the embedded default, where every service runs together).
     pub initiatives_url: String,
+    /// Where the indicators service is; empty means this process's own `grpc_addr`.
+    pub indicators_url: String,
+    /// Where the law-guide service is; empty means this process's own `grpc_addr`.
+    pub law_guide_url: String,
+    /// Browser origins allowed to call the gateway cross-origin (REST and gRPC-Web), e.g.
+    /// `["https://app.example.org"]`; none by default.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for Settings {
@@ -64,6 +71,9 @@ impl Default for Settings {
             shutdown_grace_seconds: 10,
             admin_key: None,
             initiatives_url: String::new(),
+            indicators_url: String::new(),
+            law_guide_url: String::new(),
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -81,8 +91,22 @@ impl Settings {
 
     /// The URL of the initiatives service: the configured one, or this process's own port.
     pub fn initiatives_url(&self) -> String {
-        if !self.initiatives_url.is_empty() {
-            return self.initiatives_url.clone();
+        self.service_url(&self.initiatives_url)
+    }
+
+    pub fn indicators_url(&self) -> String {
+        self.service_url(&self.indicators_url)
+    }
+
+    pub fn law_guide_url(&self) -> String {
+        self.service_url(&self.law_guide_url)
+    }
+
+    /// `configured`, or, when empty, this process's own gRPC address (reachable on loopback
+    /// even when it listens on every interface).
+    fn service_url(&self, configured: &str) -> String {
+        if !configured.is_empty() {
+            return configured.to_owned();
         }
         let mut own = self.grpc_addr;
         if own.ip().is_unspecified() {

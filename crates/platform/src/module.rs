@@ -21,6 +21,11 @@ pub trait ServiceModule: Sync {
     /// A short name for logs, e.g. `initiatives`.
     fn name(&self) -> &'static str;
 
+    /// Whether the module keeps data; a process of modules that keep none opens no database.
+    fn uses_database(&self) -> bool {
+        true
+    }
+
     /// Applies the module's pending migrations.
     fn migrate<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, anyhow::Result<()>>;
 
@@ -30,4 +35,9 @@ pub trait ServiceModule: Sync {
 
     /// Adds the module's gRPC services to `server`.
     fn register(&self, server: GrpcServer, context: &ModuleContext) -> anyhow::Result<GrpcServer>;
+
+    /// The HTTP routes the module serves on `http_addr`, if any (the gateway's).
+    fn http_routes(&self, _context: &ModuleContext) -> anyhow::Result<Option<axum::Router>> {
+        Ok(None)
+    }
 }

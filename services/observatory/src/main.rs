@@ -8,6 +8,7 @@ fn main() -> std::process::ExitCode {
             &sse_initiatives::Module,
             &sse_indicators::Module,
             &sse_law_guide::Module,
+            &sse_gateway::Module,
         ],
     )
 }

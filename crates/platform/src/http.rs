@@ -1,0 +1,28 @@
+//! Serving HTTP (the gateway) beside gRPC, with the same shutdown: on SIGTERM the listener
+//! closes, in-flight requests finish within the grace period, then the server stops.
+
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::shutdown::Shutdown;
+
+pub async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: Shutdown,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    let address = listener.local_addr()?;
+    tracing::info!(%address, "serving HTTP");
+    let drain_started = shutdown.clone();
+    let server = axum::serve(listener, router).with_graceful_shutdown(shutdown.triggered());
+    tokio::select! {
+        served = server => served?,
+        () = async { drain_started.triggered().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(grace_seconds = grace.as_secs(), "HTTP requests still in flight after the grace period; stopping anyway");
+        }
+    }
+    tracing::info!(%address, "HTTP server stopped");
+    Ok(())
+}

@@ -1,0 +1,40 @@
+//! Where the gateway finds the services it fronts: one lazily connected gRPC channel each, so
+//! the gateway starts whether or not they are up yet, and reports UNAVAILABLE while they are not.
+
+use std::time::Duration;
+
+use sse_platform::config::Settings;
+use tonic::transport::{Channel, Endpoint};
+
+#[derive(Clone)]
+pub struct Backends {
+    pub initiatives: Channel,
+    pub indicators: Channel,
+    pub law_guide: Channel,
+}
+
+impl Backends {
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Backends> {
+        Ok(Backends {
+            initiatives: channel(&settings.initiatives_url())?,
+            indicators: channel(&settings.indicators_url())?,
+            law_guide: channel(&settings.law_guide_url())?,
+        })
+    }
+
+    /// The channel of the service with this full name, e.g. `sse.initiatives.v1.InitiativeService`.
+    pub fn for_service(&self, full_name: &str) -> Option<&Channel> {
+        match full_name.split('.').nth(1) {
+            Some("initiatives") => Some(&self.initiatives),
+            Some("indicators") => Some(&self.indicators),
+            Some("lawguide") => Some(&self.law_guide),
+            _ => None,
+        }
+    }
+}
+
+fn channel(url: &str) -> anyhow::Result<Channel> {
+    Ok(Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(Duration::from_secs(5))
+        .connect_lazy())
+}

@@ -1,0 +1,142 @@
+//! The gateway for web clients, on one HTTP port: REST/JSON transcoded from the
+//! `google.api.http` annotations of the contracts (`rest`), gRPC-Web for browser apps
+//! (`grpc_web`), the OpenAPI document (`openapi`), the SDMX data endpoint (`sdmx`) and the web
+//! pages (`pages`). It holds no data: every answer comes from the services over gRPC.
+#![forbid(unsafe_code)]
+
+pub mod backends;
+pub mod grpc_web;
+pub mod openapi;
+pub mod pages;
+pub mod rest;
+pub mod sdmx;
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    extract::{Request, State},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use http::{HeaderName, HeaderValue, Method, header};
+use sse_platform::{
+    config::Settings,
+    module::{BoxFuture, ModuleContext, ServiceModule},
+    server::GrpcServer,
+};
+use tower::ServiceExt;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use backends::Backends;
+use rest::Rest;
+
+/// The gateway's routes, calling the services where `settings` says they are.
+pub fn router(settings: &Settings) -> anyhow::Result<Router> {
+    let backends = Backends::from_settings(settings)?;
+    let routes = rest::routes::routes(&rest::routes::pool()?)?;
+    let openapi = Arc::new(openapi::document(&routes));
+    let rest = Arc::new(Rest::new(routes, backends.clone()));
+    let grpc_web = grpc_web::service(backends.clone());
+
+    let api = Router::new()
+        .route(
+            "/openapi.json",
+            get(move || async move { Json(openapi.as_ref().clone()) }),
+        )
+        .route("/sdmx/data/{flow}", get(sdmx::data_all))
+        .route("/sdmx/data/{flow}/{key}", get(sdmx::data))
+        .with_state(backends.clone());
+    let fallback = move |State(rest): State<Arc<Rest>>, request: Request| {
+        let grpc_web = grpc_web.clone();
+        async move {
+            if grpc_web::is_grpc_web(request.headers()) {
+                return match grpc_web.oneshot(request).await {
+                    Ok(response) => response.map(axum::body::Body::new),
+                    Err(never) => match never {},
+                };
+            }
+            if request.uri().path().starts_with("/v1/") {
+                return rest::handle(State(rest), request).await;
+            }
+            not_found()
+        }
+    };
+    let dispatch = Router::new().fallback(fallback).with_state(rest);
+    Ok(Router::new()
+        .merge(api)
+        .merge(pages::router(backends))
+        .fallback_service(dispatch)
+        .layer(cors(&settings.cors_allowed_origins)?))
+}
+
+fn not_found() -> Response {
+    (
+        http::StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "not found\n",
+    )
+        .into_response()
+}
+
+/// Cross-origin access for the origins configured, and none by default.
+fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
+    let origins = origins
+        .iter()
+        .map(|origin| HeaderValue::from_str(origin).map_err(|_| anyhow::anyhow!("invalid CORS origin `{origin}`")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let header = |name: &'static str| HeaderName::from_static(name);
+    Ok(CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            header("x-grpc-web"),
+            header("x-user-agent"),
+            header("grpc-timeout"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header("grpc-status"),
+            header("grpc-message"),
+            header("grpc-status-details-bin"),
+        ]))
+}
+
+/// The gateway as a part of a process: no database, no gRPC service of its own, HTTP routes.
+pub struct Module;
+
+impl ServiceModule for Module {
+    fn name(&self) -> &'static str {
+        "gateway"
+    }
+
+    fn uses_database(&self) -> bool {
+        false
+    }
+
+    fn migrate<'a>(&'a self, _db: &'a sea_orm::DatabaseConnection) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn seed<'a>(&'a self, _db: &'a sea_orm::DatabaseConnection) -> BoxFuture<'a, anyhow::Result<usize>> {
+        Box::pin(async { Ok(0) })
+    }
+
+    fn register(&self, server: GrpcServer, _context: &ModuleContext) -> anyhow::Result<GrpcServer> {
+        Ok(server)
+    }
+
+    fn http_routes(&self, context: &ModuleContext) -> anyhow::Result<Option<Router>> {
+        router(&context.settings).map(Some)
+    }
+}

@@ -1,0 +1,195 @@
+//! REST/JSON for every RPC that carries a `google.api.http` annotation, served exactly as the
+//! annotations say, the way grpc-gateway and Envoy's transcoder serve them: a client written for
+//! either works against this gateway unchanged.
+
+pub mod call;
+pub mod routes;
+pub mod status;
+pub mod template;
+pub mod transcode;
+
+use std::{str::FromStr, sync::Arc, time::Duration};
+
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode, header, uri::PathAndQuery};
+use prost::Message;
+use prost_reflect::DynamicMessage;
+use sse_platform::error::http_status;
+use tokio_stream::StreamExt;
+use tonic::{Code, Status, metadata::MetadataValue};
+
+use crate::backends::Backends;
+use call::BytesCodec;
+use routes::Route;
+
+/// The largest request body the gateway reads.
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+/// How long a call to a service may take when the client says nothing.
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Headers passed on to the services: the caller's credentials and the trace context.
+const FORWARDED_HEADERS: [&str; 3] = ["authorization", "traceparent", "tracestate"];
+
+pub struct Rest {
+    routes: Vec<Route>,
+    backends: Backends,
+}
+
+impl Rest {
+    pub fn new(routes: Vec<Route>, backends: Backends) -> Rest {
+        Rest { routes, backends }
+    }
+
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+}
+
+/// Serves one REST request: finds its route, transcodes, calls the service, transcodes back.
+pub async fn handle(State(rest): State<Arc<Rest>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path();
+    let matched = rest.routes.iter().find_map(|route| {
+        (route.http_method == parts.method).then(|| route.template.matches(path).map(|values| (route, values)))?
+    });
+    let Some((route, values)) = matched else {
+        let other_method = rest.routes.iter().any(|route| route.template.matches(path).is_some());
+        return if other_method {
+            error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &Status::new(Code::Unimplemented, "method not allowed"),
+            )
+        } else {
+            error_response(
+                StatusCode::NOT_FOUND,
+                &Status::new(Code::NotFound, format!("no route for {path}")),
+            )
+        };
+    };
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(_) => return status_response(&Status::new(Code::ResourceExhausted, "the request body is too large")),
+    };
+    let mut message = match transcode::request_message(route, &values, parts.uri.query().unwrap_or_default(), &body) {
+        Ok(message) => message,
+        Err(transcode::BadRequest(reason)) => return status_response(&status::invalid_argument(reason)),
+    };
+    if let Some(etag) = header_etag(&parts.headers, header::IF_MATCH) {
+        transcode::set_if_match(&mut message, route, &etag);
+    }
+    let Some(channel) = rest.backends.for_service(&route.service_name()) else {
+        return status_response(&Status::new(Code::Unimplemented, "no backend for this service"));
+    };
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    if let Err(error) = grpc.ready().await {
+        return status_response(&Status::new(
+            Code::Unavailable,
+            format!("the service is unavailable: {error}"),
+        ));
+    }
+    let grpc_request = outgoing(&parts.headers, Bytes::from(message.encode_to_vec()));
+    let Ok(grpc_path) = PathAndQuery::from_str(&route.grpc_path()) else {
+        return status_response(&Status::new(Code::Internal, "bad method path"));
+    };
+
+    if route.method.is_server_streaming() {
+        return match grpc.server_streaming(grpc_request, grpc_path, BytesCodec).await {
+            Ok(response) => stream_response(route.clone(), response.into_inner()),
+            Err(status) => status_response(&status),
+        };
+    }
+    let reply = match grpc.unary(grpc_request, grpc_path, BytesCodec).await {
+        Ok(reply) => reply.into_inner(),
+        Err(status) => return status_response(&status),
+    };
+    let json = match DynamicMessage::decode(route.method.output(), reply)
+        .map_err(|error| error.to_string())
+        .and_then(|message| transcode::response_json(route, &message).map_err(|error| error.to_string()))
+    {
+        Ok(json) => json,
+        Err(error) => return status_response(&Status::new(Code::Internal, format!("unreadable response: {error}"))),
+    };
+    let etag = json
+        .get("etag")
+        .and_then(|etag| etag.as_str())
+        .filter(|_| !route.response_body.is_empty());
+    if let Some(etag) = etag
+        && parts.method == http::Method::GET
+        && header_etag(&parts.headers, header::IF_NONE_MATCH).as_deref() == Some(etag)
+    {
+        return (StatusCode::NOT_MODIFIED, etag_header(etag)).into_response();
+    }
+    let mut response = axum::Json(&json).into_response();
+    if let Some(etag) = etag {
+        response.headers_mut().extend(etag_header(etag));
+    }
+    response
+}
+
+/// The gRPC request: the message, the forwarded headers, and a deadline.
+fn outgoing(headers: &HeaderMap, message: Bytes) -> tonic::Request<Bytes> {
+    let mut request = tonic::Request::new(message);
+    for name in FORWARDED_HEADERS {
+        if let Some(value) = headers.get(name).and_then(|value| value.to_str().ok())
+            && let Ok(value) = MetadataValue::try_from(value)
+        {
+            request.metadata_mut().insert(name, value);
+        }
+    }
+    request.set_timeout(DEFAULT_DEADLINE);
+    request
+}
+
+/// A server-streaming RPC as newline-delimited JSON, `{"result": …}` per message and
+/// `{"error": …}` if the stream fails, as grpc-gateway streams it.
+fn stream_response(route: Route, messages: tonic::Streaming<Bytes>) -> Response {
+    let lines = messages.map(move |item| {
+        let line = match item {
+            Ok(bytes) => match DynamicMessage::decode(route.method.output(), bytes) {
+                Ok(message) => match transcode::response_json(&route, &message) {
+                    Ok(json) => serde_json::json!({ "result": json }),
+                    Err(error) => serde_json::json!({ "error": { "code": 13, "message": error.to_string() } }),
+                },
+                Err(error) => serde_json::json!({ "error": { "code": 13, "message": error.to_string() } }),
+            },
+            Err(status) => serde_json::json!({ "error": status::status_json(&status) }),
+        };
+        let mut text = line.to_string();
+        text.push('\n');
+        Ok::<_, std::convert::Infallible>(Bytes::from(text))
+    });
+    let mut response = Response::new(Body::from_stream(lines));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// A gRPC error as grpc-gateway answers it.
+pub fn status_response(status: &Status) -> Response {
+    error_response(http_status(status.code()), status)
+}
+
+fn error_response(code: StatusCode, status: &Status) -> Response {
+    (code, axum::Json(status::status_json(status))).into_response()
+}
+
+/// An entity tag from a conditional header, without quotes or a weak marker.
+fn header_etag(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    let value = headers.get(name)?.to_str().ok()?.trim();
+    let value = value.strip_prefix("W/").unwrap_or(value);
+    Some(value.trim_matches('"').to_owned()).filter(|etag| !etag.is_empty())
+}
+
+fn etag_header(etag: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(&format!("\"{etag}\"")) {
+        headers.insert(header::ETAG, value);
+    }
+    headers
+}

@@ -1,0 +1,166 @@
+//! From an HTTP request to a gRPC request message and back, as grpc-gateway and Envoy's
+//! transcoder do it: path variables and query parameters set request fields, the body fills the
+//! field the rule names (or the whole request), and the proto3 JSON mapping reads and writes
+//! every message.
+
+use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage, SerializeOptions};
+use serde_json::{Map, Value};
+
+use super::routes::Route;
+
+/// What went wrong reading a request: the caller's mistake, said in a sentence.
+#[derive(Debug)]
+pub struct BadRequest(pub String);
+
+/// The request message for `route`, from the path values, the query string and the body.
+pub fn request_message(
+    route: &Route,
+    path_values: &[String],
+    query: &str,
+    body: &[u8],
+) -> Result<DynamicMessage, BadRequest> {
+    let input = route.method.input();
+    let mut json = Map::new();
+    match route.body.as_str() {
+        "" => {}
+        "*" => json = body_object(body)?,
+        field => {
+            let descriptor = field_by_name(&input, field)?;
+            if !body.iter().all(u8::is_ascii_whitespace) {
+                let value: Value = serde_json::from_slice(body)
+                    .map_err(|error| BadRequest(format!("the body is not JSON: {error}")))?;
+                json.insert(descriptor.json_name().to_owned(), value);
+            }
+        }
+    }
+    for (field_path, value) in route.template.variables.iter().zip(path_values) {
+        set_path(&input, &mut json, field_path, Value::String(value.clone()), false)?;
+    }
+    // As grpc-gateway does: with `body: "*"` the query string sets nothing; otherwise it sets
+    // every field that neither the path nor the body sets.
+    if route.body != "*" {
+        let bound: Vec<&str> = route.template.variables.iter().map(String::as_str).collect();
+        let body_field = input.get_field_by_name(&route.body);
+        for (key, value) in url_query(query) {
+            let head = key.split('.').next().unwrap_or_default();
+            let in_body = body_field
+                .as_ref()
+                .is_some_and(|field| head == field.name() || head == field.json_name());
+            if bound.contains(&key.as_str()) || in_body {
+                continue;
+            }
+            set_path(&input, &mut json, &key, Value::String(value), true)?;
+        }
+    }
+    let deserializer = Value::Object(json);
+    DynamicMessage::deserialize(input, deserializer).map_err(|error| BadRequest(format!("invalid request: {error}")))
+}
+
+/// The JSON of a response message: the whole message, or the field the rule names.
+pub fn response_json(route: &Route, message: &DynamicMessage) -> Result<Value, serde_json::Error> {
+    let options = SerializeOptions::new()
+        .skip_default_fields(true)
+        .stringify_64_bit_integers(true);
+    let whole = message.serialize_with_options(serde_json::value::Serializer, &options)?;
+    if route.response_body.is_empty() {
+        return Ok(whole);
+    }
+    let json_name = message
+        .descriptor()
+        .get_field_by_name(&route.response_body)
+        .map(|field| field.json_name().to_owned())
+        .unwrap_or_else(|| route.response_body.clone());
+    Ok(whole
+        .get(&json_name)
+        .cloned()
+        .unwrap_or_else(|| Value::Object(Map::new())))
+}
+
+/// Sets the etag an `If-Match` header gives on the request, where the request carries one:
+/// on the request itself (delete) or on the resource in its body (update).
+pub fn set_if_match(message: &mut DynamicMessage, route: &Route, etag: &str) {
+    if message.descriptor().get_field_by_name("etag").is_some() {
+        message.set_field_by_name("etag", prost_reflect::Value::String(etag.to_owned()));
+        return;
+    }
+    if route.body.is_empty() || route.body == "*" {
+        return;
+    }
+    if let Some(prost_reflect::Value::Message(resource)) = message.get_field_by_name_mut(&route.body)
+        && resource.descriptor().get_field_by_name("etag").is_some()
+    {
+        resource.set_field_by_name("etag", prost_reflect::Value::String(etag.to_owned()));
+    }
+}
+
+fn body_object(body: &[u8]) -> Result<Map<String, Value>, BadRequest> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(BadRequest("the body must be a JSON object".to_owned())),
+        Err(error) => Err(BadRequest(format!("the body is not JSON: {error}"))),
+    }
+}
+
+fn field_by_name(message: &MessageDescriptor, name: &str) -> Result<FieldDescriptor, BadRequest> {
+    message
+        .get_field_by_name(name)
+        .or_else(|| message.get_field_by_json_name(name))
+        .ok_or_else(|| BadRequest(format!("{} has no field `{name}`", message.name())))
+}
+
+/// Sets `value` at a dotted field path (proto or JSON names), creating the messages on the way.
+/// Query parameters arrive as text: booleans become JSON booleans, repeated fields collect every
+/// occurrence, and the JSON mapping parses the rest (numbers, enums, timestamps, field masks).
+fn set_path(
+    message: &MessageDescriptor,
+    json: &mut Map<String, Value>,
+    path: &str,
+    value: Value,
+    from_query: bool,
+) -> Result<(), BadRequest> {
+    let (head, tail) = match path.split_once('.') {
+        Some((head, tail)) => (head, Some(tail)),
+        None => (path, None),
+    };
+    let field = field_by_name(message, head)?;
+    let key = field.json_name().to_owned();
+    match (tail, field.kind()) {
+        (Some(tail), Kind::Message(inner)) if !field.is_list() => {
+            let entry = json.entry(key).or_insert_with(|| Value::Object(Map::new()));
+            let Value::Object(object) = entry else {
+                return Err(BadRequest(format!("`{head}` is given twice")));
+            };
+            set_path(&inner, object, tail, value, from_query)
+        }
+        (Some(_), _) => Err(BadRequest(format!("`{head}` has no fields to set with `{path}`"))),
+        (None, kind) => {
+            let value = match (&value, kind) {
+                (Value::String(text), Kind::Bool) if from_query => match text.as_str() {
+                    "true" | "1" => Value::Bool(true),
+                    "false" | "0" => Value::Bool(false),
+                    _ => return Err(BadRequest(format!("`{path}` takes true or false, not `{text}`"))),
+                },
+                _ => value,
+            };
+            if field.is_list() {
+                match json.entry(key).or_insert_with(|| Value::Array(Vec::new())) {
+                    Value::Array(values) => values.push(value),
+                    _ => return Err(BadRequest(format!("`{path}` is given twice"))),
+                }
+            } else {
+                json.insert(key, value);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The query string's pairs, decoded.
+fn url_query(query: &str) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect()
+}

@@ -1,0 +1,222 @@
+//! The SDMX REST data endpoint, `GET /sdmx/data/{flow}/{key}`: the indicators service's export
+//! for the dataflow `DF_SSE_OBS`, selected by an SDMX key and a period range.
+//!
+//! The key is `INDICATOR.REF_AREA.INITIATIVE.OBS_STATUS` (a fifth position, SOURCE_ID, must be
+//! empty), each position empty for every value or several values joined by `+`; `all` selects
+//! everything. `startPeriod` and `endPeriod` keep the figures whose period overlaps the range.
+//! `format=csv|json`, or the `Accept` header, chooses SDMX-CSV (the default) or SDMX-JSON.
+
+use axum::{
+    body::Body,
+    extract::{Path, Query, State},
+    response::{IntoResponse, Response},
+};
+use http::{HeaderMap, HeaderValue, header};
+use serde::Deserialize;
+use sse_proto::indicators::{
+    ExportFormat, ExportObservationsRequest, indicator_service_client::IndicatorServiceClient,
+};
+use tokio_stream::StreamExt;
+use tonic::Status;
+
+use crate::{backends::Backends, rest::status_response};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataQuery {
+    start_period: Option<String>,
+    end_period: Option<String>,
+    format: Option<String>,
+}
+
+const DIMENSIONS: [(&str, &str); 4] = [
+    ("INDICATOR", "indicator"),
+    ("REF_AREA", "ref_area"),
+    ("INITIATIVE", "initiative"),
+    ("OBS_STATUS", "status"),
+];
+
+pub async fn data_all(
+    state: State<Backends>,
+    flow: Path<String>,
+    query: Query<DataQuery>,
+    headers: HeaderMap,
+) -> Response {
+    data(state, Path((flow.0, "all".to_owned())), query, headers).await
+}
+
+pub async fn data(
+    State(backends): State<Backends>,
+    Path((flow, key)): Path<(String, String)>,
+    Query(query): Query<DataQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let request = match export_request(&flow, &key, &query, &headers) {
+        Ok(request) => request,
+        Err(status) => return status_response(&status),
+    };
+    let mut client = IndicatorServiceClient::new(backends.indicators.clone());
+    let mut outgoing = tonic::Request::new(request);
+    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok())
+        && let Ok(value) = value.parse()
+    {
+        outgoing.metadata_mut().insert("authorization", value);
+    }
+    let mut stream = match client.export_observations(outgoing).await {
+        Ok(response) => response.into_inner(),
+        Err(status) => return status_response(&status),
+    };
+    // The first message says what the document is, so it is read before the response starts.
+    let first = match stream.next().await {
+        Some(Ok(first)) => first,
+        Some(Err(status)) => return status_response(&status),
+        None => return status_response(&Status::internal("the export was empty")),
+    };
+    let content_type = HeaderValue::from_str(&first.content_type).unwrap_or(HeaderValue::from_static("text/csv"));
+    let rest = stream.map(|message| message.map(|message| bytes::Bytes::from(message.data)));
+    let chunks = tokio_stream::once(Ok(bytes::Bytes::from(first.data))).chain(rest);
+    ([(header::CONTENT_TYPE, content_type)], Body::from_stream(chunks)).into_response()
+}
+
+fn export_request(
+    flow: &str,
+    key: &str,
+    query: &DataQuery,
+    headers: &HeaderMap,
+) -> Result<ExportObservationsRequest, Status> {
+    // SDMX REST names a flow as `DF_SSE_OBS` or `SSE,DF_SSE_OBS,1.0`.
+    let known = matches!(
+        flow,
+        "DF_SSE_OBS" | "SSE,DF_SSE_OBS" | "SSE,DF_SSE_OBS,1.0" | "SSE,DF_SSE_OBS,latest"
+    );
+    if !known {
+        return Err(Status::not_found(format!(
+            "no dataflow {flow}; the observatory publishes DF_SSE_OBS"
+        )));
+    }
+    let mut clauses = Vec::new();
+    if key != "all" {
+        let positions: Vec<&str> = key.split('.').collect();
+        if positions.len() > 5 || positions.get(4).is_some_and(|source| !source.is_empty()) {
+            return Err(Status::invalid_argument(
+                "the key is INDICATOR.REF_AREA.INITIATIVE.OBS_STATUS; SOURCE_ID cannot be selected",
+            ));
+        }
+        for ((dimension, field), position) in DIMENSIONS.iter().zip(&positions) {
+            if position.is_empty() {
+                continue;
+            }
+            let alternatives: Vec<String> = position
+                .split('+')
+                .map(|value| filter_clause(dimension, field, value))
+                .collect::<Result<_, _>>()?;
+            clauses.push(format!("({})", alternatives.join(" OR ")));
+        }
+    }
+    if let Some(start) = &query.start_period {
+        clauses.push(format!("period_end >= {}", period_bound(start, "startPeriod")?));
+    }
+    if let Some(end) = &query.end_period {
+        clauses.push(format!("period_start <= {}", period_bound(end, "endPeriod")?));
+    }
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let format = match query.format.as_deref() {
+        Some("json") => ExportFormat::SdmxJson,
+        Some("csv") => ExportFormat::SdmxCsv,
+        Some(other) => return Err(Status::invalid_argument(format!("format is csv or json, not {other}"))),
+        None if accept.contains("json") => ExportFormat::SdmxJson,
+        None => ExportFormat::SdmxCsv,
+    };
+    Ok(ExportObservationsRequest {
+        filter: clauses.join(" AND "),
+        format: format.into(),
+    })
+}
+
+fn filter_clause(dimension: &str, field: &str, value: &str) -> Result<String, Status> {
+    let valid = !value.is_empty()
+        && value
+            .chars()
+            .all(|character| character.is_ascii_alphanumeric() || "-_".contains(character));
+    if !valid {
+        return Err(Status::invalid_argument(format!(
+            "`{value}` is not a value of {dimension}"
+        )));
+    }
+    Ok(match dimension {
+        "INDICATOR" => format!("{field} = \"indicators/{value}\""),
+        "INITIATIVE" if value == "_Z" => format!("{field} = \"\""),
+        "INITIATIVE" => format!("{field} = \"initiatives/{value}\""),
+        "REF_AREA" if value == "_Z" => format!("{field} = \"\""),
+        "OBS_STATUS" => {
+            let status = match value {
+                "A" => "REPORTED",
+                "E" => "ESTIMATE",
+                "P" => "PROVISIONAL",
+                "T" => "TARGET",
+                _ => {
+                    return Err(Status::invalid_argument(format!(
+                        "OBS_STATUS is A, E, P or T, not {value}"
+                    )));
+                }
+            };
+            format!("{field} = {status}")
+        }
+        _ => format!("{field} = \"{value}\""),
+    })
+}
+
+/// An SDMX period bound (`2020`, `2020-06`, `2020-06-30`) for the filter; quarters and other
+/// SDMX periods are refused rather than guessed at.
+fn period_bound(text: &str, parameter: &str) -> Result<String, Status> {
+    let parts: Vec<&str> = text.split('-').collect();
+    let digits = |part: &str, len: usize| part.len() == len && part.bytes().all(|byte| byte.is_ascii_digit());
+    let valid = match parts.as_slice() {
+        [year] => digits(year, 4),
+        [year, month] => digits(year, 4) && digits(month, 2),
+        [year, month, day] => digits(year, 4) && digits(month, 2) && digits(day, 2),
+        _ => false,
+    };
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err(Status::invalid_argument(format!(
+            "{parameter} is a date such as 2020, 2020-06 or 2020-06-30, not {text}"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(key: &str, start: Option<&str>) -> Result<String, Status> {
+        let query = DataQuery {
+            start_period: start.map(str::to_owned),
+            end_period: None,
+            format: None,
+        };
+        export_request("DF_SSE_OBS", key, &query, &HeaderMap::new()).map(|request| request.filter)
+    }
+
+    #[test]
+    fn keys_become_filters() {
+        assert_eq!(filter("all", None).ok().as_deref(), Some(""));
+        assert_eq!(
+            filter("land-restored..great-green-wall.A+T", Some("2010"))
+                .ok()
+                .as_deref(),
+            Some(
+                "(indicator = \"indicators/land-restored\") AND (initiative = \"initiatives/great-green-wall\") \
+                 AND (status = REPORTED OR status = TARGET) AND period_end >= 2010"
+            )
+        );
+        assert!(filter("a.b.c.X", None).is_err());
+        assert!(filter("a.b.c.A.src-1", None).is_err());
+        assert!(filter("a\"b", None).is_err());
+        assert!(filter("all", Some("2020-Q1")).is_err());
+    }
+}
