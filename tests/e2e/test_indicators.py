@@ -380,10 +380,6 @@ def test_sdg_lists_give_17_goals_with_french_titles_169_targets_and_indicators_b
     assert [violation.field for violation in bad_request.field_violations] == ["language"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server defect: crates/reference/data/sdg/{fr,es}/*.yml are stored in Unicode NFD and served as is",
-)
 def test_sdg_titles_in_french_and_spanish_are_unicode_nfc(ipb, indicators):
     # Text exchanged on the web should be NFC (W3C Character Model): a client comparing or
     # searching "pauvreté" typed on a keyboard (NFC) does not find a decomposed "pauvreté".
@@ -502,11 +498,6 @@ def test_an_export_with_no_matching_observation_reads_as_an_empty_data_set(ipb, 
     assert sum(len(dataset.obs) for dataset in json_msg.data) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server defect: two observations with one SDMX key (same source, place, period, status) share a key "
-    "in SDMX-CSV and one is dropped from SDMX-JSON (services/indicators/src/sdmx/json.rs, observation_map.insert)",
-)
 def test_every_stored_observation_is_exported_once_under_its_own_key_in_csv_and_json(ipb, indicators):
     # The API accepts two figures from one source for one initiative, place, period and status
     # (a revised figure, say); aggregation then keeps the lower one and sets the other aside.

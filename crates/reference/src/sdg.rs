@@ -216,10 +216,13 @@ fn sort_key(code: &str) -> Vec<CodePart> {
         .collect()
 }
 
+/// The entries of one file, their text in Unicode's composed form (NFC): the French and Spanish
+/// files ship decomposed accents, which would not match text typed the usual way.
 fn entries(yaml: &str) -> Vec<(String, String)> {
+    use unicode_normalization::UnicodeNormalization;
     let map: BTreeMap<String, String> = serde_yaml::from_str(yaml).unwrap_or_default();
     map.into_iter()
-        .map(|(key, text)| (key, text.trim().to_owned()))
+        .map(|(key, text)| (key, text.trim().nfc().collect()))
         .collect()
 }
 
@@ -239,6 +242,12 @@ mod tests {
         );
         assert!(goal.title.get(Language::French).starts_with("Promouvoir"));
         assert!(!goal.title.get(Language::Spanish).is_empty());
+        let poverty = framework.goal(1).expect("goal 1").short_title.get(Language::French);
+        assert!(
+            poverty.contains("Pas de pauvreté") || poverty.contains("pauvreté"),
+            "{poverty}"
+        );
+        assert!(poverty.contains('é'), "composed accents: {poverty:?}");
     }
 
     #[test]

@@ -66,7 +66,7 @@ pub struct SdmxObservation {
     pub period: Period,
 }
 
-/// The observations of `rows` in SDMX terms, sorted by key.
+/// The observations of `rows` of live indicators, in SDMX terms, sorted by key.
 pub fn observations(rows: &[Row], indicators: &HashMap<String, Indicator>) -> ServiceResult<Vec<SdmxObservation>> {
     let mut converted = Vec::with_capacity(rows.len());
     for row in rows {
@@ -105,7 +105,25 @@ pub fn observations(rows: &[Row], indicators: &HashMap<String, Indicator>) -> Se
         });
     }
     converted.sort_by(|first, second| first.key.cmp(&second.key));
+    distinguish_repeated_keys(&mut converted);
     Ok(converted)
+}
+
+/// A key names one observation in SDMX. Two figures with the same source, place, initiative,
+/// status and period (a revised figure recorded beside the first) would share one, so the later
+/// ones, in name order, get `-2`, `-3`… after their SOURCE_ID.
+fn distinguish_repeated_keys(observations: &mut [SdmxObservation]) {
+    let mut index = 0;
+    while index < observations.len() {
+        let mut end = index + 1;
+        while end < observations.len() && observations[end].key == observations[index].key {
+            end += 1;
+        }
+        for (offset, observation) in observations[index + 1..end].iter_mut().enumerate() {
+            observation.key[4] = format!("{}-{}", observation.key[4], offset + 2);
+        }
+        index = end;
+    }
 }
 
 fn or_not_applicable(value: &str) -> String {
@@ -210,6 +228,24 @@ mod tests {
             "2020",
         );
         assert_eq!(id, "src-767c803bc9a2");
+    }
+
+    #[test]
+    fn repeated_keys_are_told_apart_by_their_source_id() {
+        let period = Period::parse("2020").expect("period");
+        let observation = |value: f64| SdmxObservation {
+            key: ["jobs", "FR", "_Z", "A", "src-1", "2020"].map(str::to_owned),
+            value,
+            attributes: Default::default(),
+            period,
+        };
+        let mut observations = vec![observation(7.0), observation(5.0), observation(6.0)];
+        distinguish_repeated_keys(&mut observations);
+        let ids: Vec<&str> = observations
+            .iter()
+            .map(|observation| observation.key[4].as_str())
+            .collect();
+        assert_eq!(ids, ["src-1", "src-1-2", "src-1-3"]);
     }
 
     #[test]
