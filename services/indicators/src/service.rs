@@ -580,7 +580,7 @@ impl IndicatorService for IndicatorsService {
                     } else {
                         String::new()
                     },
-                    data: chunk.to_vec().into(),
+                    data: chunk.to_vec(),
                 })
             })
             .collect();
@@ -593,7 +593,7 @@ impl IndicatorService for IndicatorsService {
     ) -> Result<Response<GetDataStructureResponse>, Status> {
         Ok(Response::new(GetDataStructureResponse {
             content_type: sdmx::STRUCTURE_MEDIA_TYPE.to_owned(),
-            data: sdmx::structure().into_bytes().into(),
+            data: sdmx::structure().into_bytes(),
         }))
     }
 }
