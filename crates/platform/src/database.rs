@@ -25,19 +25,20 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
     if url.starts_with("sqlite:") {
-        // One writer at a time is SQLite's rule; a small pool keeps lock waits short.
-        options.max_connections(4);
+        // Every pooled connection gets the same settings (pragmas are per connection): foreign
+        // keys enforced, write-ahead logging so readers do not wait on the writer, and a wait
+        // rather than an error when another connection holds the write lock. One writer at a
+        // time is SQLite's rule; a small pool keeps lock waits short.
+        options.max_connections(4).map_sqlx_sqlite_opts(|sqlite| {
+            sqlite
+                .foreign_keys(true)
+                .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10))
+        });
     }
     let connection = Database::connect(options)
         .await
         .with_context(|| format!("cannot connect to the database at {}", redact(url)))?;
-    if url.starts_with("sqlite:") {
-        use sea_orm::ConnectionTrait;
-        connection
-            .execute_unprepared("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON;")
-            .await
-            .context("cannot configure SQLite")?;
-    }
     Ok(connection)
 }
 

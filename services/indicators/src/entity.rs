@@ -34,27 +34,6 @@ pub mod indicator {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// One row per SDG indicator code an indicator names, for `sdg_indicators:"8.5.2"` filters.
-pub mod indicator_facet {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "indicator_facets")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
-        pub indicator_id: String,
-        #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
-        pub field: String,
-        #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
-        pub value: String,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
 pub mod observation {
     use sea_orm::entity::prelude::*;
 

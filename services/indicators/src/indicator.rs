@@ -12,7 +12,7 @@ use sse_proto::indicators::{
     indicator::{Aggregation, Category},
 };
 
-use crate::entity::{indicator, indicator_facet};
+use crate::entity::indicator;
 
 pub const CATEGORY_PREFIX: &str = "CATEGORY_";
 pub const CATEGORIES: &[&str] = &[
@@ -124,17 +124,12 @@ pub fn from_row(row: &indicator::Model) -> ServiceResult<Indicator> {
     })
 }
 
-pub fn facets(resource: &Indicator, code: &str) -> Vec<indicator_facet::ActiveModel> {
-    let mut codes = resource.sdg_indicators.clone();
-    codes.sort();
-    codes.dedup();
-    codes
-        .into_iter()
-        .map(|value| indicator_facet::ActiveModel {
-            indicator_id: Set(code.to_owned()),
-            field: Set("sdg_indicators".to_owned()),
-            value: Set(value),
-        })
+/// The (field, value) facets filters reach: the SDG indicator codes.
+pub fn facets(resource: &Indicator) -> Vec<(&'static str, String)> {
+    resource
+        .sdg_indicators
+        .iter()
+        .map(|code| ("sdg_indicators", code.clone()))
         .collect()
 }
 

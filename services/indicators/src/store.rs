@@ -5,8 +5,8 @@
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, TransactionTrait, sea_query::OnConflict,
+    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
 };
 use sse_platform::{
     ServiceError, ServiceResult, error,
@@ -20,7 +20,7 @@ use sse_platform::{
 use sse_proto::indicators::{Indicator, Observation};
 
 use crate::{
-    entity::{indicator as indicator_row, indicator_facet, observation as observation_row},
+    entity::{indicator as indicator_row, observation as observation_row},
     indicator::{self, AGGREGATION_PREFIX, AGGREGATIONS, CATEGORIES, CATEGORY_PREFIX},
     observation::{self, STATUS_PREFIX, STATUSES},
     period::Period,
@@ -39,6 +39,14 @@ pub const MAX_BATCH_SIZE: usize = 10_000;
 
 const INDICATORS: &str = "indicators";
 const OBSERVATIONS: &str = "observations";
+
+/// One row per SDG indicator code an indicator names.
+pub const INDICATOR_FACETS: FacetTable = FacetTable {
+    table: "indicator_facets",
+    owner_column: "indicator_id",
+    field_column: "field",
+    value_column: "value",
+};
 
 /// What ListIndicators filters can reach.
 pub const INDICATOR_FILTER: FilterSchema = FilterSchema {
@@ -93,12 +101,7 @@ pub const INDICATOR_FILTER: FilterSchema = FilterSchema {
         },
     ],
     text_columns: &["id", "display_name"],
-    facets: Some(FacetTable {
-        table: "indicator_facets",
-        owner_column: "indicator_id",
-        field_column: "field",
-        value_column: "value",
-    }),
+    facets: Some(INDICATOR_FACETS),
 };
 
 const INDICATOR_ORDER: &[OrderField] = &[
@@ -382,7 +385,7 @@ impl Store {
             indicator_row::Entity::insert(indicator::to_row(&mut stored, code)?)
                 .exec_without_returning(&txn)
                 .await?;
-            write_indicator_facets(&txn, &stored, code).await?;
+            INDICATOR_FACETS.replace(&txn, code, indicator::facets(&stored)).await?;
             REQUEST_LOG
                 .record(&txn, CREATE_INDICATOR, request_id, &stored, now)
                 .await?;
@@ -422,11 +425,9 @@ impl Store {
         if written.rows_affected != 1 {
             return Err(lifecycle::stale_etag(&name));
         }
-        indicator_facet::Entity::delete_many()
-            .filter(indicator_facet::Column::IndicatorId.eq(code))
-            .exec(&txn)
+        INDICATOR_FACETS
+            .replace(&txn, code, indicator::facets(&changed))
             .await?;
-        write_indicator_facets(&txn, &changed, code).await?;
         txn.commit().await?;
         Ok(changed)
     }
@@ -633,25 +634,6 @@ async fn require_live_indicator(txn: &DatabaseTransaction, code: &str) -> Servic
         .await?
         .ok_or_else(|| ServiceError::not_found(&name))?;
     lifecycle::check_change(&name, Lifecycle::of(row.delete_time), Lifecycle::Live, "", "")
-}
-
-async fn write_indicator_facets(db: &impl ConnectionTrait, stored: &Indicator, code: &str) -> ServiceResult<()> {
-    let facets = indicator::facets(stored, code);
-    if !facets.is_empty() {
-        indicator_facet::Entity::insert_many(facets)
-            .on_conflict(
-                OnConflict::columns([
-                    indicator_facet::Column::IndicatorId,
-                    indicator_facet::Column::Field,
-                    indicator_facet::Column::Value,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(())
 }
 
 fn clamp(count: u64) -> i32 {

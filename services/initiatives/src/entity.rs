@@ -1,6 +1,7 @@
 //! The tables of the initiatives service. An initiative is stored whole, as its proto3 JSON in
 //! `resource`, with the fields that List filters and sorts on copied into columns; its repeated
-//! fields are copied into `initiative_facets`, one row per value, for `countries:"FR"` filters.
+//! fields are copied into `initiative_facets` (see `store::FACETS`), one row per value, for
+//! `countries:"FR"` filters.
 
 pub mod initiative {
     use sea_orm::entity::prelude::*;
@@ -30,27 +31,6 @@ pub mod initiative {
         /// The whole initiative as proto3 JSON.
         #[sea_orm(column_type = "Text")]
         pub resource: String,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-pub mod facet {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "initiative_facets")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
-        pub initiative_id: String,
-        /// The repeated field, e.g. `countries`.
-        #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
-        pub field: String,
-        #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
-        pub value: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,7 +11,7 @@ use sse_platform::{
 };
 use sse_proto::initiatives::{Initiative, initiative::LegalForm, initiative::Status};
 
-use crate::entity::{facet, initiative};
+use crate::entity::initiative;
 
 /// The collection part of every initiative's name.
 pub const COLLECTION: &str = "initiatives";
@@ -75,28 +75,18 @@ pub fn from_row(row: &initiative::Model) -> ServiceResult<Initiative> {
     })
 }
 
-/// One facet row per value of each repeated field that filters reach.
-pub fn facets(resource: &Initiative, id: &str) -> Vec<facet::ActiveModel> {
-    let texts = |field: &'static str, values: &[String]| {
-        values
-            .iter()
-            .map(move |value| (field, value.clone()))
-            .collect::<Vec<_>>()
-    };
-    let mut pairs = texts("countries", &resource.countries);
-    pairs.extend(texts("territories", &resource.territories));
-    pairs.extend(texts("sdg_targets", &resource.sdg_targets));
-    pairs.extend(texts("related_legal_texts", &resource.related_legal_texts));
-    pairs.extend(resource.sdg_goals.iter().map(|goal| ("sdg_goals", goal.to_string())));
-    pairs.sort();
-    pairs.dedup();
-    pairs
+/// The (field, value) facets of each repeated field that filters reach.
+pub fn facets(resource: &Initiative) -> Vec<(&'static str, String)> {
+    let texts = [
+        ("countries", &resource.countries),
+        ("territories", &resource.territories),
+        ("sdg_targets", &resource.sdg_targets),
+        ("related_legal_texts", &resource.related_legal_texts),
+    ];
+    texts
         .into_iter()
-        .map(|(field, value)| facet::ActiveModel {
-            initiative_id: Set(id.to_owned()),
-            field: Set(field.to_owned()),
-            value: Set(value),
-        })
+        .flat_map(|(field, values)| values.iter().map(move |value| (field, value.clone())))
+        .chain(resource.sdg_goals.iter().map(|goal| ("sdg_goals", goal.to_string())))
         .collect()
 }
 

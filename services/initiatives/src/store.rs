@@ -3,8 +3,8 @@
 //! concurrent writers cannot overwrite each other unseen.
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait,
-    QueryFilter, TransactionTrait, sea_query::OnConflict,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    TransactionTrait,
 };
 use sse_platform::{
     ServiceError, ServiceResult, error,
@@ -18,11 +18,19 @@ use sse_platform::{
 use sse_proto::initiatives::Initiative;
 
 use crate::{
-    entity::{facet, initiative},
+    entity::initiative,
     resource::{self, LEGAL_FORM_PREFIX, LEGAL_FORMS, STATUS_PREFIX, STATUSES},
 };
 
 const TABLE: &str = "initiatives";
+
+/// One row per value of the repeated fields filters reach.
+pub const FACETS: FacetTable = FacetTable {
+    table: "initiative_facets",
+    owner_column: "initiative_id",
+    field_column: "field",
+    value_column: "value",
+};
 
 /// What ListInitiatives filters can reach (the README documents the grammar).
 pub const FILTER_SCHEMA: FilterSchema = FilterSchema {
@@ -107,12 +115,7 @@ pub const FILTER_SCHEMA: FilterSchema = FilterSchema {
         },
     ],
     text_columns: &["id", "display_name", "description"],
-    facets: Some(FacetTable {
-        table: "initiative_facets",
-        owner_column: "initiative_id",
-        field_column: "field",
-        value_column: "value",
-    }),
+    facets: Some(FACETS),
 };
 
 const ORDER_FIELDS: &[OrderField] = &[
@@ -263,7 +266,7 @@ impl Store {
             stored.delete_time = None;
             let row = resource::to_row(&mut stored, &id)?;
             initiative::Entity::insert(row).exec_without_returning(&txn).await?;
-            write_facets(&txn, &stored, &id).await?;
+            FACETS.replace(&txn, &id, resource::facets(&stored)).await?;
             REQUEST_LOG
                 .record(&txn, CREATE_METHOD, &item.request_id, &stored, now)
                 .await?;
@@ -305,11 +308,7 @@ impl Store {
         if written.rows_affected != 1 {
             return Err(lifecycle::stale_etag(&name));
         }
-        facet::Entity::delete_many()
-            .filter(facet::Column::InitiativeId.eq(id))
-            .exec(&txn)
-            .await?;
-        write_facets(&txn, &changed, id).await?;
+        FACETS.replace(&txn, id, resource::facets(&changed)).await?;
         txn.commit().await?;
         Ok(changed)
     }
@@ -317,21 +316,6 @@ impl Store {
 
 async fn find(db: &impl ConnectionTrait, id: &str) -> ServiceResult<Option<initiative::Model>> {
     Ok(initiative::Entity::find_by_id(id.to_owned()).one(db).await?)
-}
-
-async fn write_facets(txn: &DatabaseTransaction, stored: &Initiative, id: &str) -> ServiceResult<()> {
-    let facets = resource::facets(stored, id);
-    if !facets.is_empty() {
-        facet::Entity::insert_many(facets)
-            .on_conflict(
-                OnConflict::columns([facet::Column::InitiativeId, facet::Column::Field, facet::Column::Value])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(txn)
-            .await?;
-    }
-    Ok(())
 }
 
 fn sort_value(row: &initiative::Model, column: &str) -> serde_json::Value {

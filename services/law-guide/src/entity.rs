@@ -56,27 +56,6 @@ pub mod legal_text {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-pub mod facet {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "legal_text_facets")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
-        pub legal_text_id: String,
-        /// The repeated field, e.g. `topics`.
-        #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
-        pub field: String,
-        #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
-        pub value: String,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
 /// The search index: how often each term occurs in each field of each text (see `analysis`).
 pub mod term {
     use sea_orm::entity::prelude::*;

@@ -16,7 +16,7 @@ use sse_proto::lawguide::{
 
 use crate::{
     analysis::{Field, IndexedText},
-    entity::{facet, legal_text, term},
+    entity::{legal_text, term},
 };
 
 /// The collection part of every legal text's name.
@@ -151,7 +151,7 @@ pub fn from_row(row: &legal_text::Model) -> ServiceResult<LegalText> {
 
 /// One facet row per value of each repeated field that filters reach. Topics are kept under
 /// both their short and full names (`REGISTRY`, `TOPIC_REGISTRY`), so a filter may use either.
-pub fn facets(resource: &LegalText, id: &str) -> Vec<facet::ActiveModel> {
+pub fn facets(resource: &LegalText) -> Vec<(&'static str, String)> {
     let mut pairs: Vec<(&str, String)> = Vec::new();
     for topic in covered_topics(resource) {
         let full = topic.as_str_name();
@@ -161,16 +161,7 @@ pub fn facets(resource: &LegalText, id: &str) -> Vec<facet::ActiveModel> {
     for initiative in &resource.related_initiatives {
         pairs.push(("related_initiatives", initiative.clone()));
     }
-    pairs.sort();
-    pairs.dedup();
     pairs
-        .into_iter()
-        .map(|(field, value)| facet::ActiveModel {
-            legal_text_id: Set(id.to_owned()),
-            field: Set(field.to_owned()),
-            value: Set(value),
-        })
-        .collect()
 }
 
 /// The search index rows of a text.

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait, sea_query::OnConflict,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use sse_platform::{
     ServiceError, ServiceResult, error,
@@ -21,12 +21,20 @@ use sse_proto::lawguide::{LegalText, LegalTextRevision, SearchResult, legal_text
 
 use crate::{
     analysis::{Field, IndexedText, query_words},
-    entity::{facet, legal_text, revision, term},
+    entity::{legal_text, revision, term},
     resource::{self, KIND_PREFIX, KINDS, LEVEL_PREFIX, LEVELS, STATUS_PREFIX, STATUSES},
     search::{self, Collection, Posting},
 };
 
 const TABLE: &str = "legal_texts";
+
+/// One row per value of the repeated fields filters reach (topics, related initiatives).
+pub const FACETS: FacetTable = FacetTable {
+    table: "legal_text_facets",
+    owner_column: "legal_text_id",
+    field_column: "field",
+    value_column: "value",
+};
 
 /// What ListLegalTexts, SearchLegalTexts and CompareJurisdictions filters can reach (the README
 /// documents the grammar).
@@ -94,12 +102,7 @@ pub const FILTER_SCHEMA: FilterSchema = FilterSchema {
         },
     ],
     text_columns: &["id", "number", "title", "title_en", "summary"],
-    facets: Some(FacetTable {
-        table: "legal_text_facets",
-        owner_column: "legal_text_id",
-        field_column: "field",
-        value_column: "value",
-    }),
+    facets: Some(FACETS),
 };
 
 const fn text_field(name: &'static str, column: &'static str) -> FilterField {
@@ -617,17 +620,7 @@ async fn write_derived(
     id: &str,
     indexed: &IndexedText,
 ) -> ServiceResult<()> {
-    let facets = resource::facets(stored, id);
-    if !facets.is_empty() {
-        facet::Entity::insert_many(facets)
-            .on_conflict(
-                OnConflict::columns([facet::Column::LegalTextId, facet::Column::Field, facet::Column::Value])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(txn)
-            .await?;
-    }
+    FACETS.replace(txn, id, resource::facets(stored)).await?;
     let terms = resource::terms(indexed, id);
     let mut terms = terms.into_iter().peekable();
     while terms.peek().is_some() {
@@ -640,10 +633,7 @@ async fn write_derived(
 /// Removes a text's facets and search terms. Explicitly rather than by cascade: SQLite enforces
 /// foreign keys only on connections that asked for it.
 async fn delete_derived(txn: &DatabaseTransaction, id: &str) -> ServiceResult<()> {
-    facet::Entity::delete_many()
-        .filter(facet::Column::LegalTextId.eq(id))
-        .exec(txn)
-        .await?;
+    FACETS.replace(txn, id, Vec::new()).await?;
     term::Entity::delete_many()
         .filter(term::Column::LegalTextId.eq(id))
         .exec(txn)

@@ -3,6 +3,7 @@
 //! declares filterable. Repeated fields live in a facet table (`owner, field, value`) and are
 //! matched with `EXISTS`, which reads the same on SQLite and PostgreSQL.
 
+mod facets;
 pub mod parser;
 mod sql;
 

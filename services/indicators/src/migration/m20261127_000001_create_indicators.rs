@@ -27,22 +27,10 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_table(
-                Table::create()
-                    .table("indicator_facets")
-                    .if_not_exists()
-                    .col(text("indicator_id"))
-                    .col(text("field"))
-                    .col(text("value"))
-                    .primary_key(Index::create().col("indicator_id").col("field").col("value"))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from("indicator_facets", "indicator_id")
-                            .to("indicators", "id")
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .to_owned(),
-            )
+            .create_table(crate::store::INDICATOR_FACETS.create_table("indicators", "id"))
+            .await?;
+        manager
+            .create_index(crate::store::INDICATOR_FACETS.lookup_index())
             .await?;
         manager
             .create_table(

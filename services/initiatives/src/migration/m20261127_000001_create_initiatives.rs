@@ -41,34 +41,9 @@ impl MigrationTrait for Migration {
                 .await?;
         }
         manager
-            .create_table(
-                Table::create()
-                    .table("initiative_facets")
-                    .if_not_exists()
-                    .col(text("initiative_id"))
-                    .col(text("field"))
-                    .col(text("value"))
-                    .primary_key(Index::create().col("initiative_id").col("field").col("value"))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from("initiative_facets", "initiative_id")
-                            .to("initiatives", "id")
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .to_owned(),
-            )
+            .create_table(crate::store::FACETS.create_table("initiatives", "id"))
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("initiative_facets_lookup_idx")
-                    .table("initiative_facets")
-                    .col("field")
-                    .col("value")
-                    .if_not_exists()
-                    .to_owned(),
-            )
-            .await?;
+        manager.create_index(crate::store::FACETS.lookup_index()).await?;
         manager.create_table(crate::store::REQUEST_LOG.create_table()).await
     }
 

@@ -55,34 +55,9 @@ impl MigrationTrait for Migration {
                 .await?;
         }
         manager
-            .create_table(
-                Table::create()
-                    .table("legal_text_facets")
-                    .if_not_exists()
-                    .col(text("legal_text_id"))
-                    .col(text("field"))
-                    .col(text("value"))
-                    .primary_key(Index::create().col("legal_text_id").col("field").col("value"))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from("legal_text_facets", "legal_text_id")
-                            .to("legal_texts", "id")
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .to_owned(),
-            )
+            .create_table(crate::store::FACETS.create_table("legal_texts", "id"))
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("legal_text_facets_lookup_idx")
-                    .table("legal_text_facets")
-                    .col("field")
-                    .col("value")
-                    .if_not_exists()
-                    .to_owned(),
-            )
-            .await?;
+        manager.create_index(crate::store::FACETS.lookup_index()).await?;
         manager
             .create_table(
                 Table::create()

@@ -1,0 +1,83 @@
+//! The facet table of a resource: one row per value of each repeated field that filters reach
+//! (`countries`, `topics`…), so that `countries:"FR"` is an `EXISTS` over an index, the same on
+//! SQLite and PostgreSQL.
+
+use sea_orm::{
+    ConnectionTrait,
+    sea_query::{
+        ColumnDef, Expr, ExprTrait, ForeignKey, ForeignKeyAction, Index, IndexCreateStatement, OnConflict, Query,
+        Table, TableCreateStatement,
+    },
+};
+
+use super::FacetTable;
+use crate::error::ServiceResult;
+
+impl FacetTable {
+    /// The table, for the owner's migration: its rows go with their owner.
+    pub fn create_table(&self, owner_table: &str, owner_key: &str) -> TableCreateStatement {
+        Table::create()
+            .table(self.table)
+            .if_not_exists()
+            .col(ColumnDef::new(self.owner_column).text().not_null())
+            .col(ColumnDef::new(self.field_column).text().not_null())
+            .col(ColumnDef::new(self.value_column).text().not_null())
+            .primary_key(
+                Index::create()
+                    .col(self.owner_column)
+                    .col(self.field_column)
+                    .col(self.value_column),
+            )
+            .foreign_key(
+                ForeignKey::create()
+                    .from(self.table, self.owner_column)
+                    .to(owner_table.to_owned(), owner_key.to_owned())
+                    .on_delete(ForeignKeyAction::Cascade),
+            )
+            .to_owned()
+    }
+
+    /// The index filters look values up by.
+    pub fn lookup_index(&self) -> IndexCreateStatement {
+        Index::create()
+            .name(format!("{}_lookup_idx", self.table))
+            .table(self.table)
+            .col(self.field_column)
+            .col(self.value_column)
+            .if_not_exists()
+            .to_owned()
+    }
+
+    /// Makes `values` (field, value) the facets of `owner`, in the caller's transaction.
+    pub async fn replace(
+        &self,
+        db: &impl ConnectionTrait,
+        owner: &str,
+        mut values: Vec<(&str, String)>,
+    ) -> ServiceResult<()> {
+        let delete = Query::delete()
+            .from_table(self.table)
+            .and_where(Expr::col(self.owner_column).eq(owner))
+            .to_owned();
+        db.execute(&delete).await?;
+        values.sort();
+        values.dedup();
+        if values.is_empty() {
+            return Ok(());
+        }
+        let mut insert = Query::insert()
+            .into_table(self.table)
+            .columns([self.owner_column, self.field_column, self.value_column])
+            .on_conflict(
+                OnConflict::columns([self.owner_column, self.field_column, self.value_column])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .to_owned();
+        for (field, value) in values {
+            insert.values_panic([owner.into(), field.into(), value.into()]);
+        }
+        db.execute(&insert).await?;
+        Ok(())
+    }
+}
