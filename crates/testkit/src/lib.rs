@@ -196,6 +196,32 @@ pub fn with_admin_key(mut request: Request<()>) -> Result<Request<()>, Status> {
     Ok(request)
 }
 
+/// The fields a `BadRequest` error detail names, in the order the service gave them.
+pub fn violated_fields(status: &Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .bad_request()
+        .map(|bad_request| {
+            bad_request
+                .field_violations
+                .iter()
+                .map(|violation| violation.field.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The `ErrorInfo.reason` of an error, empty when there is none.
+pub fn error_reason(status: &Status) -> String {
+    use tonic_types::StatusExt;
+    status
+        .get_error_details()
+        .error_info()
+        .map(|info| info.reason.clone())
+        .unwrap_or_default()
+}
+
 /// Runs each named `async fn name(backend: Backend)` of the calling module as two tests,
 /// `sqlite::name` and `postgres::name`.
 #[macro_export]

@@ -13,10 +13,9 @@ use sse_proto::indicators::{
     observation::Status as FigureStatus,
 };
 use sse_proto::types::{PartialDate, SourceCitation};
-use sse_testkit::{Backend, TestDatabase, TestServer, on_both_databases};
+use sse_testkit::{Backend, TestDatabase, TestServer, on_both_databases, violated_fields};
 use tokio_stream::StreamExt;
 use tonic::{Code, Request, Status, service::interceptor::InterceptedService, transport::Channel};
-use tonic_types::StatusExt;
 
 type Client = IndicatorServiceClient<InterceptedService<Channel, fn(Request<()>) -> Result<Request<()>, Status>>>;
 
@@ -151,20 +150,6 @@ fn dated(mut observation: Observation, year: i32) -> Observation {
         source.date = Some(PartialDate { year, month: 0, day: 0 });
     }
     observation
-}
-
-fn violated_fields(status: &Status) -> Vec<String> {
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|bad_request| {
-            bad_request
-                .field_violations
-                .iter()
-                .map(|violation| violation.field.clone())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Figures with known totals: three cooperative ones, two public-programme ones (one of which

@@ -9,7 +9,7 @@ use sse_proto::initiatives::{
     initiative_service_client::InitiativeServiceClient,
 };
 use sse_proto::types::{PartialDate, SourceCitation};
-use sse_testkit::{Backend, TestDatabase, TestServer, on_both_databases};
+use sse_testkit::{Backend, TestDatabase, TestServer, error_reason, on_both_databases, violated_fields};
 use tonic::{Code, Request, Status, service::interceptor::InterceptedService, transport::Channel};
 use tonic_types::StatusExt;
 
@@ -120,28 +120,6 @@ fn cooperative(display_name: &str) -> Initiative {
     }
 }
 
-fn violated_fields(status: &Status) -> Vec<String> {
-    let details = status.get_error_details();
-    details
-        .bad_request()
-        .map(|bad_request| {
-            bad_request
-                .field_violations
-                .iter()
-                .map(|violation| violation.field.clone())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn reason(status: &Status) -> String {
-    status
-        .get_error_details()
-        .error_info()
-        .map(|info| info.reason.clone())
-        .unwrap_or_default()
-}
-
 on_both_databases!(
     create_then_get_returns_the_stored_initiative,
     create_with_an_existing_id_is_already_exists,
@@ -175,7 +153,7 @@ async fn create_then_get_returns_the_stored_initiative(backend: Backend) {
     assert_eq!(read, created);
     let missing = app.get("nope").await.expect_err("unknown id");
     assert_eq!(missing.code(), Code::NotFound);
-    assert_eq!(reason(&missing), "NOT_FOUND");
+    assert_eq!(error_reason(&missing), "NOT_FOUND");
     let malformed = app
         .client
         .get_initiative(GetInitiativeRequest {
@@ -345,7 +323,7 @@ async fn update_with_a_stale_etag_is_aborted(backend: Backend) {
         .await
         .expect_err("stale etag");
     assert_eq!(stale.code(), Code::Aborted);
-    assert_eq!(reason(&stale), "ETAG_MISMATCH");
+    assert_eq!(error_reason(&stale), "ETAG_MISMATCH");
     assert_eq!(app.get("coop-a").await.expect("get").display_name, "First");
     let stale_delete = app
         .client
@@ -681,7 +659,7 @@ async fn a_filter_that_does_not_parse_names_the_position(backend: Backend) {
     for (filter, expected) in cases {
         let status = app.filtered(filter).await.expect_err(filter);
         assert_eq!(status.code(), Code::InvalidArgument, "{filter}");
-        assert_eq!(reason(&status), "INVALID_FILTER", "{filter}");
+        assert_eq!(error_reason(&status), "INVALID_FILTER", "{filter}");
         assert_eq!(violated_fields(&status), ["filter"], "{filter}");
         assert!(status.message().contains(expected), "{filter}: {}", status.message());
     }

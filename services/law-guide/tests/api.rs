@@ -15,9 +15,8 @@ use sse_proto::lawguide::{
     snippet::Section,
 };
 use sse_proto::types::{PartialDate, SourceCitation};
-use sse_testkit::{Backend, TestDatabase, TestServer, on_both_databases};
+use sse_testkit::{Backend, TestDatabase, TestServer, error_reason, on_both_databases};
 use tonic::{Code, Request, Status, service::interceptor::InterceptedService, transport::Channel};
-use tonic_types::StatusExt;
 
 type Client = LawGuideServiceClient<InterceptedService<Channel, fn(Request<()>) -> Result<Request<()>, Status>>>;
 
@@ -175,28 +174,11 @@ fn law(title: &str) -> LegalText {
     }
 }
 
+/// The violated fields, sorted: these tests compare sets.
 fn violated_fields(status: &Status) -> Vec<String> {
-    let details = status.get_error_details();
-    let mut fields: Vec<String> = details
-        .bad_request()
-        .map(|bad_request| {
-            bad_request
-                .field_violations
-                .iter()
-                .map(|violation| violation.field.clone())
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut fields = sse_testkit::violated_fields(status);
     fields.sort();
     fields
-}
-
-fn reason(status: &Status) -> String {
-    status
-        .get_error_details()
-        .error_info()
-        .map(|info| info.reason.clone())
-        .unwrap_or_default()
 }
 
 on_both_databases!(
@@ -235,7 +217,7 @@ async fn create_then_get_returns_the_stored_text(backend: Backend) {
 
     let missing = app.get("nope").await.expect_err("unknown id");
     assert_eq!(missing.code(), Code::NotFound);
-    assert_eq!(reason(&missing), "NOT_FOUND");
+    assert_eq!(error_reason(&missing), "NOT_FOUND");
     let malformed = app
         .client
         .get_legal_text(GetLegalTextRequest {
@@ -311,7 +293,7 @@ async fn create_rejects_each_invalid_field_and_writes_nothing(backend: Backend) 
     invalid.sources[0].url = "not a url".to_owned();
     let status = app.create("Bad_Id", invalid).await.expect_err("invalid");
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert_eq!(reason(&status), "INVALID_ARGUMENT");
+    assert_eq!(error_reason(&status), "INVALID_ARGUMENT");
     assert_eq!(
         violated_fields(&status),
         [
@@ -489,7 +471,7 @@ async fn update_with_a_stale_etag_or_invalid_values_is_refused_and_writes_nothin
         .await
         .expect_err("stale etag");
     assert_eq!(stale.code(), Code::Aborted);
-    assert_eq!(reason(&stale), "ETAG_MISMATCH");
+    assert_eq!(error_reason(&stale), "ETAG_MISMATCH");
 
     let unknown = app
         .update(rename("x", ""), &["colour"])
@@ -872,7 +854,7 @@ async fn search_with_a_filter_and_pages(backend: Backend) {
         })
         .await
         .expect_err("a token of another query");
-    assert_eq!(reason(&other_query), "INVALID_PAGE_TOKEN");
+    assert_eq!(error_reason(&other_query), "INVALID_PAGE_TOKEN");
     assert_eq!(violated_fields(&other_query), ["page_token"]);
     app.stop().await;
 }
@@ -896,7 +878,7 @@ async fn search_rejects_bad_input(backend: Backend) {
         .ranked("economia", "", "topics:BAKERY")
         .await
         .expect_err("unknown topic");
-    assert_eq!(reason(&status), "INVALID_FILTER");
+    assert_eq!(error_reason(&status), "INVALID_FILTER");
     assert!(status.message().contains("PUBLIC_PROCUREMENT"), "{}", status.message());
     assert!(app.ranked("de la", "", "").await.expect("only stopwords").is_empty());
     assert!(app.ranked("xylophone", "", "").await.expect("no match").is_empty());
@@ -1034,7 +1016,7 @@ async fn list_rejects_bad_filters(backend: Backend) {
     for (filter, expected) in cases {
         let status = app.filtered(filter).await.expect_err(filter);
         assert_eq!(status.code(), Code::InvalidArgument, "{filter}");
-        assert_eq!(reason(&status), "INVALID_FILTER", "{filter}");
+        assert_eq!(error_reason(&status), "INVALID_FILTER", "{filter}");
         assert_eq!(violated_fields(&status), ["filter"], "{filter}");
         assert!(status.message().contains(expected), "{filter}: {}", status.message());
     }
