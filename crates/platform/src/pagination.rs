@@ -202,6 +202,50 @@ fn sql_value(value: &serde_json::Value) -> ServiceResult<SimpleExpr> {
     }
 }
 
+/// What a List request asks for, whatever the resource.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ListQuery<'a> {
+    pub filter: &'a str,
+    pub order_by: &'a str,
+    pub show_deleted: bool,
+    pub page_size: i32,
+    pub page_token: &'a str,
+}
+
+impl<'a> ListQuery<'a> {
+    /// The paging part of the query; `scope` holds any other request field that changes the
+    /// result set, such as a parent.
+    pub fn page_request(&self, scope: &[&'a str]) -> PageRequest<'a> {
+        let mut query = vec![self.filter, if self.show_deleted { "deleted" } else { "" }];
+        query.extend_from_slice(scope);
+        PageRequest {
+            page_size: self.page_size,
+            page_token: self.page_token,
+            order_by: self.order_by,
+            query,
+        }
+    }
+}
+
+/// One page of a List.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_page_token: String,
+    /// How many match across all pages.
+    pub total_size: i32,
+}
+
+impl<T> Page<T> {
+    pub fn new(items: Vec<T>, next_page_token: String, total_size: u64) -> Page<T> {
+        Page {
+            items,
+            next_page_token,
+            total_size: i32::try_from(total_size).unwrap_or(i32::MAX),
+        }
+    }
+}
+
 /// The paging of one List call, over one table: built from the request, it narrows and orders
 /// the query ([`KeysetPage::apply`]), then cuts the rows and makes the next token
 /// ([`KeysetPage::finish`]).

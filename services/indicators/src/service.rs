@@ -6,8 +6,8 @@ use std::{collections::BTreeMap, pin::Pin};
 
 use sea_orm::{ColumnTrait, Condition};
 use sse_platform::{
-    ServiceError, ServiceResult, calls::CallContext, lifecycle::Lifecycle, names::is_valid_id, time, update_mask,
-    validate::Violations,
+    ServiceError, ServiceResult, calls::CallContext, lifecycle::Lifecycle, names::is_valid_id, pagination::ListQuery,
+    time, update_mask, validate::Violations,
 };
 use sse_proto::indicators::{
     AggregateObservationsRequest, AggregateObservationsResponse, BatchCreateObservationsRequest,
@@ -31,7 +31,7 @@ use crate::{
     indicator,
     initiatives::Initiatives,
     observation, sdg, sdmx,
-    store::{self, ListQuery, NewObservation, Store},
+    store::{self, NewObservation, Store},
 };
 
 /// How many bytes of an export one streamed message carries.

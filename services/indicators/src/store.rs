@@ -14,7 +14,7 @@ use sse_platform::{
     idempotency::RequestLog,
     lifecycle::{self, Lifecycle},
     names,
-    pagination::{KeysetPage, OrderField, PageRequest},
+    pagination::{KeysetPage, ListQuery, OrderField, Page},
     time,
 };
 use sse_proto::indicators::{Indicator, Observation};
@@ -252,21 +252,6 @@ const OBSERVATION_ORDER: &[OrderField] = &[
     },
 ];
 
-/// What a List request asks for.
-pub struct ListQuery<'a> {
-    pub filter: &'a str,
-    pub order_by: &'a str,
-    pub show_deleted: bool,
-    pub page_size: i32,
-    pub page_token: &'a str,
-}
-
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_page_token: String,
-    pub total_size: i32,
-}
-
 /// One observation to create, already validated.
 pub struct NewObservation {
     pub indicator_code: String,
@@ -328,7 +313,7 @@ impl Store {
 
     #[tracing::instrument(skip_all, fields(filter = query.filter), err(level = "debug", Display))]
     pub async fn list_indicators(&self, query: ListQuery<'_>) -> ServiceResult<Page<Indicator>> {
-        let page = KeysetPage::new(INDICATORS, &page_request(&query, &[]), INDICATOR_ORDER, "id")?;
+        let page = KeysetPage::new(INDICATORS, &query.page_request(&[]), INDICATOR_ORDER, "id")?;
         let mut matching = Condition::all();
         if let Some(filter) = INDICATOR_FILTER.condition(query.filter)? {
             matching = matching.add(filter);
@@ -350,11 +335,11 @@ impl Store {
             "update_time" => row.update_time.into(),
             _ => row.id.clone().into(),
         });
-        Ok(Page {
-            items: rows.iter().map(indicator::from_row).collect::<ServiceResult<_>>()?,
+        Ok(Page::new(
+            rows.iter().map(indicator::from_row).collect::<ServiceResult<_>>()?,
             next_page_token,
-            total_size: clamp(total_size),
-        })
+            total_size,
+        ))
     }
 
     #[tracing::instrument(skip(self, resource), err(level = "debug", Display))]
@@ -449,12 +434,7 @@ impl Store {
         query: ListQuery<'_>,
     ) -> ServiceResult<Page<Observation>> {
         let parent = indicator.unwrap_or("indicators/-");
-        let page = KeysetPage::new(
-            OBSERVATIONS,
-            &page_request(&query, &[parent]),
-            OBSERVATION_ORDER,
-            "name",
-        )?;
+        let page = KeysetPage::new(OBSERVATIONS, &query.page_request(&[parent]), OBSERVATION_ORDER, "name")?;
         let mut matching = self.observation_condition(query.filter, query.show_deleted)?;
         if let Some(indicator) = indicator {
             matching = matching.add(observation_row::Column::Indicator.eq(indicator));
@@ -477,11 +457,11 @@ impl Store {
             "update_time" => row.update_time.into(),
             _ => row.name.clone().into(),
         });
-        Ok(Page {
-            items: rows.iter().map(observation::from_row).collect::<ServiceResult<_>>()?,
+        Ok(Page::new(
+            rows.iter().map(observation::from_row).collect::<ServiceResult<_>>()?,
             next_page_token,
-            total_size: clamp(total_size),
-        })
+            total_size,
+        ))
     }
 
     /// Every live observation matching `filter` plus `extra`, in name order: what aggregation,
@@ -615,18 +595,6 @@ impl Store {
     }
 }
 
-fn page_request<'a>(query: &'a ListQuery<'a>, extra: &[&'a str]) -> PageRequest<'a> {
-    let show_deleted = if query.show_deleted { "deleted" } else { "" };
-    let mut parts = vec![query.filter, show_deleted];
-    parts.extend_from_slice(extra);
-    PageRequest {
-        page_size: query.page_size,
-        page_token: query.page_token,
-        order_by: query.order_by,
-        query: parts,
-    }
-}
-
 async fn require_live_indicator(txn: &DatabaseTransaction, code: &str) -> ServiceResult<()> {
     let name = indicator::name_of(code);
     let row = indicator_row::Entity::find_by_id(code.to_owned())
@@ -634,8 +602,4 @@ async fn require_live_indicator(txn: &DatabaseTransaction, code: &str) -> Servic
         .await?
         .ok_or_else(|| ServiceError::not_found(&name))?;
     lifecycle::check_change(&name, Lifecycle::of(row.delete_time), Lifecycle::Live, "", "")
-}
-
-fn clamp(count: u64) -> i32 {
-    i32::try_from(count).unwrap_or(i32::MAX)
 }

@@ -1,7 +1,9 @@
 //! The gRPC face of the catalogue: reads each request, checks it whole, and hands it to the
 //! store. Handlers stay thin; what a field means lives in `validation` and `resource`.
 
-use sse_platform::{ServiceError, ServiceResult, lifecycle::Lifecycle, time, update_mask, validate::Violations};
+use sse_platform::{
+    ServiceError, ServiceResult, lifecycle::Lifecycle, pagination::ListQuery, time, update_mask, validate::Violations,
+};
 use sse_proto::initiatives::{
     BatchCreateInitiativesRequest, BatchCreateInitiativesResponse, CreateInitiativeRequest, CreateInitiativeResponse,
     DeleteInitiativeRequest, DeleteInitiativeResponse, GetInitiativeRequest, GetInitiativeResponse, Initiative,
@@ -12,7 +14,7 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     resource,
-    store::{ListQuery, NewInitiative, Store},
+    store::{NewInitiative, Store},
     validation::{check_initiative, check_initiative_id, check_request_id},
 };
 
@@ -125,7 +127,7 @@ impl InitiativeService for InitiativesService {
             })
             .await?;
         Ok(Response::new(ListInitiativesResponse {
-            initiatives: page.initiatives,
+            initiatives: page.items,
             next_page_token: page.next_page_token,
             total_size: page.total_size,
         }))

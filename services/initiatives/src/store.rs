@@ -12,7 +12,7 @@ use sse_platform::{
     idempotency::RequestLog,
     lifecycle::{self, Lifecycle},
     names,
-    pagination::{KeysetPage, OrderField, PageRequest},
+    pagination::{KeysetPage, ListQuery, OrderField, Page},
     time,
 };
 use sse_proto::initiatives::Initiative;
@@ -157,20 +157,6 @@ pub struct NewInitiative {
     pub request_id: String,
 }
 
-pub struct ListQuery<'a> {
-    pub filter: &'a str,
-    pub order_by: &'a str,
-    pub show_deleted: bool,
-    pub page_size: i32,
-    pub page_token: &'a str,
-}
-
-pub struct ListPage {
-    pub initiatives: Vec<Initiative>,
-    pub next_page_token: String,
-    pub total_size: i32,
-}
-
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
@@ -194,19 +180,8 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all, fields(filter = query.filter, order_by = query.order_by), err(level = "debug", Display))]
-    pub async fn list(&self, query: ListQuery<'_>) -> ServiceResult<ListPage> {
-        let show_deleted = if query.show_deleted { "deleted" } else { "" };
-        let page = KeysetPage::new(
-            TABLE,
-            &PageRequest {
-                page_size: query.page_size,
-                page_token: query.page_token,
-                order_by: query.order_by,
-                query: vec![query.filter, show_deleted],
-            },
-            ORDER_FIELDS,
-            "id",
-        )?;
+    pub async fn list(&self, query: ListQuery<'_>) -> ServiceResult<Page<Initiative>> {
+        let page = KeysetPage::new(TABLE, &query.page_request(&[]), ORDER_FIELDS, "id")?;
         let mut matching = Condition::all();
         if let Some(filter) = FILTER_SCHEMA.condition(query.filter)? {
             matching = matching.add(filter);
@@ -223,11 +198,8 @@ impl Store {
             .all(&self.db)
             .await?;
         let next_page_token = page.finish(&mut rows, sort_value);
-        Ok(ListPage {
-            initiatives: rows.iter().map(resource::from_row).collect::<ServiceResult<_>>()?,
-            next_page_token,
-            total_size: i32::try_from(total_size).unwrap_or(i32::MAX),
-        })
+        let initiatives = rows.iter().map(resource::from_row).collect::<ServiceResult<_>>()?;
+        Ok(Page::new(initiatives, next_page_token, total_size))
     }
 
     /// Creates every initiative or none. A `request_id` seen before (of the batch, or of one

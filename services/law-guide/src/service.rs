@@ -1,7 +1,7 @@
 //! The gRPC face of the law guide: reads each request, checks it whole, and hands it to the
 //! store. Handlers stay thin; what a field means lives in `validation` and `resource`.
 
-use sse_platform::{ServiceError, update_mask, validate::Violations};
+use sse_platform::{ServiceError, pagination::ListQuery, update_mask, validate::Violations};
 use sse_proto::lawguide::{
     CompareJurisdictionsRequest, CompareJurisdictionsResponse, CreateLegalTextRequest, CreateLegalTextResponse,
     DeleteLegalTextRequest, DeleteLegalTextResponse, GetLegalTextRequest, GetLegalTextResponse, LegalText,
@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status};
 use crate::{
     codes::is_language_code,
     matrix, resource,
-    store::{ListQuery, NewLegalText, SearchQuery, Store},
+    store::{NewLegalText, SearchQuery, Store},
     validation::{
         MAX_REPEATED, WRITABLE_FIELDS, check_jurisdiction, check_legal_text, check_legal_text_id, check_request_id,
         check_topics,
@@ -61,10 +61,11 @@ impl LawGuideService for LawGuide {
                 order_by: &request.order_by,
                 page_size: request.page_size,
                 page_token: &request.page_token,
+                ..ListQuery::default()
             })
             .await?;
         Ok(Response::new(ListLegalTextsResponse {
-            legal_texts: page.legal_texts,
+            legal_texts: page.items,
             next_page_token: page.next_page_token,
             total_size: page.total_size,
         }))

@@ -14,7 +14,7 @@ use sse_platform::{
     filter::{self, FacetTable, FieldKind, FilterField, FilterSchema},
     idempotency::RequestLog,
     lifecycle, names,
-    pagination::{self, KeysetPage, OrderField, PageRequest, PageToken},
+    pagination::{self, KeysetPage, ListQuery, OrderField, Page, PageToken},
     time,
 };
 use sse_proto::lawguide::{LegalText, LegalTextRevision, SearchResult, legal_text_revision::Change};
@@ -201,19 +201,6 @@ pub struct NewLegalText {
     pub request_id: String,
 }
 
-pub struct ListQuery<'a> {
-    pub filter: &'a str,
-    pub order_by: &'a str,
-    pub page_size: i32,
-    pub page_token: &'a str,
-}
-
-pub struct ListPage {
-    pub legal_texts: Vec<LegalText>,
-    pub next_page_token: String,
-    pub total_size: i32,
-}
-
 pub struct SearchQuery<'a> {
     pub query: &'a str,
     pub filter: &'a str,
@@ -268,18 +255,8 @@ impl Store {
     }
 
     #[tracing::instrument(skip_all, fields(filter = query.filter, order_by = query.order_by), err(level = "debug", Display))]
-    pub async fn list(&self, query: ListQuery<'_>) -> ServiceResult<ListPage> {
-        let page = KeysetPage::new(
-            TABLE,
-            &PageRequest {
-                page_size: query.page_size,
-                page_token: query.page_token,
-                order_by: query.order_by,
-                query: vec![query.filter],
-            },
-            ORDER_FIELDS,
-            "id",
-        )?;
+    pub async fn list(&self, query: ListQuery<'_>) -> ServiceResult<Page<LegalText>> {
+        let page = KeysetPage::new(TABLE, &query.page_request(&[]), ORDER_FIELDS, "id")?;
         let mut matching = Condition::all();
         if let Some(filter) = filter_condition(query.filter)? {
             matching = matching.add(filter);
@@ -293,11 +270,8 @@ impl Store {
             .all(&self.db)
             .await?;
         let next_page_token = page.finish(&mut rows, sort_value);
-        Ok(ListPage {
-            legal_texts: rows.iter().map(resource::from_row).collect::<ServiceResult<_>>()?,
-            next_page_token,
-            total_size: i32::try_from(total_size).unwrap_or(i32::MAX),
-        })
+        let legal_texts = rows.iter().map(resource::from_row).collect::<ServiceResult<_>>()?;
+        Ok(Page::new(legal_texts, next_page_token, total_size))
     }
 
     /// Creates a legal text. A `request_id` seen before returns what that request returned, and
