@@ -68,14 +68,15 @@ pub fn run(name: &'static str, modules: &[&dyn ServiceModule]) -> std::process::
 }
 
 async fn execute(command: Command, settings: &Settings, modules: &[&dyn ServiceModule]) -> anyhow::Result<()> {
-    let db = if modules.iter().any(|module| module.uses_database()) {
+    let keeping_data: Vec<&&dyn ServiceModule> = modules.iter().filter(|module| module.uses_database()).collect();
+    let db = if keeping_data.is_empty() {
+        sea_orm::DatabaseConnection::default()
+    } else {
         let url = settings.database_url();
         tracing::info!(database = %database::redact(&url), "connecting to the database");
         database::connect(&url).await?
-    } else {
-        sea_orm::DatabaseConnection::default()
     };
-    for module in modules {
+    for module in &keeping_data {
         module.migrate(&db).await?;
     }
     let seed = match command {
@@ -84,7 +85,7 @@ async fn execute(command: Command, settings: &Settings, modules: &[&dyn ServiceM
         Command::Serve => settings.seed,
     };
     if seed {
-        for module in modules {
+        for module in &keeping_data {
             let created = module.seed(&db).await?;
             tracing::info!(module = module.name(), created, "seeded");
         }

@@ -27,14 +27,20 @@ pub trait ServiceModule: Sync {
     }
 
     /// Applies the module's pending migrations.
-    fn migrate<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, anyhow::Result<()>>;
+    fn migrate<'a>(&'a self, _db: &'a DatabaseConnection) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
 
     /// Writes the reference data the module ships with, idempotently; returns how many records
     /// were created.
-    fn seed<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, anyhow::Result<usize>>;
+    fn seed<'a>(&'a self, _db: &'a DatabaseConnection) -> BoxFuture<'a, anyhow::Result<usize>> {
+        Box::pin(async { Ok(0) })
+    }
 
     /// Adds the module's gRPC services to `server`.
-    fn register(&self, server: GrpcServer, context: &ModuleContext) -> anyhow::Result<GrpcServer>;
+    fn register(&self, server: GrpcServer, _context: &ModuleContext) -> anyhow::Result<GrpcServer> {
+        Ok(server)
+    }
 
     /// The HTTP routes the module serves on `http_addr`, if any (the gateway's).
     fn http_routes(&self, _context: &ModuleContext) -> anyhow::Result<Option<axum::Router>> {
