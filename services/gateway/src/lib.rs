@@ -22,8 +22,7 @@ use axum::{
 use http::{HeaderName, HeaderValue, Method, header};
 use sse_platform::{
     config::Settings,
-    module::{BoxFuture, ModuleContext, ServiceModule},
-    server::GrpcServer,
+    module::{ModuleContext, ServiceModule},
 };
 use tower::ServiceExt;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -112,7 +111,8 @@ fn cors(origins: &[String]) -> anyhow::Result<CorsLayer> {
         ]))
 }
 
-/// The gateway as a part of a process: no database, no gRPC service of its own, HTTP routes.
+/// The gateway as a part of a process: no database and no gRPC service of its own, only HTTP
+/// routes.
 pub struct Module;
 
 impl ServiceModule for Module {
@@ -122,18 +122,6 @@ impl ServiceModule for Module {
 
     fn uses_database(&self) -> bool {
         false
-    }
-
-    fn migrate<'a>(&'a self, _db: &'a sea_orm::DatabaseConnection) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async { Ok(()) })
-    }
-
-    fn seed<'a>(&'a self, _db: &'a sea_orm::DatabaseConnection) -> BoxFuture<'a, anyhow::Result<usize>> {
-        Box::pin(async { Ok(0) })
-    }
-
-    fn register(&self, server: GrpcServer, _context: &ModuleContext) -> anyhow::Result<GrpcServer> {
-        Ok(server)
     }
 
     fn http_routes(&self, context: &ModuleContext) -> anyhow::Result<Option<Router>> {
