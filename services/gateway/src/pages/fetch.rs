@@ -1,0 +1,176 @@
+//! Look-ups that several pages make: every initiative matching a filter, SDG labels in the
+//! page's language, the titles of legal texts named elsewhere.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sse_proto::{
+    indicators::{ListSdgGoalsRequest, ListSdgIndicatorsRequest, ListSdgTargetsRequest},
+    initiatives::{Initiative, ListInitiativesRequest},
+    lawguide::ListLegalTextsRequest,
+};
+use tonic::Status;
+
+use super::{call, i18n::Lang, indicators_client, initiatives_client, law_guide_client};
+use crate::backends::Backends;
+
+/// How many pages of 1000 a page walks at most; beyond, the catalogue needs an aggregate RPC.
+const MOST_PAGES: usize = 20;
+
+/// Every initiative matching `filter` (up to 20,000), in name order.
+pub async fn all_initiatives(backends: &Backends, filter: &str) -> Result<Vec<Initiative>, Status> {
+    let mut client = initiatives_client(backends);
+    let mut initiatives = Vec::new();
+    let mut page_token = String::new();
+    for _ in 0..MOST_PAGES {
+        let page = client
+            .list_initiatives(call(ListInitiativesRequest {
+                page_size: 1000,
+                page_token,
+                filter: filter.to_owned(),
+                ..ListInitiativesRequest::default()
+            }))
+            .await?
+            .into_inner();
+        initiatives.extend(page.initiatives);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    Ok(initiatives)
+}
+
+/// The 17 goals' short titles by number.
+pub async fn sdg_goals(backends: &Backends, lang: Lang) -> Result<BTreeMap<i32, String>, Status> {
+    let goals = indicators_client(backends)
+        .list_sdg_goals(call(ListSdgGoalsRequest {
+            language: lang.code().to_owned(),
+        }))
+        .await?
+        .into_inner()
+        .goals;
+    Ok(goals
+        .into_iter()
+        .filter_map(|goal| Some((goal.code.parse().ok()?, goal.short_title)))
+        .collect())
+}
+
+/// The SDG targets' titles by code (`8.5`).
+pub async fn sdg_targets(backends: &Backends, lang: Lang) -> Result<HashMap<String, String>, Status> {
+    let targets = indicators_client(backends)
+        .list_sdg_targets(call(ListSdgTargetsRequest {
+            language: lang.code().to_owned(),
+            goal: String::new(),
+        }))
+        .await?
+        .into_inner()
+        .targets;
+    Ok(targets.into_iter().map(|target| (target.code, target.title)).collect())
+}
+
+/// The SDG indicators' titles by code (`8.5.2`).
+pub async fn sdg_indicators(backends: &Backends, lang: Lang) -> Result<HashMap<String, String>, Status> {
+    let indicators = indicators_client(backends)
+        .list_sdg_indicators(call(ListSdgIndicatorsRequest {
+            language: lang.code().to_owned(),
+            parent: String::new(),
+        }))
+        .await?
+        .into_inner()
+        .indicators;
+    Ok(indicators
+        .into_iter()
+        .map(|indicator| (indicator.code, indicator.title))
+        .collect())
+}
+
+/// The display names of these initiatives, for links; like [`law_titles`], only a nicety.
+pub async fn initiative_names(backends: &Backends, names: &[&str]) -> HashMap<String, String> {
+    let names: Vec<&&str> = names
+        .iter()
+        .filter(|name| name.starts_with("initiatives/") && !name.contains('"') && !name.contains('\\'))
+        .collect();
+    if names.is_empty() {
+        return HashMap::new();
+    }
+    let filter = names
+        .iter()
+        .map(|name| format!("name = \"{name}\""))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let listed = initiatives_client(backends)
+        .list_initiatives(call(ListInitiativesRequest {
+            page_size: 1000,
+            filter,
+            ..ListInitiativesRequest::default()
+        }))
+        .await;
+    match listed {
+        Ok(response) => response
+            .into_inner()
+            .initiatives
+            .into_iter()
+            .map(|initiative| (initiative.name, initiative.display_name))
+            .collect(),
+        Err(status) => {
+            tracing::debug!(%status, "initiative names unavailable; links show ids");
+            HashMap::new()
+        }
+    }
+}
+
+/// A legal text as a link shows it.
+#[derive(Debug, Clone)]
+pub struct LawTitle {
+    pub number: String,
+    pub title: String,
+}
+
+/// The titles of these legal texts, for links. Only a nicety: when the law guide cannot say,
+/// the links show the texts' ids instead, so this never fails a page.
+pub async fn law_titles(backends: &Backends, names: &[String]) -> HashMap<String, LawTitle> {
+    let names: Vec<&String> = names
+        .iter()
+        .filter(|name| name.starts_with("legalTexts/") && !name.contains('"') && !name.contains('\\'))
+        .collect();
+    if names.is_empty() {
+        return HashMap::new();
+    }
+    let filter = names
+        .iter()
+        .map(|name| format!("name = \"{name}\""))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let listed = law_guide_client(backends)
+        .list_legal_texts(call(ListLegalTextsRequest {
+            page_size: 1000,
+            filter,
+            ..ListLegalTextsRequest::default()
+        }))
+        .await;
+    match listed {
+        Ok(response) => response
+            .into_inner()
+            .legal_texts
+            .into_iter()
+            .map(|text| {
+                let title = if text.title_en.is_empty() {
+                    text.title
+                } else {
+                    text.title_en
+                };
+                (
+                    text.name,
+                    LawTitle {
+                        number: text.number,
+                        title,
+                    },
+                )
+            })
+            .collect(),
+        Err(status) => {
+            tracing::debug!(%status, "legal text titles unavailable; links show ids");
+            HashMap::new()
+        }
+    }
+}
