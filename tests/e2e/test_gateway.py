@@ -74,20 +74,6 @@ HTTP_STATUS = {
 # Every successful REST call made by the tests of this module: (HTTP method, path, parsed body).
 EXERCISED: list[tuple[str, str, object]] = []
 
-# Gateway bugs these tests found, reported with their diagnosis; strict, so that a fix shows.
-GRPC_WEB_PANICS = pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: grpc_web::Proxy::call (services/gateway/src/grpc_web.rs:46) calls the tonic Channel "
-    "without poll_ready first; tower's Buffer panics (`send_item` called without first calling `poll_reserve`) "
-    "and the connection is closed without an answer",
-)
-GRPC_WEB_TEXT = pytest.mark.xfail(
-    strict=True,
-    reason="gateway bugs: the poll_ready panic above, and then, for grpc-web-text, tonic-web 0.14's GrpcWebCall "
-    "passes on the size_hint of the base64 body, so hyper's h2 client announces a content-length 4/3 of the "
-    "decoded message and resets the stream (UNAVAILABLE `transport error`); services/gateway/src/lib.rs:53 "
-    "hands the request body to tonic-web unchanged",
-)
 
 
 # --- fixtures and clients --------------------------------------------------------------------
@@ -506,14 +492,8 @@ def legal_text_json(**fields) -> dict:
 # --- the OpenAPI document --------------------------------------------------------------------
 
 
-DUPLICATE_OPERATION_ID = pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: services/gateway/src/openapi.rs:84 names every operation {Service}_{Method}, so "
-    "SearchLegalTexts' two bindings (POST and its additional GET) share one operationId",
-)
 
 
-@DUPLICATE_OPERATION_ID
 def test_the_openapi_document_is_valid_openapi_3_1(openapi):
     assert openapi["openapi"].startswith("3.1."), openapi["openapi"]
     errors = [
@@ -522,7 +502,6 @@ def test_the_openapi_document_is_valid_openapi_3_1(openapi):
     assert not errors, "openapi-spec-validator refuses /openapi.json:\n" + "\n".join(errors)
 
 
-@DUPLICATE_OPERATION_ID
 def test_operation_ids_are_unique(openapi):
     # Already part of the validation above; kept apart so that the failure names the duplicates.
     ids = [operation.get("operationId") for operation in openapi_operations(openapi).values()]
@@ -785,32 +764,17 @@ def test_if_none_match_with_the_etag_is_304_with_the_etag(gw):
         assert other.status_code == 200 and other.json() == first.json()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: header_etag (services/gateway/src/rest/mod.rs:183) reads the whole header as one etag "
-    "by trimming quotes, so a list of entity tags (RFC 9110 §13.1.2) never matches",
-)
 def test_if_none_match_with_a_list_holding_the_etag_is_304(gw):
     etag = etag_header(gw.get("/v1/initiatives/tzcld"))
     listed = gw.get("/v1/initiatives/tzcld", headers={"If-None-Match": f'"older", {etag}'})
     assert listed.status_code == 304, f"If-None-Match with a list holding the current etag: {listed.status_code}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: services/gateway/src/rest/mod.rs:123 compares If-None-Match with the etag only; "
-    "`*` matches any current representation (RFC 9110 §13.1.2)",
-)
 def test_if_none_match_star_on_an_existing_resource_is_304(gw):
     star = gw.get("/v1/initiatives/tzcld", headers={"If-None-Match": "*"})
     assert star.status_code == 304, f"If-None-Match: * on an existing resource: {star.status_code}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: services/gateway/src/rest/mod.rs:82 sends `If-Match: *` to the service as the etag `*`, "
-    "which is refused as stale (409 ABORTED); `*` matches any current representation (RFC 9110 §13.1.1)",
-)
 def test_if_match_star_matches_any_current_representation(gw):
     updated = gw.patch(
         "/v1/initiatives/la-guilde",
@@ -1083,12 +1047,6 @@ def test_compare_jurisdictions_takes_repeated_enum_and_string_parameters(stubs, 
     assert body["rows"][0]["cells"][0]["legalTexts"][0]["legalText"] == "legalTexts/fr-loi-2014-856"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: set_path (services/gateway/src/rest/transcode.rs:117, query text converted at :141) "
-    "passes an enum query value on "
-    "as a JSON string, which the JSON mapping reads only as a name: `?topics=4` is 400 `unrecognized enum value '4'`",
-)
 def test_enum_query_parameters_also_take_the_number(gw):
     # The proto3 JSON mapping reads an enum by name or by number, and so do grpc-gateway's and
     # Envoy's query parameters.
@@ -1171,10 +1129,6 @@ def test_unknown_routes_are_404_and_other_methods_405(gw):
         assert response.json()["code"] == 12, response.text  # UNIMPLEMENTED, as grpc-gateway says it
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: the 405 of services/gateway/src/rest/mod.rs:62-66 has no Allow header",
-)
 def test_a_405_names_the_allowed_methods(gw):
     # RFC 9110 §15.5.6: "The origin server MUST generate an Allow header field in a 405 response".
     response = gw.call("PUT", "/v1/initiatives/tzcld")
@@ -1207,12 +1161,6 @@ def read_http_response(sock: socket.socket) -> tuple[int, dict[str, str]] | None
     return int(lines[0].split()[1]), headers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: rest::handle (services/gateway/src/rest/mod.rs:54-73) answers 404/405 before reading the "
-    "request body; when the body arrives after the headers, hyper then closes the connection without "
-    "`Connection: close`, so the client's next request on it fails (seen as RemoteDisconnected in requests)",
-)
 @pytest.mark.parametrize(("method", "path"), [("PUT", "/v1/initiatives/tzcld"), ("POST", "/v1/no-such-route")])
 def test_an_error_answered_before_the_body_leaves_the_connection_usable(gw, method, path):
     # Clients write the headers and the body separately; a connection that is not announced as
@@ -1333,7 +1281,6 @@ def grpc_web_call(gw, path: str, request, *, text: bool = False, headers=None) -
     )
 
 
-@GRPC_WEB_PANICS
 def test_grpc_web_binary_get_initiative_has_a_data_frame_and_ok_trailers(stubs, gw, grpc_clients):
     m = stubs["initiatives"]
     request = m.GetInitiativeRequest(name="initiatives/tzcld")
@@ -1345,7 +1292,6 @@ def test_grpc_web_binary_get_initiative_has_a_data_frame_and_ok_trailers(stubs, 
     assert reply.initiative.display_name == "Territoires zéro chômeur de longue durée"
 
 
-@GRPC_WEB_TEXT
 def test_grpc_web_text_get_initiative(stubs, gw, grpc_clients):
     m = stubs["initiatives"]
     request = m.GetInitiativeRequest(name="initiatives/great-green-wall")
@@ -1356,7 +1302,6 @@ def test_grpc_web_text_get_initiative(stubs, gw, grpc_clients):
     assert m.GetInitiativeResponse.FromString(message) == grpc_clients["initiatives"].GetInitiative(request)
 
 
-@GRPC_WEB_PANICS
 def test_grpc_web_not_found_is_in_the_trailers_with_its_details(stubs, gw):
     # A trailers-only answer (the status in the HTTP headers, no body) is as valid as a trailer
     # frame (PROTOCOL-WEB.md); grpc_web_call reads whichever the gateway sends.
@@ -1381,7 +1326,6 @@ def test_grpc_web_not_found_is_in_the_trailers_with_its_details(stubs, gw):
     assert infos == [("NOT_FOUND", DOMAIN)]
 
 
-@GRPC_WEB_PANICS
 @pytest.mark.parametrize(
     ("module", "path", "request_fields", "response"),
     [
@@ -1415,7 +1359,7 @@ def test_grpc_web_serves_every_service_on_the_same_port(
 
 @pytest.mark.parametrize(
     "text",
-    [pytest.param(False, marks=GRPC_WEB_PANICS), pytest.param(True, marks=GRPC_WEB_TEXT)],
+    [pytest.param(False), pytest.param(True)],
     ids=["grpc-web+proto", "grpc-web-text"],
 )
 def test_grpc_web_streams_the_export_in_data_frames(stubs, gw, grpc_clients, text):
@@ -1497,7 +1441,6 @@ def test_configured_origins_read_rest_answers_and_errors(gw):
     assert "Access-Control-Allow-Origin" not in other.headers
 
 
-@GRPC_WEB_PANICS
 @pytest.mark.server_env(OBSERVATORY_CORS_ALLOWED_ORIGINS=f"[{ORIGIN}]")
 def test_a_configured_origin_reads_grpc_web_answers(stubs, gw):
     m = stubs["initiatives"]
@@ -1615,11 +1558,6 @@ def test_sdmx_the_great_green_wall_target(gw, dataflow):
         pytest.param(
             {"endPeriod": "2023"},
             lambda start, end: start <= "2023-12-31T23:59:59Z",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="gateway bug: services/gateway/src/sdmx.rs:120 filters `period_start <= 2023`, which the "
-                "filter reads as 2023-01-01, so endPeriod=2023 drops the 2023-04 figures",
-            ),
         ),
         (
             {"startPeriod": "2018", "endPeriod": "2019"},

@@ -43,7 +43,14 @@ impl Service<http::Request<Body>> for Proxy {
             let Some(mut channel) = channel else {
                 return Ok(Status::unimplemented(format!("no service {service} behind this gateway")).into_http());
             };
-            match channel.call(request).await {
+            // A channel must be ready before each call, or its buffer refuses the request.
+            let ready = match tower::ServiceExt::ready(&mut channel).await {
+                Ok(ready) => ready,
+                Err(error) => {
+                    return Ok(Status::unavailable(format!("the service is unavailable: {error}")).into_http());
+                }
+            };
+            match ready.call(request).await {
                 Ok(response) => Ok(response),
                 Err(error) => Ok(Status::unavailable(format!("the service is unavailable: {error}")).into_http()),
             }

@@ -50,6 +50,9 @@ pub fn router(settings: &Settings) -> anyhow::Result<Router> {
         let grpc_web = grpc_web.clone();
         async move {
             if grpc_web::is_grpc_web(request.headers()) {
+                // A plain stream of the body: tonic-web would otherwise pass on the size of a
+                // base64 (`-text`) body as the size of the decoded message.
+                let request = request.map(|body| axum::body::Body::from_stream(body.into_data_stream()));
                 return match grpc_web.oneshot(request).await {
                     Ok(response) => response.map(axum::body::Body::new),
                     Err(never) => match never {},

@@ -12,8 +12,20 @@ use crate::rest::routes::Route;
 pub fn document(routes: &[Route]) -> Value {
     let mut schemas = Schemas::default();
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+    let mut operation_ids: Vec<String> = Vec::new();
     for route in routes {
-        let operation = operation(route, &mut schemas);
+        let mut operation = operation(route, &mut schemas);
+        // An RPC with additional bindings has several operations: the later ones get a number,
+        // as grpc-gateway's generator numbers them.
+        let base = format!("{}_{}", route.method.parent_service().name(), route.method.name());
+        let mut operation_id = base.clone();
+        let mut counter = 1;
+        while operation_ids.contains(&operation_id) {
+            counter += 1;
+            operation_id = format!("{base}{counter}");
+        }
+        operation["operationId"] = json!(operation_id);
+        operation_ids.push(operation_id);
         paths
             .entry(route.template.openapi_path().0)
             .or_default()

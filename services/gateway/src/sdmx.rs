@@ -11,6 +11,7 @@ use axum::{
     extract::{Path, Query, State},
     response::{IntoResponse, Response},
 };
+use chrono::{Months, NaiveDate};
 use http::{HeaderMap, HeaderValue, header};
 use serde::Deserialize;
 use sse_proto::indicators::{
@@ -114,10 +115,16 @@ fn export_request(
         }
     }
     if let Some(start) = &query.start_period {
-        clauses.push(format!("period_end >= {}", period_bound(start, "startPeriod")?));
+        clauses.push(format!(
+            "period_end >= {}",
+            period_bound(start, "startPeriod", Bound::First)?
+        ));
     }
     if let Some(end) = &query.end_period {
-        clauses.push(format!("period_start <= {}", period_bound(end, "endPeriod")?));
+        clauses.push(format!(
+            "period_start <= {}",
+            period_bound(end, "endPeriod", Bound::Last)?
+        ));
     }
     let accept = headers
         .get(header::ACCEPT)
@@ -169,24 +176,46 @@ fn filter_clause(dimension: &str, field: &str, value: &str) -> Result<String, St
     })
 }
 
-/// An SDMX period bound (`2020`, `2020-06`, `2020-06-30`) for the filter; quarters and other
+/// Which day of a bound's period counts: `startPeriod=2023` starts on its first day,
+/// `endPeriod=2023` ends on its last.
+#[derive(Clone, Copy)]
+enum Bound {
+    First,
+    Last,
+}
+
+/// An SDMX period bound (`2020`, `2020-06`, `2020-06-30`) as the day it means; quarters and other
 /// SDMX periods are refused rather than guessed at.
-fn period_bound(text: &str, parameter: &str) -> Result<String, Status> {
-    let parts: Vec<&str> = text.split('-').collect();
-    let digits = |part: &str, len: usize| part.len() == len && part.bytes().all(|byte| byte.is_ascii_digit());
-    let valid = match parts.as_slice() {
-        [year] => digits(year, 4),
-        [year, month] => digits(year, 4) && digits(month, 2),
-        [year, month, day] => digits(year, 4) && digits(month, 2) && digits(day, 2),
-        _ => false,
-    };
-    if valid {
-        Ok(text.to_owned())
-    } else {
-        Err(Status::invalid_argument(format!(
+fn period_bound(text: &str, parameter: &str, bound: Bound) -> Result<String, Status> {
+    let invalid = || {
+        Status::invalid_argument(format!(
             "{parameter} is a date such as 2020, 2020-06 or 2020-06-30, not {text}"
-        )))
-    }
+        ))
+    };
+    let parts: Vec<&str> = text.split('-').collect();
+    let number = |part: &str, len: usize| {
+        (part.len() == len && part.bytes().all(|byte| byte.is_ascii_digit()))
+            .then(|| part.parse::<u32>().ok())
+            .flatten()
+            .ok_or_else(invalid)
+    };
+    let (year, month, day) = match parts.as_slice() {
+        [year] => (number(year, 4)?, None, None),
+        [year, month] => (number(year, 4)?, Some(number(month, 2)?), None),
+        [year, month, day] => (number(year, 4)?, Some(number(month, 2)?), Some(number(day, 2)?)),
+        _ => return Err(invalid()),
+    };
+    let year = i32::try_from(year).map_err(|_| invalid())?;
+    let date = match (month, day, bound) {
+        (None, _, Bound::First) => NaiveDate::from_ymd_opt(year, 1, 1),
+        (None, _, Bound::Last) => NaiveDate::from_ymd_opt(year, 12, 31),
+        (Some(month), None, Bound::First) => NaiveDate::from_ymd_opt(year, month, 1),
+        (Some(month), None, Bound::Last) => NaiveDate::from_ymd_opt(year, month, 1)
+            .and_then(|first| first.checked_add_months(Months::new(1)))
+            .and_then(|next| next.pred_opt()),
+        (Some(month), Some(day), _) => NaiveDate::from_ymd_opt(year, month, day),
+    };
+    date.map(|date| date.format("%Y-%m-%d").to_string()).ok_or_else(invalid)
 }
 
 #[cfg(test)]
@@ -211,12 +240,33 @@ mod tests {
                 .as_deref(),
             Some(
                 "(indicator = \"indicators/land-restored\") AND (initiative = \"initiatives/great-green-wall\") \
-                 AND (status = REPORTED OR status = TARGET) AND period_end >= 2010"
+                 AND (status = REPORTED OR status = TARGET) AND period_end >= 2010-01-01"
             )
         );
         assert!(filter("a.b.c.X", None).is_err());
         assert!(filter("a.b.c.A.src-1", None).is_err());
         assert!(filter("a\"b", None).is_err());
         assert!(filter("all", Some("2020-Q1")).is_err());
+        assert!(filter("all", Some("2020-13")).is_err());
+    }
+
+    #[test]
+    fn a_bound_covers_its_whole_period() {
+        assert_eq!(
+            period_bound("2023", "p", Bound::Last).ok().as_deref(),
+            Some("2023-12-31")
+        );
+        assert_eq!(
+            period_bound("2024-02", "p", Bound::Last).ok().as_deref(),
+            Some("2024-02-29")
+        );
+        assert_eq!(
+            period_bound("2024-02", "p", Bound::First).ok().as_deref(),
+            Some("2024-02-01")
+        );
+        assert_eq!(
+            period_bound("2024-02-10", "p", Bound::Last).ok().as_deref(),
+            Some("2024-02-10")
+        );
     }
 }

@@ -53,34 +53,49 @@ impl Rest {
 /// Serves one REST request: finds its route, transcodes, calls the service, transcodes back.
 pub async fn handle(State(rest): State<Arc<Rest>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    // The body is read before any answer, even a refusal: a client still sending it would
+    // otherwise find its connection closed under the next request.
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(_) => return status_response(&Status::new(Code::ResourceExhausted, "the request body is too large")),
+    };
     let path = parts.uri.path();
     let matched = rest.routes.iter().find_map(|route| {
         (route.http_method == parts.method).then(|| route.template.matches(path).map(|values| (route, values)))?
     });
     let Some((route, values)) = matched else {
-        let other_method = rest.routes.iter().any(|route| route.template.matches(path).is_some());
-        return if other_method {
-            error_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                &Status::new(Code::Unimplemented, "method not allowed"),
-            )
-        } else {
-            error_response(
+        let allowed: Vec<&str> = rest
+            .routes
+            .iter()
+            .filter(|route| route.template.matches(path).is_some())
+            .map(|route| route.http_method.as_str())
+            .collect();
+        if allowed.is_empty() {
+            return error_response(
                 StatusCode::NOT_FOUND,
                 &Status::new(Code::NotFound, format!("no route for {path}")),
-            )
-        };
-    };
-    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(body) => body,
-        Err(_) => return status_response(&Status::new(Code::ResourceExhausted, "the request body is too large")),
+            );
+        }
+        let mut response = error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &Status::new(Code::Unimplemented, "method not allowed"),
+        );
+        if let Ok(allow) = HeaderValue::from_str(&allowed.join(", ")) {
+            response.headers_mut().insert(header::ALLOW, allow);
+        }
+        return response;
     };
     let mut message = match transcode::request_message(route, &values, parts.uri.query().unwrap_or_default(), &body) {
         Ok(message) => message,
         Err(transcode::BadRequest(reason)) => return status_response(&status::invalid_argument(reason)),
     };
-    if let Some(etag) = header_etag(&parts.headers, header::IF_MATCH) {
-        transcode::set_if_match(&mut message, route, &etag);
+    // `If-Match: *` asks only that the resource exist, which the service checks anyway; one or
+    // more tags are the versions the change may apply to (the services compare one).
+    if let Some(Condition::Tags(tags)) = condition(&parts.headers, header::IF_MATCH) {
+        let [etag] = tags.as_slice() else {
+            return status_response(&status::invalid_argument("If-Match takes one entity tag, or *"));
+        };
+        transcode::set_if_match(&mut message, route, etag);
     }
     let Some(channel) = rest.backends.for_service(&route.service_name()) else {
         return status_response(&Status::new(Code::Unimplemented, "no backend for this service"));
@@ -120,7 +135,7 @@ pub async fn handle(State(rest): State<Arc<Rest>>, request: Request) -> Response
         .filter(|_| !route.response_body.is_empty());
     if let Some(etag) = etag
         && parts.method == http::Method::GET
-        && header_etag(&parts.headers, header::IF_NONE_MATCH).as_deref() == Some(etag)
+        && condition(&parts.headers, header::IF_NONE_MATCH).is_some_and(|condition| condition.matches(etag))
     {
         return (StatusCode::NOT_MODIFIED, etag_header(etag)).into_response();
     }
@@ -179,11 +194,38 @@ fn error_response(code: StatusCode, status: &Status) -> Response {
     (code, axum::Json(status::status_json(status))).into_response()
 }
 
-/// An entity tag from a conditional header, without quotes or a weak marker.
-fn header_etag(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+/// A conditional header (RFC 9110): `*`, or a list of entity tags.
+#[derive(Debug, PartialEq, Eq)]
+enum Condition {
+    Any,
+    Tags(Vec<String>),
+}
+
+impl Condition {
+    fn matches(&self, etag: &str) -> bool {
+        match self {
+            Condition::Any => true,
+            Condition::Tags(tags) => tags.iter().any(|tag| tag == etag),
+        }
+    }
+}
+
+/// The header's condition, tags without quotes or weak markers (compared weakly, as GET and
+/// our etags allow).
+fn condition(headers: &HeaderMap, name: header::HeaderName) -> Option<Condition> {
     let value = headers.get(name)?.to_str().ok()?.trim();
-    let value = value.strip_prefix("W/").unwrap_or(value);
-    Some(value.trim_matches('"').to_owned()).filter(|etag| !etag.is_empty())
+    if value == "*" {
+        return Some(Condition::Any);
+    }
+    let tags: Vec<String> = value
+        .split(',')
+        .map(|tag| {
+            let tag = tag.trim();
+            tag.strip_prefix("W/").unwrap_or(tag).trim_matches('"').to_owned()
+        })
+        .filter(|tag| !tag.is_empty())
+        .collect();
+    (!tags.is_empty()).then_some(Condition::Tags(tags))
 }
 
 fn etag_header(etag: &str) -> HeaderMap {
@@ -192,4 +234,26 @@ fn etag_header(etag: &str) -> HeaderMap {
         headers.insert(header::ETAG, value);
     }
     headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(value: &str) -> Option<Condition> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::IF_NONE_MATCH, HeaderValue::from_str(value).expect("header"));
+        condition(&headers, header::IF_NONE_MATCH)
+    }
+
+    #[test]
+    fn conditional_headers_are_lists_or_a_star() {
+        assert_eq!(parsed("*"), Some(Condition::Any));
+        assert_eq!(
+            parsed("\"a\", W/\"b\""),
+            Some(Condition::Tags(vec!["a".to_owned(), "b".to_owned()]))
+        );
+        assert!(parsed("\"a\", \"b\"").is_some_and(|condition| condition.matches("b")));
+        assert_eq!(parsed(" "), None);
+    }
 }

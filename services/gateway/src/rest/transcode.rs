@@ -143,6 +143,11 @@ fn set_path(
                     "false" | "0" => Value::Bool(false),
                     _ => return Err(BadRequest(format!("`{path}` takes true or false, not `{text}`"))),
                 },
+                // An enum may be given by number, as grpc-gateway and Envoy accept.
+                (Value::String(text), Kind::Enum(_)) if from_query => match text.parse::<i32>() {
+                    Ok(number) => Value::from(number),
+                    Err(_) => value,
+                },
                 _ => value,
             };
             if field.is_list() {
