@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-venv="${OBSERVATORY_TEST_VENV:-.venv}"
+venv="${SSE_TEST_VENV:-.venv}"
 
 echo "== Rust tests (cargo test --workspace)"
 cargo build --workspace --bins
