@@ -26,6 +26,15 @@ impl CallContext {
         }
     }
 
+    /// The context of an HTTP request (the gateway's callers).
+    pub fn from_headers(headers: &http::HeaderMap) -> CallContext {
+        let authorization = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| AsciiMetadataValue::try_from(value).ok());
+        CallContext { authorization }
+    }
+
     /// A request to another service on behalf of this caller.
     pub fn outgoing<T>(&self, message: T, deadline: Duration) -> Request<T> {
         let mut request = Request::new(message);
@@ -39,6 +48,22 @@ impl CallContext {
         });
         request
     }
+}
+
+/// A `grpc-timeout` value (`10S`, `500m`, `2M`…), as gRPC clients and grpc-gateway's
+/// HTTP callers send their deadline.
+pub fn parse_grpc_timeout(text: &str) -> Option<Duration> {
+    let unit_at = text.len().checked_sub(1)?;
+    let amount: u64 = text[..unit_at].parse().ok().filter(|_| unit_at <= 8)?;
+    Some(match &text[unit_at..] {
+        "H" => Duration::from_secs(amount.checked_mul(3600)?),
+        "M" => Duration::from_secs(amount.checked_mul(60)?),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
 }
 
 /// What a failed call to `service` means for our own caller: a dependency that is down or too
@@ -55,5 +80,21 @@ pub fn dependency_error(service: &str, status: Status) -> ServiceError {
             status.code(),
             status.message()
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts_read_every_unit() {
+        assert_eq!(parse_grpc_timeout("10S"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_grpc_timeout("500m"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_grpc_timeout("2M"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_grpc_timeout("S"), None);
+        assert_eq!(parse_grpc_timeout("10x"), None);
+        assert_eq!(parse_grpc_timeout("123456789S"), None);
     }
 }

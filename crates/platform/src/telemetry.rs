@@ -96,14 +96,30 @@ impl Injector for MetadataInjector<'_> {
 
 /// The span of one incoming gRPC call, a child of the caller's trace when it sent one.
 pub fn grpc_request_span<B>(request: &http::Request<B>) -> tracing::Span {
-    use tracing_opentelemetry::OpenTelemetrySpanExt;
     let span = tracing::info_span!(
         "grpc",
         otel.kind = "server",
         rpc.system = "grpc",
         rpc.method = %request.uri().path(),
     );
-    let parent = global::get_text_map_propagator(|propagator| propagator.extract(&HeaderExtractor(request.headers())));
+    with_remote_parent(span, request.headers())
+}
+
+/// The span of one incoming HTTP request (the gateway's), a child of the caller's trace when it
+/// sent one.
+pub fn http_request_span<B>(request: &http::Request<B>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "http",
+        otel.kind = "server",
+        http.request.method = %request.method(),
+        url.path = %request.uri().path(),
+    );
+    with_remote_parent(span, request.headers())
+}
+
+fn with_remote_parent(span: tracing::Span, headers: &http::HeaderMap) -> tracing::Span {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let parent = global::get_text_map_propagator(|propagator| propagator.extract(&HeaderExtractor(headers)));
     // Without an installed OpenTelemetry layer there is nothing to attach the parent to.
     let _ = span.set_parent(parent);
     span

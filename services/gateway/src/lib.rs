@@ -25,7 +25,10 @@ use sse_platform::{
     module::{ModuleContext, ServiceModule},
 };
 use tower::ServiceExt;
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    trace::TraceLayer,
+};
 
 use backends::Backends;
 use rest::Rest;
@@ -69,7 +72,8 @@ pub fn router(settings: &Settings) -> anyhow::Result<Router> {
         .merge(api)
         .merge(pages::router(backends))
         .fallback_service(dispatch)
-        .layer(cors(&settings.cors_allowed_origins)?))
+        .layer(cors(&settings.cors_allowed_origins)?)
+        .layer(TraceLayer::new_for_http().make_span_with(sse_platform::telemetry::http_request_span)))
 }
 
 fn not_found() -> Response {

@@ -14,6 +14,7 @@ use axum::{
 use chrono::{Months, NaiveDate};
 use http::{HeaderMap, HeaderValue, header};
 use serde::Deserialize;
+use sse_platform::calls::CallContext;
 use sse_proto::indicators::{
     ExportFormat, ExportObservationsRequest, indicator_service_client::IndicatorServiceClient,
 };
@@ -21,6 +22,9 @@ use tokio_stream::StreamExt;
 use tonic::Status;
 
 use crate::{backends::Backends, rest::status_response};
+
+/// How long an export may take: whole datasets are larger than one resource.
+const EXPORT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(120);
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -57,12 +61,7 @@ pub async fn data(
         Err(status) => return status_response(&status),
     };
     let mut client = IndicatorServiceClient::new(backends.indicators.clone());
-    let mut outgoing = tonic::Request::new(request);
-    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|value| value.to_str().ok())
-        && let Ok(value) = value.parse()
-    {
-        outgoing.metadata_mut().insert("authorization", value);
-    }
+    let outgoing = CallContext::from_headers(&headers).outgoing(request, EXPORT_DEADLINE);
     let mut stream = match client.export_observations(outgoing).await {
         Ok(response) => response.into_inner(),
         Err(status) => return status_response(&status),

@@ -19,9 +19,12 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header, uri::PathAndQuery};
 use prost::Message;
 use prost_reflect::DynamicMessage;
-use sse_platform::error::http_status;
+use sse_platform::{
+    calls::{self, CallContext},
+    error::http_status,
+};
 use tokio_stream::StreamExt;
-use tonic::{Code, Status, metadata::MetadataValue};
+use tonic::{Code, Status};
 
 use crate::backends::Backends;
 use call::BytesCodec;
@@ -31,9 +34,6 @@ use routes::Route;
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// How long a call to a service may take when the client says nothing.
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
-
-/// Headers passed on to the services: the caller's credentials and the trace context.
-const FORWARDED_HEADERS: [&str; 3] = ["authorization", "traceparent", "tracestate"];
 
 pub struct Rest {
     routes: Vec<Route>,
@@ -146,18 +146,15 @@ pub async fn handle(State(rest): State<Arc<Rest>>, request: Request) -> Response
     response
 }
 
-/// The gRPC request: the message, the forwarded headers, and a deadline.
+/// The gRPC request on behalf of the HTTP caller: its credentials, the trace context of this
+/// request's span, and the caller's deadline (`grpc-timeout`, as grpc-gateway reads it) or ours.
 fn outgoing(headers: &HeaderMap, message: Bytes) -> tonic::Request<Bytes> {
-    let mut request = tonic::Request::new(message);
-    for name in FORWARDED_HEADERS {
-        if let Some(value) = headers.get(name).and_then(|value| value.to_str().ok())
-            && let Ok(value) = MetadataValue::try_from(value)
-        {
-            request.metadata_mut().insert(name, value);
-        }
-    }
-    request.set_timeout(DEFAULT_DEADLINE);
-    request
+    let deadline = headers
+        .get("grpc-timeout")
+        .and_then(|value| value.to_str().ok())
+        .and_then(calls::parse_grpc_timeout)
+        .unwrap_or(DEFAULT_DEADLINE);
+    CallContext::from_headers(headers).outgoing(message, deadline)
 }
 
 /// A server-streaming RPC as newline-delimited JSON, `{"result": …}` per message and
