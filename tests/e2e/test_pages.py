@@ -148,7 +148,7 @@ def test_home_says_what_the_observatory_holds(page: Page):
 
     countries = page.get_by_role("table").first
     expect(countries.get_by_role("rowheader")).to_have_count(14)
-    france = countries.get_by_role("row").filter(has=page.get_by_role("link", name="FR", exact=True))
+    france = countries.get_by_role("row").filter(has=page.get_by_role("link", name="France (FR)", exact=True))
     expect(france.locator(".bar-value")).to_have_text("1")
 
     goals = page.locator("ol.goals > li")

@@ -12,6 +12,14 @@ pub fn is_subdivision_code(code: &str) -> bool {
         && rust_iso3166::iso3166_2::from_code(code).is_some()
 }
 
+/// The English short name of a country (`BF`) or subdivision (`CA-QC`) code, as ISO publishes it.
+pub fn place_name(code: &str) -> Option<&'static str> {
+    if code.len() == 2 {
+        return rust_iso3166::from_alpha2(code).map(|country| country.name);
+    }
+    rust_iso3166::iso3166_2::from_code(code).map(|subdivision| subdivision.name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -23,6 +31,14 @@ mod tests {
         assert!(!is_country_code("fr"));
         assert!(!is_country_code("XX"));
         assert!(!is_country_code("FRA"));
+    }
+
+    #[test]
+    fn names_places_in_english() {
+        assert_eq!(place_name("BF"), Some("Burkina Faso"));
+        assert!(place_name("CA-QC").is_some_and(|name| name.contains("Qu")));
+        assert_eq!(place_name("XX"), None);
+        assert_eq!(place_name("WORLD"), None);
     }
 
     #[test]

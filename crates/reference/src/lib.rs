@@ -6,5 +6,5 @@
 mod iso3166;
 mod sdg;
 
-pub use iso3166::{is_country_code, is_subdivision_code};
+pub use iso3166::{is_country_code, is_subdivision_code, place_name};
 pub use sdg::{Language, SdgFramework, SdgGoal, SdgIndicator, SdgTarget, sdg};

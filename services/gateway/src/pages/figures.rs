@@ -155,7 +155,7 @@ pub(super) fn observation_table(
                             td.number data-label=(ctx.t("Value")) {
                                 (lang.number(observation.value)) " " span.unit { (unit_label) }
                             }
-                            td data-label=(ctx.t("Place")) { (observation.ref_area) }
+                            td data-label=(ctx.t("Place")) { (parts::place(&observation.ref_area)) }
                             @if let Some(names) = initiatives {
                                 td data-label=(ctx.t("Initiative")) {
                                     @if !observation.initiative.is_empty() {

@@ -171,7 +171,7 @@ async fn build(backends: &Backends, ctx: &Ctx) -> PageResult {
                         @for (country, count) in &countries {
                             tr {
                                 th scope="row" {
-                                    a href=(ctx.href_with("/initiatives", &[("country", country)])) { (country) }
+                                    a href=(ctx.href_with("/initiatives", &[("country", country)])) { (parts::place(country)) }
                                 }
                                 td {
                                     div.bar-cell {

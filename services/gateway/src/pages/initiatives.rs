@@ -430,13 +430,18 @@ fn facts(
                 dd.codes {
                     @for (index, country) in initiative.countries.iter().enumerate() {
                         @if index > 0 { ", " }
-                        a href=(ctx.href_with("/initiatives", &[("country", country)])) { (country) }
+                        a href=(ctx.href_with("/initiatives", &[("country", country)])) { (parts::place(country)) }
                     }
                 }
             }
             @if !initiative.territories.is_empty() {
                 dt { (ctx.t("Territories")) }
-                dd { (initiative.territories.join(", ")) }
+                dd {
+                    @for (index, territory) in initiative.territories.iter().enumerate() {
+                        @if index > 0 { ", " }
+                        a href=(ctx.href_with("/initiatives", &[("country", territory)])) { (parts::place(territory)) }
+                    }
+                }
             }
             @if !start.is_empty() { dt { (ctx.t("Start")) } dd { (start) } }
             @if !end.is_empty() { dt { (ctx.t("End")) } dd { (end) } }

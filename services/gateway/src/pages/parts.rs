@@ -81,6 +81,15 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 }
 
 /// The last part of a resource name: `tzcld` of `initiatives/tzcld`.
+/// A place for people: its English name, and its code (what filters and exports use), e.g.
+/// "Burkina Faso (BF)"; codes the ISO lists do not name (`WORLD`) stay as they are.
+pub fn place(code: &str) -> String {
+    match sse_reference::place_name(code) {
+        Some(name) => format!("{name} ({code})"),
+        None => code.to_owned(),
+    }
+}
+
 pub fn id_of(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
 }
