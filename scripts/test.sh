@@ -11,8 +11,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 venv="${SSE_TEST_VENV:-.venv}"
 
 echo "== Rust tests (cargo test --workspace)"
-cargo build --workspace --bins
-cargo test --workspace --no-fail-fast
+cargo build --workspace --bins --locked
+cargo test --workspace --no-fail-fast --locked
 
 echo "== End-to-end tests (Python gRPC client against target/debug/observatory)"
 if [ ! -x "$venv/bin/python" ]; then

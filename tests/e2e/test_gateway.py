@@ -1662,3 +1662,27 @@ def test_zz_every_success_answer_matches_its_documented_schema(request, openapi)
             for error in validator.iter_errors(instance):
                 failures.append(f"{method} {path}: {error.message[:200]} at {list(error.absolute_path)}")
     assert not failures, "\n".join(failures[:20])
+
+
+def test_a_patch_without_update_mask_writes_the_fields_its_body_names_even_to_clear_them(gw):
+    # As grpc-gateway derives the mask from the body: `{"description": ""}` clears the description.
+    before = gw.get("/v1/initiatives/la-guilde").json()
+    assert before["description"]
+    cleared = gw.patch("/v1/initiatives/la-guilde", json={"description": ""})
+    assert cleared.status_code == 200, cleared.text
+    after = cleared.json()
+    assert "description" not in after, "an empty string is the default, left out of the JSON"
+    assert after["displayName"] == before["displayName"], "fields the body does not name are kept"
+    # Sending back what was read (name, etag, times) names only fields the mask ignores.
+    echoed = gw.patch("/v1/initiatives/la-guilde", json={**after, "website": "https://laguilde.quebec/"})
+    assert echoed.status_code == 200, echoed.text
+    assert echoed.json()["website"] == "https://laguilde.quebec/"
+
+
+def test_errors_the_gateway_answers_itself_carry_error_info(gw):
+    unknown = gw.get("/v1/no-such-collection")
+    assert unknown.status_code == 404
+    info = [detail for detail in unknown.json()["details"] if detail["@type"].endswith("google.rpc.ErrorInfo")]
+    assert info and info[0]["domain"] == "observatory.sse" and info[0]["reason"] == "NO_ROUTE"
+    too_large = gw.post("/v1/initiatives", data=b"x" * (64 * 1024 * 1024 + 1), headers={"Content-Type": "application/json"})
+    assert too_large.status_code == 413

@@ -10,6 +10,11 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::{error::ServiceError, telemetry::MetadataInjector};
 
+/// The largest message any observatory service sends or accepts: a full batch (1000
+/// initiatives with long descriptions, 10000 observations) and its response fit. Servers and
+/// clients both set it, so an answer the server sends is one the client can read.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
 /// How long a call to another service may take unless said otherwise.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
 

@@ -47,17 +47,32 @@ pub async fn migrate<M: MigratorTrait>(connection: &DatabaseConnection) -> anyho
     M::up(connection, None).await.context("database migration failed")
 }
 
-/// The URL without its password, for logs and errors.
+/// The URL without its password, for logs and errors: the one in the authority
+/// (`user:password@`) and any `password=` query parameter.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let credentials = &url[scheme_end + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _password)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
-            }
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let base = match (base.find("://"), base.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => match base[scheme_end + 3..at].split_once(':') {
+            Some((user, _password)) => format!("{}{user}:***{}", &base[..scheme_end + 3], &base[at..]),
+            None => base.to_owned(),
+        },
+        _ => base.to_owned(),
+    };
+    match query {
+        None => base,
+        Some(query) => {
+            let parameters: Vec<String> = query
+                .split('&')
+                .map(|parameter| match parameter.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    _ => parameter.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", parameters.join("&"))
         }
-        _ => url.to_owned(),
     }
 }
 

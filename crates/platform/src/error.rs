@@ -152,22 +152,15 @@ impl From<ServiceError> for Status {
     }
 }
 
-/// The outcome of a write whose transaction hit a unique key at commit: a concurrent request
-/// wrote the same resource or request_id first. ABORTED tells the caller to retry, and the retry
-/// gets a definite answer (ALREADY_EXISTS, or the recorded response).
+/// The outcome of a write that met a concurrent one: a unique key taken at commit (the same
+/// resource or request_id written first), or SQLite's write lock held by another transaction.
+/// ABORTED tells the caller to retry, and the retry gets a definite answer.
 pub fn concurrent_writes_abort<T>(result: ServiceResult<T>) -> ServiceResult<T> {
     match result {
-        Err(ServiceError::Internal(error))
-            if error
-                .chain()
-                .filter_map(|cause| cause.downcast_ref::<sea_orm::DbErr>())
-                .any(|db_error| matches!(db_error.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))) =>
-        {
-            Err(ServiceError::Aborted {
-                reason: "CONCURRENT_WRITE",
-                message: "another request wrote the same resource or request_id at the same time; retry".to_owned(),
-            })
-        }
+        Err(ServiceError::Internal(error)) if error.chain().any(is_write_conflict) => Err(ServiceError::Aborted {
+            reason: "CONCURRENT_WRITE",
+            message: "another request wrote the same resource or request_id at the same time; retry".to_owned(),
+        }),
         other => other,
     }
 }
@@ -189,6 +182,18 @@ pub fn http_status(code: Code) -> http::StatusCode {
         Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Code::Unknown | Code::Internal | Code::DataLoss => StatusCode::INTERNAL_SERVER_ERROR,
     }
+}
+
+/// A unique key taken by a concurrent transaction, or, on SQLite, the write lock held by one.
+fn is_write_conflict(cause: &(dyn std::error::Error + 'static)) -> bool {
+    let Some(db_error) = cause.downcast_ref::<sea_orm::DbErr>() else {
+        return false;
+    };
+    if matches!(db_error.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) {
+        return true;
+    }
+    let text = db_error.to_string();
+    text.contains("database is locked") || text.contains("(code: 5)") || text.contains("(code: 517)")
 }
 
 /// What every RPC handler returns.

@@ -21,6 +21,14 @@ pub fn generate_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// Whether `name` is `{collection}/{id}` with an id the observatory gives out, e.g.
+/// `is_resource_name("initiatives/tzcld", "initiatives")`.
+pub fn is_resource_name(name: &str, collection: &str) -> bool {
+    name.strip_prefix(collection)
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|id| is_valid_id(id) || is_generated_id(id))
+}
+
 /// `COOPERATIVE` for `LEGAL_FORM_COOPERATIVE`: how enum values are stored and filtered.
 pub fn short_enum_name<'a>(full: &'a str, prefix: &str) -> &'a str {
     full.strip_prefix(prefix).unwrap_or(full)
@@ -40,5 +48,8 @@ mod tests {
         assert!(!is_valid_id(""));
         assert!(!is_valid_id(&"a".repeat(64)));
         assert!(is_generated_id(&generate_id()));
+        assert!(is_resource_name("initiatives/tzcld", "initiatives"));
+        assert!(!is_resource_name("initiatives/Foo Bar", "initiatives"));
+        assert!(!is_resource_name("initiativesx/tzcld", "initiatives"));
     }
 }

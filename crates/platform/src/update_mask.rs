@@ -2,6 +2,10 @@
 
 use crate::{ServiceResult, validate::Violations};
 
+/// Fields a mask may name without effect (AIP-161): the name and output-only fields, which a
+/// client that sends back what it read, or a gateway deriving the mask from a body, will name.
+const IGNORED: &[&str] = &["name", "etag", "create_time", "update_time", "delete_time"];
+
 /// The fields to write: those named in `mask` (all of `writable` for `*`), or, for an empty
 /// mask, those `is_set` in the request. A path that is not writable is bad input.
 pub fn paths(
@@ -18,6 +22,9 @@ pub fn paths(
     let mut violations = Violations::default();
     let mut paths = Vec::new();
     for (index, path) in mask.iter().enumerate() {
+        if IGNORED.contains(&path.as_str()) {
+            continue;
+        }
         match writable.iter().find(|field| **field == path) {
             Some(field) => paths.push(*field),
             None => violations.add(
@@ -53,6 +60,15 @@ mod tests {
             paths(&[], WRITABLE, |field| field == "display_name").ok(),
             Some(vec!["display_name"])
         );
-        assert!(paths(&["name".to_owned()], WRITABLE, |_| false).is_err());
+        assert!(paths(&["colour".to_owned()], WRITABLE, |_| false).is_err());
+        assert_eq!(
+            paths(
+                &["name".to_owned(), "etag".to_owned(), "countries".to_owned()],
+                WRITABLE,
+                |_| false
+            )
+            .ok(),
+            Some(vec!["countries"])
+        );
     }
 }

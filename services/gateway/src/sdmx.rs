@@ -60,7 +60,8 @@ pub async fn data(
         Ok(request) => request,
         Err(status) => return status_response(&status),
     };
-    let mut client = IndicatorServiceClient::new(backends.indicators.clone());
+    let mut client = IndicatorServiceClient::new(backends.indicators.clone())
+        .max_decoding_message_size(sse_platform::calls::MAX_MESSAGE_BYTES);
     let outgoing = CallContext::from_headers(&headers).outgoing(request, EXPORT_DEADLINE);
     let mut stream = match client.export_observations(outgoing).await {
         Ok(response) => response.into_inner(),

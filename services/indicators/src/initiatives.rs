@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use sse_platform::{
     ServiceError, ServiceResult,
-    calls::{CallContext, DEFAULT_DEADLINE, dependency_error},
+    calls::{CallContext, DEFAULT_DEADLINE, MAX_MESSAGE_BYTES, dependency_error},
     names::short_enum_name,
 };
 use sse_proto::initiatives::{ListInitiativesRequest, initiative_service_client::InitiativeServiceClient};
@@ -38,7 +38,7 @@ impl Initiatives {
             .connect_timeout(DEFAULT_DEADLINE)
             .connect_lazy();
         Ok(Initiatives {
-            client: InitiativeServiceClient::new(channel),
+            client: InitiativeServiceClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES),
         })
     }
 

@@ -31,9 +31,6 @@ pub use migration::Migrator;
 pub use service::IndicatorsService;
 pub use store::Store;
 
-/// Large enough for a full batch of 10000 observations.
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
-
 /// The gRPC service over `db` (migrated), calling the initiatives service at `initiatives_url`.
 pub fn grpc_service(
     db: DatabaseConnection,
@@ -42,8 +39,8 @@ pub fn grpc_service(
     let initiatives = initiatives::Initiatives::connect_lazy(initiatives_url)?;
     Ok(
         IndicatorServiceServer::new(IndicatorsService::new(Store::new(db), initiatives))
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            .max_decoding_message_size(sse_platform::calls::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(sse_platform::calls::MAX_MESSAGE_BYTES),
     )
 }
 

@@ -4,7 +4,7 @@ use sea_orm::ActiveValue::Set;
 use sse_platform::{
     ServiceError, ServiceResult,
     filter::partial_date_column,
-    names::{is_generated_id, is_valid_id, short_enum_name},
+    names::{is_generated_id, is_resource_name, is_valid_id, short_enum_name},
     time,
     validate::{Violations, etag_of},
 };
@@ -52,10 +52,7 @@ pub fn parse_name<'a>(name: &'a str, field: &str) -> ServiceResult<(&'a str, &'a
 pub fn check(violations: &mut Violations, path: &str, observation: &Observation) -> Option<Period> {
     let field = |name: &str| format!("{path}.{name}");
     if !observation.initiative.is_empty() {
-        let valid = observation
-            .initiative
-            .strip_prefix("initiatives/")
-            .is_some_and(|id| is_valid_id(id) || is_generated_id(id));
+        let valid = is_resource_name(&observation.initiative, "initiatives");
         if !valid {
             violations.add(
                 field("initiative"),

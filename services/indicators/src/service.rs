@@ -6,8 +6,13 @@ use std::{collections::BTreeMap, pin::Pin};
 
 use sea_orm::{ColumnTrait, Condition};
 use sse_platform::{
-    ServiceError, ServiceResult, calls::CallContext, lifecycle::Lifecycle, names::is_valid_id, pagination::ListQuery,
-    time, update_mask, validate::Violations,
+    ServiceError, ServiceResult,
+    calls::CallContext,
+    lifecycle::Lifecycle,
+    names::{self, is_valid_id},
+    pagination::ListQuery,
+    time, update_mask,
+    validate::Violations,
 };
 use sse_proto::indicators::{
     AggregateObservationsRequest, AggregateObservationsResponse, BatchCreateObservationsRequest,
@@ -125,7 +130,11 @@ impl IndicatorsService {
             };
             let period = observation::check(&mut violations, &path("observation"), &resource);
             if !resource.initiative.is_empty() {
-                initiatives.push((resource.initiative.clone(), path("observation.initiative")));
+                initiatives.push((
+                    request.request_id.clone(),
+                    resource.initiative.clone(),
+                    path("observation.initiative"),
+                ));
             }
             if let (Some(code), Some(period)) = (code, period) {
                 items.push(NewObservation {
@@ -151,7 +160,19 @@ impl IndicatorsService {
             }
         }
         violations.into_result()?;
-        self.initiatives.require_live(context, &initiatives).await?;
+        // Items already answered (their request_id recorded) are replayed, not checked again.
+        let mut to_check = Vec::with_capacity(initiatives.len());
+        for (request_id, name, field) in initiatives {
+            let answered = self
+                .store
+                .recorded::<Observation>(store::CREATE_OBSERVATION, &request_id)
+                .await?
+                .is_some();
+            if !answered {
+                to_check.push((name, field));
+            }
+        }
+        self.initiatives.require_live(context, &to_check).await?;
         self.store.create_observations(items, batch_request_id).await
     }
 }
@@ -466,10 +487,7 @@ impl IndicatorService for IndicatorsService {
         request: Request<GetProgressRequest>,
     ) -> Result<Response<GetProgressResponse>, Status> {
         let initiative = &request.get_ref().initiative;
-        let valid = initiative
-            .strip_prefix("initiatives/")
-            .is_some_and(|id| !id.is_empty() && !id.contains('/'));
-        if !valid {
+        if !names::is_resource_name(initiative, "initiatives") {
             return Err(
                 ServiceError::invalid_field("initiative", "must be an initiative name (initiatives/{id})").into(),
             );

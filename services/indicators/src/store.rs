@@ -390,6 +390,16 @@ impl Store {
         required: Lifecycle,
         change: impl FnOnce(&mut Indicator, i64) -> ServiceResult<()>,
     ) -> ServiceResult<Indicator> {
+        error::concurrent_writes_abort(self.try_modify_indicator(code, etag, required, change).await)
+    }
+
+    async fn try_modify_indicator(
+        &self,
+        code: &str,
+        etag: &str,
+        required: Lifecycle,
+        change: impl FnOnce(&mut Indicator, i64) -> ServiceResult<()>,
+    ) -> ServiceResult<Indicator> {
         let name = indicator::name_of(code);
         let txn = self.db.begin().await?;
         let row = indicator_row::Entity::find_by_id(code.to_owned())
@@ -565,6 +575,16 @@ impl Store {
     /// given). `change` returns the observation's period once it has checked the result.
     #[tracing::instrument(skip(self, change), err(level = "debug", Display))]
     pub async fn modify_observation(
+        &self,
+        name: &str,
+        etag: &str,
+        required: Lifecycle,
+        change: impl FnOnce(&mut Observation, i64) -> ServiceResult<Period>,
+    ) -> ServiceResult<Observation> {
+        error::concurrent_writes_abort(self.try_modify_observation(name, etag, required, change).await)
+    }
+
+    async fn try_modify_observation(
         &self,
         name: &str,
         etag: &str,

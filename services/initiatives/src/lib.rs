@@ -20,14 +20,11 @@ pub use migration::Migrator;
 pub use service::InitiativesService;
 pub use store::Store;
 
-/// Large enough for a full batch of 1000 initiatives with long descriptions.
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
-
 /// The gRPC service over `db`, which must be migrated (see [`Migrator`]).
 pub fn grpc_service(db: DatabaseConnection) -> InitiativeServiceServer<InitiativesService> {
     InitiativeServiceServer::new(InitiativesService::new(Store::new(db)))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+        .max_decoding_message_size(sse_platform::calls::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(sse_platform::calls::MAX_MESSAGE_BYTES)
 }
 
 /// The initiatives service as a part of a process.

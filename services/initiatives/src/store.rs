@@ -262,6 +262,16 @@ impl Store {
         required: Lifecycle,
         change: impl FnOnce(&mut Initiative, i64) -> ServiceResult<()>,
     ) -> ServiceResult<Initiative> {
+        error::concurrent_writes_abort(self.try_modify(id, etag, required, change).await)
+    }
+
+    async fn try_modify(
+        &self,
+        id: &str,
+        etag: &str,
+        required: Lifecycle,
+        change: impl FnOnce(&mut Initiative, i64) -> ServiceResult<()>,
+    ) -> ServiceResult<Initiative> {
         let txn = self.db.begin().await?;
         let name = resource::name_of(id);
         let row = find(&txn, id).await?.ok_or_else(|| ServiceError::not_found(&name))?;

@@ -25,14 +25,11 @@ pub use migration::Migrator;
 pub use service::LawGuide;
 pub use store::Store;
 
-/// Large enough for a legal text with hundreds of long provisions, or a page of them.
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
-
 /// The gRPC service over `db`, which must be migrated (see [`Migrator`]).
 pub fn grpc_service(db: DatabaseConnection) -> LawGuideServiceServer<LawGuide> {
     LawGuideServiceServer::new(LawGuide::new(Store::new(db)))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+        .max_decoding_message_size(sse_platform::calls::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(sse_platform::calls::MAX_MESSAGE_BYTES)
 }
 
 /// The law guide as a part of a process.

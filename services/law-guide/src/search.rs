@@ -297,8 +297,12 @@ fn window(text: &str, first_match: usize) -> (usize, usize) {
     let mut start = 0;
     if before.len() > CONTEXT_CHARS {
         start = before[before.len() - CONTEXT_CHARS];
-        if let Some(space) = text[start..first_match].find(char::is_whitespace) {
-            start += space + 1;
+        // Past the space, whatever its width: non-breaking and narrow spaces are several bytes.
+        if let Some((space, character)) = text[start..first_match]
+            .char_indices()
+            .find(|(_, character)| character.is_whitespace())
+        {
+            start += space + character.len_utf8();
         }
     }
     let mut end = text[start..]
@@ -329,6 +333,21 @@ fn escape_into(out: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snippet_window_starts_past_a_wide_space() {
+        // French typography puts narrow no-break spaces before colons; they are three bytes.
+        let text = format!(
+            "{}\u{202f}{} coopérative {}",
+            "x".repeat(100),
+            "w".repeat(50),
+            "z ".repeat(200)
+        );
+        let first_match = text.find("coopérative").expect("match");
+        let (start, end) = window(&text, first_match);
+        assert!(text.is_char_boundary(start) && text.is_char_boundary(end));
+        assert!(start <= first_match && first_match < end);
+    }
     use crate::analysis::{IndexedText, query_words};
     use sse_proto::lawguide::Provision;
 

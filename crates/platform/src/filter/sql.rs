@@ -7,6 +7,19 @@ use sea_orm::sea_query::{Condition, Expr as SqlExpr, ExprTrait, Func, LikeExpr, 
 use super::parser::{CompareOp, Expr, Value};
 use crate::error::{ServiceError, ServiceResult};
 
+/// The longest filter accepted, in characters.
+pub const MAX_FILTER_CHARS: usize = 4096;
+/// The most comparisons and free-text terms one filter may hold.
+pub const MAX_FILTER_TERMS: usize = 100;
+
+fn terms(expr: &Expr) -> usize {
+    match expr {
+        Expr::And(items) | Expr::Or(items) => items.iter().map(terms).sum(),
+        Expr::Not(inner) => terms(inner),
+        Expr::Compare { .. } | Expr::Bare { .. } => 1,
+    }
+}
+
 /// How a field is stored, which decides the operators and values it accepts.
 #[derive(Debug, Clone, Copy)]
 pub enum FieldKind {
@@ -68,7 +81,21 @@ pub struct FilterSchema {
 impl FilterSchema {
     /// The SQL condition for a request's `filter`; `None` when the filter is empty.
     pub fn condition(&self, filter: &str) -> ServiceResult<Option<Condition>> {
+        // Bounds keep one request from building a statement deep enough to exhaust the stack
+        // or the database's expression limits.
+        if filter.chars().count() > MAX_FILTER_CHARS {
+            return Err(invalid_filter(format!(
+                "a filter has at most {MAX_FILTER_CHARS} characters"
+            )));
+        }
         let expr = super::parser::parse(filter).map_err(|error| invalid_filter(error.to_string()))?;
+        if let Some(expr) = &expr
+            && terms(expr) > MAX_FILTER_TERMS
+        {
+            return Err(invalid_filter(format!(
+                "a filter has at most {MAX_FILTER_TERMS} comparisons"
+            )));
+        }
         expr.map(|expr| self.translate(&expr)).transpose()
     }
 
@@ -164,7 +191,12 @@ impl FilterSchema {
                 if op == CompareOp::Has {
                     return Err(bad_operator("comparisons (`=`, `!=`, `<`, `<=`, `>`, `>=`)"));
                 }
-                Ok(ordered(column, op, SqlExpr::val(micros)))
+                // An absent time (a live resource's delete_time) matches no comparison, and so
+                // `NOT` of one, as for dates; SQL's NULL would make both unknown.
+                Ok(column
+                    .clone()
+                    .is_not_null()
+                    .and(ordered(column, op, SqlExpr::val(micros))))
             }
             FieldKind::Date => {
                 let Some(date) = date_column(text) else {
@@ -177,10 +209,15 @@ impl FilterSchema {
                 Ok(column.clone().ne("").and(ordered(column, op, SqlExpr::val(date))))
             }
             FieldKind::RepeatedText | FieldKind::RepeatedInteger => {
-                if matches!(spec.kind, FieldKind::RepeatedInteger) && text.parse::<i64>().is_err() {
-                    return Err(bad_value("a whole number"));
-                }
-                let has = self.has_facet(spec.column, text)?;
+                // Integers are kept as their canonical text, so `08` finds 8.
+                let value = match spec.kind {
+                    FieldKind::RepeatedInteger => text
+                        .parse::<i64>()
+                        .map_err(|_| bad_value("a whole number"))?
+                        .to_string(),
+                    _ => text.to_owned(),
+                };
+                let has = self.has_facet(spec.column, &value)?;
                 match op {
                     CompareOp::Has | CompareOp::Eq => Ok(has),
                     CompareOp::Ne => Ok(has.not()),
@@ -240,12 +277,14 @@ fn contains_pattern(text: &str) -> String {
 pub fn date_column(text: &str) -> Option<String> {
     let digits = |part: &str, len: usize| part.len() == len && part.bytes().all(|byte| byte.is_ascii_digit());
     let parts: Vec<&str> = text.split('-').collect();
-    match parts.as_slice() {
-        [year] if digits(year, 4) => Some(format!("{year}-01-01")),
-        [year, month] if digits(year, 4) && digits(month, 2) => Some(format!("{year}-{month}-01")),
-        [year, month, day] if digits(year, 4) && digits(month, 2) && digits(day, 2) => Some(text.to_owned()),
-        _ => None,
-    }
+    let full = match parts.as_slice() {
+        [year] if digits(year, 4) => format!("{year}-01-01"),
+        [year, month] if digits(year, 4) && digits(month, 2) => format!("{year}-{month}-01"),
+        [year, month, day] if digits(year, 4) && digits(month, 2) && digits(day, 2) => text.to_owned(),
+        _ => return None,
+    };
+    // A real day of the calendar: `2010-13-45` is no date.
+    chrono::NaiveDate::parse_from_str(&full, "%Y-%m-%d").ok().map(|_| full)
 }
 
 /// The [`FieldKind::Date`] column value of a partial date (`''` when there is none).
@@ -264,5 +303,39 @@ fn invalid_filter(description: String) -> ServiceError {
         reason: "INVALID_FILTER",
         message: format!("invalid filter: {description}"),
         violations: vec![crate::error::FieldViolation::new("filter", description)],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHEMA: FilterSchema = FilterSchema {
+        table: "t",
+        id_column: "id",
+        fields: &[FilterField {
+            name: "n",
+            column: "n",
+            kind: FieldKind::Text,
+        }],
+        text_columns: &["n"],
+        facets: None,
+    };
+
+    #[test]
+    fn long_or_many_termed_filters_are_refused_before_any_sql_is_built() {
+        let many = vec!["n = \"a\""; MAX_FILTER_TERMS + 1].join(" OR ");
+        assert!(SCHEMA.condition(&many).is_err());
+        let fine = vec!["n = \"a\""; MAX_FILTER_TERMS].join(" OR ");
+        assert!(SCHEMA.condition(&fine).is_ok());
+        assert!(SCHEMA.condition(&"a".repeat(MAX_FILTER_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn dates_must_exist() {
+        assert_eq!(date_column("2010").as_deref(), Some("2010-01-01"));
+        assert_eq!(date_column("2024-02-29").as_deref(), Some("2024-02-29"));
+        assert_eq!(date_column("2010-13-45"), None);
+        assert_eq!(date_column("2023-02-29"), None);
     }
 }

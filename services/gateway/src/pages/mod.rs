@@ -75,14 +75,17 @@ fn call<T>(message: T) -> tonic::Request<T> {
 
 fn initiatives_client(backends: &Backends) -> InitiativeServiceClient<Channel> {
     InitiativeServiceClient::new(backends.initiatives.clone())
+        .max_decoding_message_size(sse_platform::calls::MAX_MESSAGE_BYTES)
 }
 
 fn indicators_client(backends: &Backends) -> IndicatorServiceClient<Channel> {
     IndicatorServiceClient::new(backends.indicators.clone())
+        .max_decoding_message_size(sse_platform::calls::MAX_MESSAGE_BYTES)
 }
 
 fn law_guide_client(backends: &Backends) -> LawGuideServiceClient<Channel> {
     LawGuideServiceClient::new(backends.law_guide.clone())
+        .max_decoding_message_size(sse_platform::calls::MAX_MESSAGE_BYTES)
 }
 
 /// The sections of the site, for the navigation's "you are here".

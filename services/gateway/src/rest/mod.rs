@@ -57,7 +57,11 @@ pub async fn handle(State(rest): State<Arc<Rest>>, request: Request) -> Response
     // otherwise find its connection closed under the next request.
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(body) => body,
-        Err(_) => return status_response(&Status::new(Code::ResourceExhausted, "the request body is too large")),
+        Err(_) => {
+            let status =
+                status::gateway_error(Code::InvalidArgument, "BODY_TOO_LARGE", "the request body is too large");
+            return error_response(StatusCode::PAYLOAD_TOO_LARGE, &status);
+        }
     };
     let path = parts.uri.path();
     let matched = rest.routes.iter().find_map(|route| {
@@ -71,15 +75,11 @@ pub async fn handle(State(rest): State<Arc<Rest>>, request: Request) -> Response
             .map(|route| route.http_method.as_str())
             .collect();
         if allowed.is_empty() {
-            return error_response(
-                StatusCode::NOT_FOUND,
-                &Status::new(Code::NotFound, format!("no route for {path}")),
-            );
+            let status = status::gateway_error(Code::NotFound, "NO_ROUTE", format!("no route for {path}"));
+            return error_response(StatusCode::NOT_FOUND, &status);
         }
-        let mut response = error_response(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &Status::new(Code::Unimplemented, "method not allowed"),
-        );
+        let status = status::gateway_error(Code::Unimplemented, "METHOD_NOT_ALLOWED", "method not allowed");
+        let mut response = error_response(StatusCode::METHOD_NOT_ALLOWED, &status);
         if let Ok(allow) = HeaderValue::from_str(&allowed.join(", ")) {
             response.headers_mut().insert(header::ALLOW, allow);
         }
@@ -91,20 +91,34 @@ pub async fn handle(State(rest): State<Arc<Rest>>, request: Request) -> Response
     };
     // `If-Match: *` asks only that the resource exist, which the service checks anyway; one or
     // more tags are the versions the change may apply to (the services compare one).
+    // A stale If-Match is the service's ABORTED, answered 409 as grpc-gateway answers it.
     if let Some(Condition::Tags(tags)) = condition(&parts.headers, header::IF_MATCH) {
         let [etag] = tags.as_slice() else {
             return status_response(&status::invalid_argument("If-Match takes one entity tag, or *"));
         };
-        transcode::set_if_match(&mut message, route, etag);
+        if !transcode::set_if_match(&mut message, route, etag) {
+            return status_response(&status::invalid_argument(
+                "this route takes no If-Match: it changes no existing version",
+            ));
+        }
     }
     let Some(channel) = rest.backends.for_service(&route.service_name()) else {
-        return status_response(&Status::new(Code::Unimplemented, "no backend for this service"));
+        return status_response(&status::gateway_error(
+            Code::Unimplemented,
+            "NO_BACKEND",
+            "no backend for this service",
+        ));
     };
-    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    let mut grpc = tonic::client::Grpc::new(channel.clone())
+        .max_decoding_message_size(calls::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(calls::MAX_MESSAGE_BYTES);
     if let Err(error) = grpc.ready().await {
-        return status_response(&Status::new(
+        // The transport's own words name internal hosts: they go to the log, not the caller.
+        tracing::warn!(%error, service = %route.service_name(), "backend unavailable");
+        return status_response(&status::gateway_error(
             Code::Unavailable,
-            format!("the service is unavailable: {error}"),
+            "UNAVAILABLE",
+            "the service is unavailable",
         ));
     }
     let grpc_request = outgoing(&parts.headers, Bytes::from(message.encode_to_vec()));

@@ -49,5 +49,15 @@ pub fn status_json(status: &Status) -> Value {
 
 /// The status for a request the gateway itself refuses before any service sees it.
 pub fn invalid_argument(message: impl Into<String>) -> Status {
-    Status::new(Code::InvalidArgument, message.into())
+    gateway_error(Code::InvalidArgument, "INVALID_REQUEST", message)
+}
+
+/// An error the gateway answers itself, with the `ErrorInfo` every observatory error carries.
+pub fn gateway_error(code: Code, reason: &str, message: impl Into<String>) -> Status {
+    let details = tonic_types::ErrorDetails::with_error_info(
+        reason,
+        sse_platform::error::ERROR_DOMAIN,
+        std::collections::HashMap::new(),
+    );
+    Status::with_error_details(code, message.into(), details)
 }

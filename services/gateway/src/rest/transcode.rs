@@ -52,6 +52,18 @@ pub fn request_message(
             set_path(&input, &mut json, &key, Value::String(value), true)?;
         }
     }
+    // A PATCH without an update mask updates the fields its body names, as grpc-gateway
+    // derives the mask from the body.
+    if route.http_method == http::Method::PATCH
+        && let Some(mask) = input.get_field_by_name("update_mask")
+        && !json.contains_key(mask.json_name())
+        && let Some(Value::Object(resource)) = input
+            .get_field_by_name(&route.body)
+            .and_then(|field| json.get(field.json_name()))
+    {
+        let paths: Vec<&str> = resource.keys().map(String::as_str).collect();
+        json.insert(mask.json_name().to_owned(), Value::String(paths.join(",")));
+    }
     let deserializer = Value::Object(json);
     DynamicMessage::deserialize(input, deserializer).map_err(|error| BadRequest(format!("invalid request: {error}")))
 }
@@ -77,19 +89,23 @@ pub fn response_json(route: &Route, message: &DynamicMessage) -> Result<Value, s
 }
 
 /// Sets the etag an `If-Match` header gives on the request, where the request carries one:
-/// on the request itself (delete) or on the resource in its body (update).
-pub fn set_if_match(message: &mut DynamicMessage, route: &Route, etag: &str) {
+/// on the request itself (delete) or on the resource in its body (update). False when the
+/// request has no etag to set, so the header cannot be honoured.
+pub fn set_if_match(message: &mut DynamicMessage, route: &Route, etag: &str) -> bool {
     if message.descriptor().get_field_by_name("etag").is_some() {
         message.set_field_by_name("etag", prost_reflect::Value::String(etag.to_owned()));
-        return;
+        return true;
     }
-    if route.body.is_empty() || route.body == "*" {
-        return;
+    let updates_existing = route.http_method == http::Method::PATCH;
+    if !updates_existing || route.body.is_empty() || route.body == "*" {
+        return false;
     }
-    if let Some(prost_reflect::Value::Message(resource)) = message.get_field_by_name_mut(&route.body)
-        && resource.descriptor().get_field_by_name("etag").is_some()
-    {
-        resource.set_field_by_name("etag", prost_reflect::Value::String(etag.to_owned()));
+    match message.get_field_by_name_mut(&route.body) {
+        Some(prost_reflect::Value::Message(resource)) if resource.descriptor().get_field_by_name("etag").is_some() => {
+            resource.set_field_by_name("etag", prost_reflect::Value::String(etag.to_owned()));
+            true
+        }
+        _ => false,
     }
 }
 
