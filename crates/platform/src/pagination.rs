@@ -5,13 +5,16 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sea_orm::{
-    EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
+    ConnectionTrait, EntityTrait, FromQueryResult, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
     sea_query::{Condition, Expr, ExprTrait, SimpleExpr},
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::{ServiceError, ServiceResult};
+use crate::{
+    error::{ServiceError, ServiceResult},
+    filter::FilterSchema,
+};
 
 /// The page size when the request gives none.
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
@@ -243,6 +246,58 @@ impl<T> Page<T> {
             next_page_token,
             total_size: i32::try_from(total_size).unwrap_or(i32::MAX),
         }
+    }
+}
+
+/// How one resource's table is listed: its filterable fields, its orders, the column that makes
+/// every row's place unique, and the column that marks soft-deleted rows, if it has one.
+pub struct ListSpec<'a> {
+    pub filter: &'a FilterSchema,
+    pub order: &'a [OrderField],
+    pub unique_column: &'static str,
+    pub delete_time_column: Option<&'static str>,
+}
+
+/// One page of `E`'s rows for a List request: the rows `within` (e.g. one parent) matching the
+/// request's filter, soft-deleted ones only when asked, in the requested order, with the count
+/// across pages. `scope` names what `within` restricts, for the page token. `sort_value` gives a
+/// row's value of a sort column (see [`KeysetPage::finish`]).
+pub async fn list_rows<E>(
+    db: &impl ConnectionTrait,
+    spec: &ListSpec<'_>,
+    query: &ListQuery<'_>,
+    (scope, within): (&[&str], Condition),
+    sort_value: impl Fn(&E::Model, &str) -> serde_json::Value,
+) -> ServiceResult<Page<E::Model>>
+where
+    E: EntityTrait,
+    E::Model: FromQueryResult + Sized + Send + Sync,
+{
+    let table = spec.filter.table;
+    let page = KeysetPage::new(table, &query.page_request(scope), spec.order, spec.unique_column)?;
+    let mut matching = within;
+    if let Some(filter) = spec.filter.condition(query.filter)? {
+        matching = matching.add(filter);
+    }
+    if let Some(column) = spec.delete_time_column
+        && !query.show_deleted
+    {
+        matching = matching.add(Expr::col((table, column)).is_null());
+    }
+    let total_size = E::find().filter(matching.clone()).count(db).await?;
+    let mut rows = page.apply(E::find().filter(matching))?.all(db).await?;
+    let next_page_token = page.finish(&mut rows, sort_value);
+    Ok(Page::new(rows, next_page_token, total_size))
+}
+
+impl<T> Page<T> {
+    /// The same page with each item converted; the first failure fails the page.
+    pub fn try_map<U>(self, convert: impl Fn(&T) -> ServiceResult<U>) -> ServiceResult<Page<U>> {
+        Ok(Page {
+            items: self.items.iter().map(convert).collect::<ServiceResult<_>>()?,
+            next_page_token: self.next_page_token,
+            total_size: self.total_size,
+        })
     }
 }
 

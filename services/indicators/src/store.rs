@@ -5,8 +5,8 @@
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
 };
 use sse_platform::{
     ServiceError, ServiceResult, error,
@@ -14,7 +14,7 @@ use sse_platform::{
     idempotency::RequestLog,
     lifecycle::{self, Lifecycle},
     names,
-    pagination::{KeysetPage, ListQuery, OrderField, Page},
+    pagination::{self, ListQuery, ListSpec, OrderField, Page},
     time,
 };
 use sse_proto::indicators::{Indicator, Observation};
@@ -102,6 +102,13 @@ pub const INDICATOR_FILTER: FilterSchema = FilterSchema {
     ],
     text_columns: &["id", "display_name"],
     facets: Some(INDICATOR_FACETS),
+};
+
+const INDICATOR_LIST: ListSpec = ListSpec {
+    filter: &INDICATOR_FILTER,
+    order: INDICATOR_ORDER,
+    unique_column: "id",
+    delete_time_column: Some("delete_time"),
 };
 
 const INDICATOR_ORDER: &[OrderField] = &[
@@ -221,6 +228,13 @@ pub const OBSERVATION_FILTER: FilterSchema = FilterSchema {
     facets: None,
 };
 
+const OBSERVATION_LIST: ListSpec = ListSpec {
+    filter: &OBSERVATION_FILTER,
+    order: OBSERVATION_ORDER,
+    unique_column: "name",
+    delete_time_column: Some("delete_time"),
+};
+
 const OBSERVATION_ORDER: &[OrderField] = &[
     OrderField {
         name: "name",
@@ -313,33 +327,20 @@ impl Store {
 
     #[tracing::instrument(skip_all, fields(filter = query.filter), err(level = "debug", Display))]
     pub async fn list_indicators(&self, query: ListQuery<'_>) -> ServiceResult<Page<Indicator>> {
-        let page = KeysetPage::new(INDICATORS, &query.page_request(&[]), INDICATOR_ORDER, "id")?;
-        let mut matching = Condition::all();
-        if let Some(filter) = INDICATOR_FILTER.condition(query.filter)? {
-            matching = matching.add(filter);
-        }
-        if !query.show_deleted {
-            matching = matching.add(indicator_row::Column::DeleteTime.is_null());
-        }
-        let total_size = indicator_row::Entity::find()
-            .filter(matching.clone())
-            .count(&self.db)
-            .await?;
-        let mut rows = page
-            .apply(indicator_row::Entity::find().filter(matching))?
-            .all(&self.db)
-            .await?;
-        let next_page_token = page.finish(&mut rows, |row, column| match column {
-            "display_name" => row.display_name.clone().into(),
-            "create_time" => row.create_time.into(),
-            "update_time" => row.update_time.into(),
-            _ => row.id.clone().into(),
-        });
-        Ok(Page::new(
-            rows.iter().map(indicator::from_row).collect::<ServiceResult<_>>()?,
-            next_page_token,
-            total_size,
-        ))
+        let rows = pagination::list_rows::<indicator_row::Entity>(
+            &self.db,
+            &INDICATOR_LIST,
+            &query,
+            (&[], Condition::all()),
+            |row, column| match column {
+                "display_name" => row.display_name.clone().into(),
+                "create_time" => row.create_time.into(),
+                "update_time" => row.update_time.into(),
+                _ => row.id.clone().into(),
+            },
+        )
+        .await?;
+        rows.try_map(indicator::from_row)
     }
 
     #[tracing::instrument(skip(self, resource), err(level = "debug", Display))]
@@ -444,34 +445,28 @@ impl Store {
         query: ListQuery<'_>,
     ) -> ServiceResult<Page<Observation>> {
         let parent = indicator.unwrap_or("indicators/-");
-        let page = KeysetPage::new(OBSERVATIONS, &query.page_request(&[parent]), OBSERVATION_ORDER, "name")?;
-        let mut matching = self.observation_condition(query.filter, query.show_deleted)?;
+        let mut within = Condition::all();
         if let Some(indicator) = indicator {
-            matching = matching.add(observation_row::Column::Indicator.eq(indicator));
+            within = within.add(observation_row::Column::Indicator.eq(indicator));
         }
-        let total_size = observation_row::Entity::find()
-            .filter(matching.clone())
-            .count(&self.db)
-            .await?;
-        let mut rows = page
-            .apply(observation_row::Entity::find().filter(matching))?
-            .all(&self.db)
-            .await?;
-        let next_page_token = page.finish(&mut rows, |row, column| match column {
-            "time_period" => row.time_period.clone().into(),
-            "period_start" => row.period_start.clone().into(),
-            "period_end" => row.period_end.clone().into(),
-            // Values sort as numbers; the token keeps the exact f64 as JSON.
-            "value" => serde_json::Number::from_f64(row.value).map_or(serde_json::Value::Null, Into::into),
-            "create_time" => row.create_time.into(),
-            "update_time" => row.update_time.into(),
-            _ => row.name.clone().into(),
-        });
-        Ok(Page::new(
-            rows.iter().map(observation::from_row).collect::<ServiceResult<_>>()?,
-            next_page_token,
-            total_size,
-        ))
+        let rows = pagination::list_rows::<observation_row::Entity>(
+            &self.db,
+            &OBSERVATION_LIST,
+            &query,
+            (&[parent], within),
+            |row, column| match column {
+                "time_period" => row.time_period.clone().into(),
+                "period_start" => row.period_start.clone().into(),
+                "period_end" => row.period_end.clone().into(),
+                // Values sort as numbers; the token keeps the exact f64 as JSON.
+                "value" => serde_json::Number::from_f64(row.value).map_or(serde_json::Value::Null, Into::into),
+                "create_time" => row.create_time.into(),
+                "update_time" => row.update_time.into(),
+                _ => row.name.clone().into(),
+            },
+        )
+        .await?;
+        rows.try_map(observation::from_row)
     }
 
     /// Every live observation matching `filter` plus `extra`, in name order: what aggregation,

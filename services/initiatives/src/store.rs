@@ -3,8 +3,7 @@
 //! concurrent writers cannot overwrite each other unseen.
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
 };
 use sse_platform::{
     ServiceError, ServiceResult, error,
@@ -12,7 +11,7 @@ use sse_platform::{
     idempotency::RequestLog,
     lifecycle::{self, Lifecycle},
     names,
-    pagination::{KeysetPage, ListQuery, OrderField, Page},
+    pagination::{self, ListQuery, ListSpec, OrderField, Page},
     time,
 };
 use sse_proto::initiatives::Initiative;
@@ -118,6 +117,14 @@ pub const FILTER_SCHEMA: FilterSchema = FilterSchema {
     facets: Some(FACETS),
 };
 
+/// How ListInitiatives reads the table.
+const LIST: ListSpec = ListSpec {
+    filter: &FILTER_SCHEMA,
+    order: ORDER_FIELDS,
+    unique_column: "id",
+    delete_time_column: Some("delete_time"),
+};
+
 const ORDER_FIELDS: &[OrderField] = &[
     OrderField {
         name: "name",
@@ -181,25 +188,10 @@ impl Store {
 
     #[tracing::instrument(skip_all, fields(filter = query.filter, order_by = query.order_by), err(level = "debug", Display))]
     pub async fn list(&self, query: ListQuery<'_>) -> ServiceResult<Page<Initiative>> {
-        let page = KeysetPage::new(TABLE, &query.page_request(&[]), ORDER_FIELDS, "id")?;
-        let mut matching = Condition::all();
-        if let Some(filter) = FILTER_SCHEMA.condition(query.filter)? {
-            matching = matching.add(filter);
-        }
-        if !query.show_deleted {
-            matching = matching.add(initiative::Column::DeleteTime.is_null());
-        }
-        let total_size = initiative::Entity::find()
-            .filter(matching.clone())
-            .count(&self.db)
-            .await?;
-        let mut rows = page
-            .apply(initiative::Entity::find().filter(matching))?
-            .all(&self.db)
-            .await?;
-        let next_page_token = page.finish(&mut rows, sort_value);
-        let initiatives = rows.iter().map(resource::from_row).collect::<ServiceResult<_>>()?;
-        Ok(Page::new(initiatives, next_page_token, total_size))
+        let rows =
+            pagination::list_rows::<initiative::Entity>(&self.db, &LIST, &query, (&[], Condition::all()), sort_value)
+                .await?;
+        rows.try_map(resource::from_row)
     }
 
     /// Creates every initiative or none. A `request_id` seen before (of the batch, or of one
