@@ -103,6 +103,17 @@ pub struct OrderField {
     pub column: &'static str,
 }
 
+impl OrderField {
+    pub const fn new(name: &'static str, column: &'static str) -> OrderField {
+        OrderField { name, column }
+    }
+
+    /// A field whose column has its name.
+    pub const fn named(name: &'static str) -> OrderField {
+        OrderField { name, column: name }
+    }
+}
+
 /// One key of the sort order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SortKey {

@@ -153,14 +153,6 @@ impl TestServer {
         self.trigger.trigger();
         self.handle.await?
     }
-
-    pub fn trigger_shutdown(&self) {
-        self.trigger.trigger();
-    }
-
-    pub async fn stopped(self) -> anyhow::Result<()> {
-        self.handle.await?
-    }
 }
 
 /// The server a test starts: the admin key set, a short drain.
@@ -220,6 +212,14 @@ pub fn error_reason(status: &Status) -> String {
         .error_info()
         .map(|info| info.reason.clone())
         .unwrap_or_default()
+}
+
+/// Asserts that `filter` was refused as a filter error whose message contains `expected`.
+pub fn assert_invalid_filter(status: &Status, filter: &str, expected: &str) {
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{filter}");
+    assert_eq!(error_reason(status), "INVALID_FILTER", "{filter}");
+    assert_eq!(violated_fields(status), ["filter"], "{filter}");
+    assert!(status.message().contains(expected), "{filter}: {}", status.message());
 }
 
 /// Runs each named `async fn name(backend: Backend)` of the calling module as two tests,

@@ -41,64 +41,33 @@ const INDICATORS: &str = "indicators";
 const OBSERVATIONS: &str = "observations";
 
 /// One row per SDG indicator code an indicator names.
-pub const INDICATOR_FACETS: FacetTable = FacetTable {
-    table: "indicator_facets",
-    owner_column: "indicator_id",
-    field_column: "field",
-    value_column: "value",
-};
+pub const INDICATOR_FACETS: FacetTable = FacetTable::new("indicator_facets", "indicator_id");
 
 /// What ListIndicators filters can reach.
 pub const INDICATOR_FILTER: FilterSchema = FilterSchema {
     table: INDICATORS,
     id_column: "id",
     fields: &[
-        FilterField {
-            name: "name",
-            column: "id",
-            kind: FieldKind::ResourceName { prefix: "indicators/" },
-        },
-        FilterField {
-            name: "display_name",
-            column: "display_name",
-            kind: FieldKind::Text,
-        },
-        FilterField {
-            name: "unit",
-            column: "unit",
-            kind: FieldKind::Text,
-        },
-        FilterField {
-            name: "category",
-            column: "category",
-            kind: FieldKind::Enum {
+        FilterField::new("name", "id", FieldKind::ResourceName { prefix: "indicators/" }),
+        FilterField::named("display_name", FieldKind::Text),
+        FilterField::named("unit", FieldKind::Text),
+        FilterField::named(
+            "category",
+            FieldKind::Enum {
                 prefix: CATEGORY_PREFIX,
                 values: CATEGORIES,
             },
-        },
-        FilterField {
-            name: "aggregation",
-            column: "aggregation",
-            kind: FieldKind::Enum {
+        ),
+        FilterField::named(
+            "aggregation",
+            FieldKind::Enum {
                 prefix: AGGREGATION_PREFIX,
                 values: AGGREGATIONS,
             },
-        },
-        FilterField {
-            name: "sdg_indicators",
-            column: "sdg_indicators",
-            kind: FieldKind::RepeatedText,
-        },
-        FilterField {
-            name: "create_time",
-            column: "create_time",
-            kind: FieldKind::Timestamp,
-        },
-        FilterField {
-            name: "update_time",
-            column: "update_time",
-            kind: FieldKind::Timestamp,
-        },
+        ),
+        FilterField::named("sdg_indicators", FieldKind::RepeatedText),
+        FilterField::named("create_time", FieldKind::Timestamp),
+        FilterField::named("update_time", FieldKind::Timestamp),
     ],
     text_columns: &["id", "display_name"],
     facets: Some(INDICATOR_FACETS),
@@ -112,22 +81,10 @@ const INDICATOR_LIST: ListSpec = ListSpec {
 };
 
 const INDICATOR_ORDER: &[OrderField] = &[
-    OrderField {
-        name: "name",
-        column: "id",
-    },
-    OrderField {
-        name: "display_name",
-        column: "display_name",
-    },
-    OrderField {
-        name: "create_time",
-        column: "create_time",
-    },
-    OrderField {
-        name: "update_time",
-        column: "update_time",
-    },
+    OrderField::new("name", "id"),
+    OrderField::named("display_name"),
+    OrderField::named("create_time"),
+    OrderField::named("update_time"),
 ];
 
 /// What ListObservations, AggregateObservations and ExportObservations filters can reach.
@@ -135,94 +92,29 @@ pub const OBSERVATION_FILTER: FilterSchema = FilterSchema {
     table: OBSERVATIONS,
     id_column: "name",
     fields: &[
-        FilterField {
-            name: "name",
-            column: "name",
-            kind: FieldKind::Text,
-        },
-        FilterField {
-            name: "indicator",
-            column: "indicator",
-            kind: FieldKind::Text,
-        },
-        FilterField {
-            name: "initiative",
-            column: "initiative",
-            kind: FieldKind::Text,
-        },
-        FilterField {
-            name: "ref_area",
-            column: "ref_area",
-            kind: FieldKind::Text,
-        },
-        FilterField {
-            name: "time_period",
-            column: "time_period",
-            kind: FieldKind::Text,
-        },
-        FilterField {
-            name: "period_start",
-            column: "period_start",
-            kind: FieldKind::Date,
-        },
-        FilterField {
-            name: "period_end",
-            column: "period_end",
-            kind: FieldKind::Date,
-        },
-        FilterField {
-            name: "year",
-            column: "year",
-            kind: FieldKind::Integer,
-        },
-        FilterField {
-            name: "value",
-            column: "value",
-            kind: FieldKind::Number,
-        },
-        FilterField {
-            name: "status",
-            column: "status",
-            kind: FieldKind::Enum {
+        FilterField::named("name", FieldKind::Text),
+        FilterField::named("indicator", FieldKind::Text),
+        FilterField::named("initiative", FieldKind::Text),
+        FilterField::named("ref_area", FieldKind::Text),
+        FilterField::named("time_period", FieldKind::Text),
+        FilterField::named("period_start", FieldKind::Date),
+        FilterField::named("period_end", FieldKind::Date),
+        FilterField::named("year", FieldKind::Integer),
+        FilterField::named("value", FieldKind::Number),
+        FilterField::named(
+            "status",
+            FieldKind::Enum {
                 prefix: STATUS_PREFIX,
                 values: STATUSES,
             },
-        },
-        FilterField {
-            name: "source",
-            column: "source_title",
-            kind: FieldKind::Text,
-        },
-        FilterField {
-            name: "source.title",
-            column: "source_title",
-            kind: FieldKind::Text,
-        },
-        FilterField {
-            name: "source.publisher",
-            column: "source_publisher",
-            kind: FieldKind::Text,
-        },
-        FilterField {
-            name: "source.url",
-            column: "source_url",
-            kind: FieldKind::Text,
-        },
-        FilterField {
-            name: "source.date",
-            column: "source_date",
-            kind: FieldKind::Date,
-        },
-        FilterField {
-            name: "create_time",
-            column: "create_time",
-            kind: FieldKind::Timestamp,
-        },
-        FilterField {
-            name: "update_time",
-            column: "update_time",
-            kind: FieldKind::Timestamp,
-        },
+        ),
+        FilterField::new("source", "source_title", FieldKind::Text),
+        FilterField::new("source.title", "source_title", FieldKind::Text),
+        FilterField::new("source.publisher", "source_publisher", FieldKind::Text),
+        FilterField::new("source.url", "source_url", FieldKind::Text),
+        FilterField::new("source.date", "source_date", FieldKind::Date),
+        FilterField::named("create_time", FieldKind::Timestamp),
+        FilterField::named("update_time", FieldKind::Timestamp),
     ],
     text_columns: &["name", "initiative", "source_title", "source_publisher"],
     facets: None,
@@ -236,34 +128,13 @@ const OBSERVATION_LIST: ListSpec = ListSpec {
 };
 
 const OBSERVATION_ORDER: &[OrderField] = &[
-    OrderField {
-        name: "name",
-        column: "name",
-    },
-    OrderField {
-        name: "time_period",
-        column: "time_period",
-    },
-    OrderField {
-        name: "period_start",
-        column: "period_start",
-    },
-    OrderField {
-        name: "period_end",
-        column: "period_end",
-    },
-    OrderField {
-        name: "value",
-        column: "value",
-    },
-    OrderField {
-        name: "create_time",
-        column: "create_time",
-    },
-    OrderField {
-        name: "update_time",
-        column: "update_time",
-    },
+    OrderField::named("name"),
+    OrderField::named("time_period"),
+    OrderField::named("period_start"),
+    OrderField::named("period_end"),
+    OrderField::named("value"),
+    OrderField::named("create_time"),
+    OrderField::named("update_time"),
 ];
 
 /// One observation to create, already validated.

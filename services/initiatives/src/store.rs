@@ -24,94 +24,39 @@ use crate::{
 const TABLE: &str = "initiatives";
 
 /// One row per value of the repeated fields filters reach.
-pub const FACETS: FacetTable = FacetTable {
-    table: "initiative_facets",
-    owner_column: "initiative_id",
-    field_column: "field",
-    value_column: "value",
-};
+pub const FACETS: FacetTable = FacetTable::new("initiative_facets", "initiative_id");
 
 /// What ListInitiatives filters can reach (the README documents the grammar).
 pub const FILTER_SCHEMA: FilterSchema = FilterSchema {
     table: TABLE,
     id_column: "id",
     fields: &[
-        FilterField {
-            name: "name",
-            column: "id",
-            kind: FieldKind::ResourceName { prefix: "initiatives/" },
-        },
-        FilterField {
-            name: "display_name",
-            column: "display_name",
-            kind: FieldKind::Text,
-        },
-        FilterField {
-            name: "description",
-            column: "description",
-            kind: FieldKind::Text,
-        },
-        FilterField {
-            name: "legal_form",
-            column: "legal_form",
-            kind: FieldKind::Enum {
+        FilterField::new("name", "id", FieldKind::ResourceName { prefix: "initiatives/" }),
+        FilterField::named("display_name", FieldKind::Text),
+        FilterField::named("description", FieldKind::Text),
+        FilterField::named(
+            "legal_form",
+            FieldKind::Enum {
                 prefix: LEGAL_FORM_PREFIX,
                 values: LEGAL_FORMS,
             },
-        },
-        FilterField {
-            name: "status",
-            column: "status",
-            kind: FieldKind::Enum {
+        ),
+        FilterField::named(
+            "status",
+            FieldKind::Enum {
                 prefix: STATUS_PREFIX,
                 values: STATUSES,
             },
-        },
-        FilterField {
-            name: "countries",
-            column: "countries",
-            kind: FieldKind::RepeatedText,
-        },
-        FilterField {
-            name: "territories",
-            column: "territories",
-            kind: FieldKind::RepeatedText,
-        },
-        FilterField {
-            name: "sdg_goals",
-            column: "sdg_goals",
-            kind: FieldKind::RepeatedInteger,
-        },
-        FilterField {
-            name: "sdg_targets",
-            column: "sdg_targets",
-            kind: FieldKind::RepeatedText,
-        },
-        FilterField {
-            name: "related_legal_texts",
-            column: "related_legal_texts",
-            kind: FieldKind::RepeatedText,
-        },
-        FilterField {
-            name: "start_date",
-            column: "start_date",
-            kind: FieldKind::Date,
-        },
-        FilterField {
-            name: "create_time",
-            column: "create_time",
-            kind: FieldKind::Timestamp,
-        },
-        FilterField {
-            name: "update_time",
-            column: "update_time",
-            kind: FieldKind::Timestamp,
-        },
-        FilterField {
-            name: "delete_time",
-            column: "delete_time",
-            kind: FieldKind::Timestamp,
-        },
+        ),
+        FilterField::named("countries", FieldKind::RepeatedText),
+        FilterField::named("territories", FieldKind::RepeatedText),
+        FilterField::named("sdg_goals", FieldKind::RepeatedInteger),
+        FilterField::named("sdg_targets", FieldKind::RepeatedText),
+        FilterField::named("related_legal_texts", FieldKind::RepeatedText),
+        FilterField::named("start_date", FieldKind::Date),
+        FilterField::named("create_time", FieldKind::Timestamp),
+        FilterField::named("update_time", FieldKind::Timestamp),
+        FilterField::named("delete_time", FieldKind::Timestamp),
     ],
     text_columns: &["id", "display_name", "description"],
     facets: Some(FACETS),
@@ -126,26 +71,11 @@ const LIST: ListSpec = ListSpec {
 };
 
 const ORDER_FIELDS: &[OrderField] = &[
-    OrderField {
-        name: "name",
-        column: "id",
-    },
-    OrderField {
-        name: "display_name",
-        column: "display_name",
-    },
-    OrderField {
-        name: "start_date",
-        column: "start_date",
-    },
-    OrderField {
-        name: "create_time",
-        column: "create_time",
-    },
-    OrderField {
-        name: "update_time",
-        column: "update_time",
-    },
+    OrderField::new("name", "id"),
+    OrderField::named("display_name"),
+    OrderField::named("start_date"),
+    OrderField::named("create_time"),
+    OrderField::named("update_time"),
 ];
 
 /// Where requests with a `request_id` are recorded.

@@ -658,10 +658,7 @@ async fn a_filter_that_does_not_parse_names_the_position(backend: Backend) {
     ];
     for (filter, expected) in cases {
         let status = app.filtered(filter).await.expect_err(filter);
-        assert_eq!(status.code(), Code::InvalidArgument, "{filter}");
-        assert_eq!(error_reason(&status), "INVALID_FILTER", "{filter}");
-        assert_eq!(violated_fields(&status), ["filter"], "{filter}");
-        assert!(status.message().contains(expected), "{filter}: {}", status.message());
+        sse_testkit::assert_invalid_filter(&status, filter, expected);
     }
     app.stop().await;
 }

@@ -29,12 +29,7 @@ use crate::{
 const TABLE: &str = "legal_texts";
 
 /// One row per value of the repeated fields filters reach (topics, related initiatives).
-pub const FACETS: FacetTable = FacetTable {
-    table: "legal_text_facets",
-    owner_column: "legal_text_id",
-    field_column: "field",
-    value_column: "value",
-};
+pub const FACETS: FacetTable = FacetTable::new("legal_text_facets", "legal_text_id");
 
 /// What ListLegalTexts, SearchLegalTexts and CompareJurisdictions filters can reach (the README
 /// documents the grammar).
@@ -42,114 +37,54 @@ pub const FILTER_SCHEMA: FilterSchema = FilterSchema {
     table: TABLE,
     id_column: "id",
     fields: &[
-        FilterField {
-            name: "name",
-            column: "id",
-            kind: FieldKind::ResourceName { prefix: "legalTexts/" },
-        },
-        text_field("jurisdiction", "jurisdiction"),
-        FilterField {
-            name: "level",
-            column: "level",
-            kind: FieldKind::Enum {
+        FilterField::new("name", "id", FieldKind::ResourceName { prefix: "legalTexts/" }),
+        FilterField::new("jurisdiction", "jurisdiction", FieldKind::Text),
+        FilterField::named(
+            "level",
+            FieldKind::Enum {
                 prefix: LEVEL_PREFIX,
                 values: LEVELS,
             },
-        },
-        FilterField {
-            name: "kind",
-            column: "kind",
-            kind: FieldKind::Enum {
+        ),
+        FilterField::named(
+            "kind",
+            FieldKind::Enum {
                 prefix: KIND_PREFIX,
                 values: KINDS,
             },
-        },
-        FilterField {
-            name: "status",
-            column: "status",
-            kind: FieldKind::Enum {
+        ),
+        FilterField::named(
+            "status",
+            FieldKind::Enum {
                 prefix: STATUS_PREFIX,
                 values: STATUSES,
             },
-        },
-        text_field("language", "language"),
-        text_field("number", "number"),
-        text_field("title", "title"),
-        text_field("title_en", "title_en"),
-        text_field("summary", "summary"),
-        FilterField {
-            name: "topics",
-            column: "topics",
-            kind: FieldKind::RepeatedText,
-        },
-        FilterField {
-            name: "related_initiatives",
-            column: "related_initiatives",
-            kind: FieldKind::RepeatedText,
-        },
-        date_field("adoption_date"),
-        date_field("publication_date"),
-        date_field("entry_into_force_date"),
-        FilterField {
-            name: "create_time",
-            column: "create_time",
-            kind: FieldKind::Timestamp,
-        },
-        FilterField {
-            name: "update_time",
-            column: "update_time",
-            kind: FieldKind::Timestamp,
-        },
+        ),
+        FilterField::new("language", "language", FieldKind::Text),
+        FilterField::new("number", "number", FieldKind::Text),
+        FilterField::new("title", "title", FieldKind::Text),
+        FilterField::new("title_en", "title_en", FieldKind::Text),
+        FilterField::new("summary", "summary", FieldKind::Text),
+        FilterField::named("topics", FieldKind::RepeatedText),
+        FilterField::named("related_initiatives", FieldKind::RepeatedText),
+        FilterField::named("adoption_date", FieldKind::Date),
+        FilterField::named("publication_date", FieldKind::Date),
+        FilterField::named("entry_into_force_date", FieldKind::Date),
+        FilterField::named("create_time", FieldKind::Timestamp),
+        FilterField::named("update_time", FieldKind::Timestamp),
     ],
     text_columns: &["id", "number", "title", "title_en", "summary"],
     facets: Some(FACETS),
 };
 
-const fn text_field(name: &'static str, column: &'static str) -> FilterField {
-    FilterField {
-        name,
-        column,
-        kind: FieldKind::Text,
-    }
-}
-
-const fn date_field(name: &'static str) -> FilterField {
-    FilterField {
-        name,
-        column: name,
-        kind: FieldKind::Date,
-    }
-}
-
 const ORDER_FIELDS: &[OrderField] = &[
-    OrderField {
-        name: "name",
-        column: "id",
-    },
-    OrderField {
-        name: "jurisdiction",
-        column: "jurisdiction",
-    },
-    OrderField {
-        name: "adoption_date",
-        column: "adoption_date",
-    },
-    OrderField {
-        name: "publication_date",
-        column: "publication_date",
-    },
-    OrderField {
-        name: "entry_into_force_date",
-        column: "entry_into_force_date",
-    },
-    OrderField {
-        name: "create_time",
-        column: "create_time",
-    },
-    OrderField {
-        name: "update_time",
-        column: "update_time",
-    },
+    OrderField::new("name", "id"),
+    OrderField::named("jurisdiction"),
+    OrderField::named("adoption_date"),
+    OrderField::named("publication_date"),
+    OrderField::named("entry_into_force_date"),
+    OrderField::named("create_time"),
+    OrderField::named("update_time"),
 ];
 
 /// Where requests with a `request_id` are recorded.

@@ -14,6 +14,16 @@ use super::FacetTable;
 use crate::error::ServiceResult;
 
 impl FacetTable {
+    /// A facet table whose rows are (`owner_column`, `field`, `value`).
+    pub const fn new(table: &'static str, owner_column: &'static str) -> FacetTable {
+        FacetTable {
+            table,
+            owner_column,
+            field_column: "field",
+            value_column: "value",
+        }
+    }
+
     /// The table, for the owner's migration: its rows go with their owner.
     pub fn create_table(&self, owner_table: &str, owner_key: &str) -> TableCreateStatement {
         Table::create()

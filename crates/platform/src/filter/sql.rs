@@ -57,6 +57,21 @@ pub struct FilterField {
     pub kind: FieldKind,
 }
 
+impl FilterField {
+    pub const fn new(name: &'static str, column: &'static str, kind: FieldKind) -> FilterField {
+        FilterField { name, column, kind }
+    }
+
+    /// A field whose column has its name.
+    pub const fn named(name: &'static str, kind: FieldKind) -> FilterField {
+        FilterField {
+            name,
+            column: name,
+            kind,
+        }
+    }
+}
+
 /// The table that holds a resource's repeated values, one row per value.
 #[derive(Debug, Clone, Copy)]
 pub struct FacetTable {
