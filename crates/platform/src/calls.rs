@@ -5,7 +5,11 @@
 use std::time::Duration;
 
 use opentelemetry::global;
-use tonic::{Code, Request, Status, metadata::AsciiMetadataValue};
+use tonic::{
+    Code, Request, Status,
+    metadata::AsciiMetadataValue,
+    transport::{Channel, Endpoint},
+};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::{error::ServiceError, telemetry::MetadataInjector};
@@ -17,6 +21,16 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 /// How long a call to another service may take unless said otherwise.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
+
+/// A channel to the service at `url` (`http://host:port`), connected on first use so that the
+/// services of one deployment may start in any order. TCP_NODELAY is set explicitly: a call
+/// must never wait on Nagle's algorithm (40 ms per call over loopback).
+pub fn lazy_channel(url: &str) -> anyhow::Result<Channel> {
+    Ok(Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(DEFAULT_DEADLINE)
+        .tcp_nodelay(true)
+        .connect_lazy())
+}
 
 /// What an incoming request passes on to the calls made while serving it.
 #[derive(Debug, Clone, Default)]

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 use crate::shutdown::Shutdown;
@@ -16,6 +17,12 @@ pub async fn serve(
     let address = listener.local_addr()?;
     tracing::info!(%address, "serving HTTP");
     let drain_started = shutdown.clone();
+    // TCP_NODELAY on every accepted connection, as for gRPC (see `server`).
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::warn!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(listener, router).with_graceful_shutdown(shutdown.triggered());
     tokio::select! {
         served = server => served?,

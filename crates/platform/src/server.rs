@@ -6,12 +6,11 @@ use std::{convert::Infallible, time::Duration};
 
 use secrecy::SecretString;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{
     body::Body,
     server::NamedService,
     service::{InterceptorLayer, RoutesBuilder},
-    transport::Server,
+    transport::{Server, server::TcpIncoming},
 };
 use tonic_health::{ServingStatus, server::HealthReporter};
 use tower_http::{
@@ -91,7 +90,9 @@ impl GrpcServer {
             )
             .layer(InterceptorLayer::new(auth::identify_caller(self.admin_key)))
             .add_routes(self.routes.routes())
-            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), draining);
+            // Without TCP_NODELAY a response written in several pieces waits for the client's delayed
+            // ACK (Nagle): 40 ms on every call.
+            .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), draining);
 
         let grace = self.shutdown_grace;
         tokio::select! {

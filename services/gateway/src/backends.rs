@@ -1,10 +1,8 @@
 //! Where the gateway finds the services it fronts: one lazily connected gRPC channel each, so
 //! the gateway starts whether or not they are up yet, and reports UNAVAILABLE while they are not.
 
-use std::time::Duration;
-
-use sse_platform::config::Settings;
-use tonic::transport::{Channel, Endpoint};
+use sse_platform::{calls::lazy_channel, config::Settings};
+use tonic::transport::Channel;
 
 #[derive(Clone)]
 pub struct Backends {
@@ -16,9 +14,9 @@ pub struct Backends {
 impl Backends {
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Backends> {
         Ok(Backends {
-            initiatives: channel(&settings.initiatives_url())?,
-            indicators: channel(&settings.indicators_url())?,
-            law_guide: channel(&settings.law_guide_url())?,
+            initiatives: lazy_channel(&settings.initiatives_url())?,
+            indicators: lazy_channel(&settings.indicators_url())?,
+            law_guide: lazy_channel(&settings.law_guide_url())?,
         })
     }
 
@@ -31,10 +29,4 @@ impl Backends {
             _ => None,
         }
     }
-}
-
-fn channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(Duration::from_secs(5))
-        .connect_lazy())
 }

@@ -11,7 +11,7 @@ use sse_platform::{
     names::short_enum_name,
 };
 use sse_proto::initiatives::{ListInitiativesRequest, initiative_service_client::InitiativeServiceClient};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 /// How many names one ListInitiatives filter carries.
 const NAMES_PER_CALL: usize = 100;
@@ -34,9 +34,7 @@ impl Initiatives {
     /// A client for the initiatives service at `url`. It connects on first use, so the services
     /// of one process may start in any order.
     pub fn connect_lazy(url: &str) -> anyhow::Result<Initiatives> {
-        let channel = Endpoint::from_shared(url.to_owned())?
-            .connect_timeout(DEFAULT_DEADLINE)
-            .connect_lazy();
+        let channel = sse_platform::calls::lazy_channel(url)?;
         Ok(Initiatives {
             client: InitiativeServiceClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES),
         })

@@ -140,6 +140,7 @@ on_both_databases!(
     a_page_token_from_another_filter_is_refused,
     order_by_sorts_and_rejects_unknown_fields,
     seeding_twice_creates_nothing_new,
+    sequential_calls_take_a_millisecond_not_a_delayed_ack,
 );
 
 async fn create_then_get_returns_the_stored_initiative(backend: Backend) {
@@ -789,4 +790,23 @@ async fn seeding_twice_creates_nothing_new(backend: Backend) {
     let created = Module.seed(&app._database.connection).await.expect("second seed");
     assert_eq!(created, 0);
     app.stop().await;
+}
+
+/// Guards TCP_NODELAY on the server's sockets: without it every unary response that is written
+/// in more than one piece waits for the client's delayed ACK, 40 ms per call over loopback.
+async fn sequential_calls_take_a_millisecond_not_a_delayed_ack(backend: Backend) {
+    let mut app = App::start(backend, true).await;
+    app.get("great-green-wall").await.expect("warm-up");
+    let mut millis = Vec::new();
+    for _ in 0..50 {
+        let started = std::time::Instant::now();
+        app.get("great-green-wall").await.expect("get");
+        millis.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    millis.sort_by(f64::total_cmp);
+    let median = millis[millis.len() / 2];
+    assert!(
+        median < 10.0,
+        "median GetInitiative took {median:.1} ms; Nagle's delay is back?"
+    );
 }
