@@ -6,7 +6,9 @@ use tokio::net::TcpListener;
 
 use crate::{
     config::{self, Settings, SettingsFlags},
-    database, http,
+    database,
+    generate::GenerateSpec,
+    http,
     module::{ModuleContext, ServiceModule},
     server::GrpcServer,
     shutdown::Shutdown,
@@ -31,6 +33,20 @@ enum Command {
     Migrate,
     /// Migrates, writes the reference data (skipping what exists), then exits.
     Seed,
+    /// Migrates, seeds, then writes synthetic initiatives, observations and legal texts at the
+    /// sizes given (deterministic for a `--seed`), for demos, capacity planning and benchmarks.
+    Generate {
+        #[arg(long, default_value_t = 0)]
+        initiatives: u64,
+        /// Observations, spread over the generated initiatives (needs `--initiatives`).
+        #[arg(long, default_value_t = 0)]
+        observations: u64,
+        #[arg(long, default_value_t = 0)]
+        legal_texts: u64,
+        /// The same seed writes the same data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 /// Runs the binary `name` made of `modules`; returns the process exit code.
@@ -81,13 +97,34 @@ async fn execute(command: Command, settings: &Settings, modules: &[&dyn ServiceM
     }
     let seed = match command {
         Command::Migrate => false,
-        Command::Seed => true,
+        Command::Seed | Command::Generate { .. } => true,
         Command::Serve => settings.seed,
     };
     if seed {
         for module in &keeping_data {
             let created = module.seed(&db).await?;
             tracing::info!(module = module.name(), created, "seeded");
+        }
+    }
+    if let Command::Generate {
+        initiatives,
+        observations,
+        legal_texts,
+        seed,
+    } = command
+    {
+        if observations > 0 && initiatives == 0 {
+            anyhow::bail!("--observations needs --initiatives: observations are about generated initiatives");
+        }
+        let spec = GenerateSpec {
+            initiatives,
+            observations,
+            legal_texts,
+            seed,
+        };
+        for module in &keeping_data {
+            let created = module.generate(&db, &spec).await?;
+            tracing::info!(module = module.name(), created, "generated");
         }
     }
     if !matches!(command, Command::Serve) {

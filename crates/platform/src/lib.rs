@@ -11,6 +11,7 @@ pub mod database;
 pub mod env;
 pub mod error;
 pub mod filter;
+pub mod generate;
 pub mod http;
 pub mod idempotency;
 pub mod lifecycle;

@@ -6,7 +6,7 @@ use std::{future::Future, pin::Pin};
 
 use sea_orm::DatabaseConnection;
 
-use crate::{config::Settings, server::GrpcServer};
+use crate::{config::Settings, generate::GenerateSpec, server::GrpcServer};
 
 /// What a module is given to build its services: the migrated database and the settings (for
 /// example, where the other services it calls listen).
@@ -34,6 +34,18 @@ pub trait ServiceModule: Sync {
     /// Writes the reference data the module ships with, idempotently; returns how many records
     /// were created.
     fn seed<'a>(&'a self, _db: &'a DatabaseConnection) -> BoxFuture<'a, anyhow::Result<usize>> {
+        Box::pin(async { Ok(0) })
+    }
+
+    /// Writes the module's share of synthetic data (`observatory generate`) through its own
+    /// store code, showing progress; returns how many records were created. Runs after
+    /// migrations and the seed, modules in order (initiatives before the indicators that
+    /// name them).
+    fn generate<'a>(
+        &'a self,
+        _db: &'a DatabaseConnection,
+        _spec: &'a GenerateSpec,
+    ) -> BoxFuture<'a, anyhow::Result<usize>> {
         Box::pin(async { Ok(0) })
     }
 
