@@ -5,10 +5,11 @@ use sse_platform::{
     ServiceError, ServiceResult, lifecycle::Lifecycle, pagination::ListQuery, time, update_mask, validate::Violations,
 };
 use sse_proto::initiatives::{
-    BatchCreateInitiativesRequest, BatchCreateInitiativesResponse, CreateInitiativeRequest, CreateInitiativeResponse,
-    DeleteInitiativeRequest, DeleteInitiativeResponse, GetInitiativeRequest, GetInitiativeResponse, Initiative,
-    ListInitiativesRequest, ListInitiativesResponse, UndeleteInitiativeRequest, UndeleteInitiativeResponse,
-    UpdateInitiativeRequest, UpdateInitiativeResponse, initiative_service_server::InitiativeService,
+    BatchCreateInitiativesRequest, BatchCreateInitiativesResponse, BatchGetInitiativesRequest,
+    BatchGetInitiativesResponse, CreateInitiativeRequest, CreateInitiativeResponse, DeleteInitiativeRequest,
+    DeleteInitiativeResponse, GetInitiativeRequest, GetInitiativeResponse, Initiative, ListInitiativesRequest,
+    ListInitiativesResponse, UndeleteInitiativeRequest, UndeleteInitiativeResponse, UpdateInitiativeRequest,
+    UpdateInitiativeResponse, initiative_service_server::InitiativeService,
 };
 use tonic::{Request, Response, Status};
 
@@ -20,6 +21,9 @@ use crate::{
 
 /// The most initiatives one BatchCreateInitiatives may carry.
 pub const MAX_BATCH_SIZE: usize = 1000;
+
+/// The most names one BatchGetInitiatives may carry (AIP-231).
+pub const MAX_BATCH_GET: usize = 1000;
 
 /// Fields an update mask may name; `*` names them all.
 const WRITABLE_FIELDS: &[&str] = &[
@@ -80,15 +84,18 @@ impl InitiativesService {
                 request_id: request.request_id,
             });
         }
+        let mut seen_ids = std::collections::HashSet::new();
+        let mut seen_request_ids = std::collections::HashSet::new();
         for (index, item) in items.iter().enumerate() {
-            let earlier = &items[..index];
-            if item.id.is_some() && earlier.iter().any(|other| other.id == item.id) {
+            if let Some(id) = &item.id
+                && !seen_ids.insert(id.as_str())
+            {
                 violations.add(
                     format!("requests[{index}].initiative_id"),
                     "is given twice in this batch",
                 );
             }
-            if !item.request_id.is_empty() && earlier.iter().any(|other| other.request_id == item.request_id) {
+            if !item.request_id.is_empty() && !seen_request_ids.insert(item.request_id.as_str()) {
                 violations.add(format!("requests[{index}].request_id"), "is given twice in this batch");
             }
         }
@@ -109,6 +116,30 @@ impl InitiativeService for InitiativesService {
         Ok(Response::new(GetInitiativeResponse {
             initiative: Some(initiative),
         }))
+    }
+
+    async fn batch_get_initiatives(
+        &self,
+        request: Request<BatchGetInitiativesRequest>,
+    ) -> Result<Response<BatchGetInitiativesResponse>, Status> {
+        let names = request.into_inner().names;
+        if names.is_empty() || names.len() > MAX_BATCH_GET {
+            return Err(ServiceError::invalid_field("names", format!("must hold 1 to {MAX_BATCH_GET} names")).into());
+        }
+        let mut violations = Violations::default();
+        let mut ids = Vec::with_capacity(names.len());
+        for (index, name) in names.iter().enumerate() {
+            match resource::parse_name(name, "names") {
+                Ok(id) => ids.push(id),
+                Err(_) => violations.add(
+                    format!("names[{index}]"),
+                    format!("`{name}` is not an initiative name (initiatives/{{id}})"),
+                ),
+            }
+        }
+        violations.into_result()?;
+        let initiatives = self.store.get_all(&ids).await?;
+        Ok(Response::new(BatchGetInitiativesResponse { initiatives }))
     }
 
     async fn list_initiatives(

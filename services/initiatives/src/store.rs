@@ -112,6 +112,25 @@ impl Store {
         resource::from_row(&row)
     }
 
+    /// The initiatives with these ids, in their order (an id may repeat), soft-deleted ones
+    /// included; NOT_FOUND names the first id that does not exist. One query for the batch.
+    #[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug", Display))]
+    pub async fn get_all(&self, ids: &[&str]) -> ServiceResult<Vec<Initiative>> {
+        let wanted: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+        let rows = initiative::Entity::find()
+            .filter(initiative::Column::Id.is_in(wanted))
+            .all(&self.db)
+            .await?;
+        let by_id: std::collections::HashMap<&str, &initiative::Model> =
+            rows.iter().map(|row| (row.id.as_str(), row)).collect();
+        ids.iter()
+            .map(|id| match by_id.get(id) {
+                Some(row) => resource::from_row(row),
+                None => Err(ServiceError::not_found(resource::name_of(id))),
+            })
+            .collect()
+    }
+
     pub async fn exists(&self, id: &str) -> ServiceResult<bool> {
         Ok(find(&self.db, id).await?.is_some())
     }
