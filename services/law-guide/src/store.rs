@@ -173,6 +173,24 @@ impl Store {
         resource::from_row(&row)
     }
 
+    /// The texts of `ids`, in their order (an id may repeat), read in one query; NOT_FOUND
+    /// names the first missing one.
+    #[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug", Display))]
+    pub async fn get_all(&self, ids: &[&str]) -> ServiceResult<Vec<LegalText>> {
+        let wanted: BTreeSet<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+        let rows = legal_text::Entity::find()
+            .filter(legal_text::Column::Id.is_in(wanted))
+            .all(&self.db)
+            .await?;
+        let by_id: BTreeMap<&str, &legal_text::Model> = rows.iter().map(|row| (row.id.as_str(), row)).collect();
+        ids.iter()
+            .map(|id| match by_id.get(id) {
+                Some(row) => resource::from_row(row),
+                None => Err(ServiceError::not_found(resource::name_of(id))),
+            })
+            .collect()
+    }
+
     pub async fn exists(&self, id: &str) -> ServiceResult<bool> {
         Ok(find(&self.db, id).await?.is_some())
     }

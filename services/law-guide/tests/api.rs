@@ -4,9 +4,9 @@
 use sse_law_guide::Module;
 use sse_platform::module::ServiceModule;
 use sse_proto::lawguide::{
-    CompareJurisdictionsRequest, CreateLegalTextRequest, DeleteLegalTextRequest, GetLegalTextRequest, LegalText,
-    LegalTextIdentifier, LegalTextRelation, ListLegalTextRevisionsRequest, ListLegalTextsRequest, Provision,
-    SearchLegalTextsRequest, SearchResult, Topic, UpdateLegalTextRequest,
+    BatchGetLegalTextsRequest, CompareJurisdictionsRequest, CreateLegalTextRequest, DeleteLegalTextRequest,
+    GetLegalTextRequest, LegalText, LegalTextIdentifier, LegalTextRelation, ListLegalTextRevisionsRequest,
+    ListLegalTextsRequest, Provision, SearchLegalTextsRequest, SearchResult, Topic, UpdateLegalTextRequest,
     law_guide_service_client::LawGuideServiceClient,
     legal_text::{Kind, Level, Status as TextStatus},
     legal_text_identifier::Scheme,
@@ -189,6 +189,9 @@ on_both_databases!(
     update_with_a_stale_etag_or_invalid_values_is_refused_and_writes_nothing,
     delete_keeps_the_last_state_as_a_revision,
     revisions_come_newest_first_in_pages,
+    batch_get_keeps_order_and_repeats,
+    batch_get_is_not_found_naming_the_first_missing_text,
+    batch_get_rejects_an_empty_or_oversized_or_malformed_batch,
     search_ranks_the_seed_in_five_languages,
     search_folds_accents_case_and_plurals,
     search_snippets_name_the_matching_provision,
@@ -1243,5 +1246,109 @@ async fn seeding_twice_creates_nothing_new_and_does_not_bring_back_deleted_texts
         app.get("un-a-res-77-281").await.expect_err("stays deleted").code(),
         Code::NotFound
     );
+    app.stop().await;
+}
+
+async fn batch_get(app: &mut App, names: &[&str]) -> Result<Vec<String>, Status> {
+    let response = app
+        .client
+        .batch_get_legal_texts(BatchGetLegalTextsRequest {
+            names: names.iter().map(|name| (*name).to_owned()).collect(),
+        })
+        .await?
+        .into_inner();
+    Ok(response.legal_texts.iter().map(|text| text.name.clone()).collect())
+}
+
+async fn batch_get_keeps_order_and_repeats(backend: Backend) {
+    let mut app = App::start(backend, true).await;
+    let names = [
+        "legalTexts/pt-lei-30-2013",
+        "legalTexts/es-ley-5-2011",
+        "legalTexts/fr-loi-2014-856",
+        "legalTexts/es-ley-5-2011",
+    ];
+    assert_eq!(batch_get(&mut app, &names).await.expect("batch"), names);
+    let one = app
+        .client
+        .batch_get_legal_texts(BatchGetLegalTextsRequest {
+            names: vec!["legalTexts/es-ley-5-2011".to_owned()],
+        })
+        .await
+        .expect("one")
+        .into_inner();
+    assert_eq!(one.legal_texts, [app.get("es-ley-5-2011").await.expect("get")]);
+    // A full batch of 1000 names, repeating the seed, in one call.
+    let every: Vec<String> = app.filtered("").await.expect("list");
+    let thousand: Vec<String> = every
+        .iter()
+        .cycle()
+        .take(1000)
+        .map(|id| format!("legalTexts/{id}"))
+        .collect();
+    let thousand: Vec<&str> = thousand.iter().map(String::as_str).collect();
+    assert_eq!(batch_get(&mut app, &thousand).await.expect("1000"), thousand);
+    app.stop().await;
+}
+
+async fn batch_get_is_not_found_naming_the_first_missing_text(backend: Backend) {
+    let mut app = App::start(backend, true).await;
+    let status = batch_get(
+        &mut app,
+        &[
+            "legalTexts/es-ley-5-2011",
+            "legalTexts/xx-missing-1",
+            "legalTexts/xx-missing-2",
+        ],
+    )
+    .await
+    .expect_err("missing");
+    assert_eq!(status.code(), Code::NotFound);
+    assert_eq!(error_reason(&status), "NOT_FOUND");
+    assert!(
+        status.message().contains("legalTexts/xx-missing-1"),
+        "{}",
+        status.message()
+    );
+    assert!(!status.message().contains("xx-missing-2"), "{}", status.message());
+    // A deleted text is missing too.
+    let deleted = app.get("es-ley-5-2011").await.expect("get");
+    app.client
+        .delete_legal_text(DeleteLegalTextRequest {
+            name: deleted.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect("delete");
+    let status = batch_get(&mut app, &["legalTexts/pt-lei-30-2013", "legalTexts/es-ley-5-2011"])
+        .await
+        .expect_err("deleted");
+    assert_eq!(status.code(), Code::NotFound);
+    assert!(
+        status.message().contains("legalTexts/es-ley-5-2011"),
+        "{}",
+        status.message()
+    );
+    app.stop().await;
+}
+
+async fn batch_get_rejects_an_empty_or_oversized_or_malformed_batch(backend: Backend) {
+    let mut app = App::start(backend, true).await;
+    let empty = batch_get(&mut app, &[]).await.expect_err("empty");
+    assert_eq!(empty.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&empty), ["names"]);
+    let names: Vec<String> = (0..1001).map(|index| format!("legalTexts/es-ley-{index}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let oversized = batch_get(&mut app, &names).await.expect_err("1001 names");
+    assert_eq!(oversized.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&oversized), ["names"]);
+    let malformed = batch_get(
+        &mut app,
+        &["legalTexts/es-ley-5-2011", "initiatives/tzcld", "legalTexts/BAD"],
+    )
+    .await
+    .expect_err("malformed");
+    assert_eq!(malformed.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&malformed), ["names[1]", "names[2]"]);
     app.stop().await;
 }
