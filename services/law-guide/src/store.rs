@@ -20,8 +20,8 @@ use sse_platform::{
 use sse_proto::lawguide::{LegalText, LegalTextRevision, SearchResult, legal_text_revision::Change};
 
 use crate::{
-    analysis::{Field, IndexedText, query_words},
-    entity::{legal_text, revision, term},
+    analysis::{IndexedText, Query},
+    entity::{legal_text, posting, revision},
     resource::{self, KIND_PREFIX, KINDS, LEVEL_PREFIX, LEVELS, STATUS_PREFIX, STATUSES},
     search::{self, Collection, Posting},
 };
@@ -94,8 +94,9 @@ pub const REQUEST_LOG: RequestLog = RequestLog {
 
 /// The method name request records are kept under.
 pub const CREATE_METHOD: &str = "CreateLegalText";
-/// The most postings rows one statement inserts, well below SQLite's bound on parameters.
-const INSERT_CHUNK: usize = 500;
+/// The most bound parameters one statement carries: below SQLite's 32,766 and PostgreSQL's
+/// 65,535, so that multi-row INSERTs of any of these tables fit in one statement per chunk.
+pub const MAX_PARAMETERS: usize = 30_000;
 /// The most terms one postings query asks for.
 const TERM_CHUNK: usize = 500;
 
@@ -376,41 +377,46 @@ impl Store {
         };
         let condition = filter_condition(query.filter)?;
         let language = Some(query.language).filter(|language| !language.is_empty());
-        let words = query_words(query.query, language);
-        let terms: BTreeSet<String> = words.iter().flat_map(|word| word.terms().cloned()).collect();
+        let parsed = Query::parse(query.query, language);
+        let terms: BTreeSet<String> = parsed.terms().cloned().collect();
         let terms: Vec<String> = terms.into_iter().collect();
 
         let mut postings = Vec::new();
         for chunk in terms.chunks(TERM_CHUNK) {
-            let rows = term::Entity::find()
-                .filter(term::Column::Term.is_in(chunk.iter().cloned()))
+            let rows = posting::Entity::find()
+                .filter(posting::Column::Term.is_in(chunk.iter().cloned()))
                 .all(&self.db)
                 .await?;
-            postings.extend(rows.into_iter().filter_map(|row| {
-                Some(Posting {
-                    field: Field::parse(&row.field)?,
-                    legal_text_id: row.legal_text_id,
-                    term: row.term,
-                    count: row.count,
-                })
+            postings.extend(rows.into_iter().map(|row| Posting {
+                term: row.term,
+                legal_text_id: row.legal_text_id,
+                counts: [row.title, row.summary, row.provisions],
+                length: row.length,
             }));
         }
-        let lengths: BTreeMap<String, i64> = legal_text::Entity::find()
-            .select_only()
-            .column(legal_text::Column::Id)
-            .column(legal_text::Column::SearchLength)
-            .into_tuple::<(String, i64)>()
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .collect();
+        let collection = collection(&self.db).await?;
+        // The filter is applied to the texts the postings name only, not to the whole table.
         let allowed = match condition {
             None => None,
+            Some(condition) if postings.is_empty() => {
+                let _ = condition;
+                Some(BTreeSet::new())
+            }
             Some(condition) => Some(
                 legal_text::Entity::find()
                     .select_only()
                     .column(legal_text::Column::Id)
                     .filter(condition)
+                    .filter(
+                        legal_text::Column::Id.in_subquery(
+                            sea_orm::sea_query::Query::select()
+                                .distinct()
+                                .column(posting::Column::LegalTextId)
+                                .from(posting::Entity)
+                                .and_where(posting::Column::Term.is_in(terms.iter().cloned()))
+                                .to_owned(),
+                        ),
+                    )
                     .into_tuple::<String>()
                     .all(&self.db)
                     .await?
@@ -418,11 +424,8 @@ impl Store {
                     .collect::<BTreeSet<String>>(),
             ),
         };
-        let collection = Collection {
-            texts: lengths.len(),
-            average_length: lengths.values().sum::<i64>() as f64 / lengths.len().max(1) as f64,
-        };
-        let ranked = search::rank(&words, &postings, &lengths, collection, allowed.as_ref());
+        let ranked = search::rank(&parsed, &postings, collection, allowed.as_ref());
+        let words = &parsed.words;
 
         let start = usize::try_from(offset).unwrap_or(usize::MAX).min(ranked.len());
         let end = start.saturating_add(page_size as usize).min(ranked.len());
@@ -442,7 +445,7 @@ impl Store {
             .filter_map(|ranked| {
                 let text = texts.remove(&ranked.legal_text_id)?;
                 Some(SearchResult {
-                    snippets: search::snippets(&text, &words),
+                    snippets: search::snippets(&text, words),
                     legal_text: Some(text),
                     score: ranked.score,
                 })
@@ -540,7 +543,31 @@ fn revision_from_row(row: &revision::Model) -> ServiceResult<LegalTextRevision> 
     })
 }
 
-/// Writes a text's facets and search terms.
+/// How many texts there are, and their average weighted length: what BM25 needs of the
+/// collection, in one aggregate over the texts' table.
+async fn collection(db: &impl ConnectionTrait) -> ServiceResult<Collection> {
+    let (texts, total): (i64, Option<i64>) = legal_text::Entity::find()
+        .select_only()
+        .column_as(legal_text::Column::Id.count(), "texts")
+        .column_as(
+            sea_orm::sea_query::SimpleExpr::from(sea_orm::sea_query::Func::cast_as(
+                sea_orm::sea_query::Func::sum(sea_orm::sea_query::Expr::col(legal_text::Column::SearchLength)),
+                "BIGINT",
+            )),
+            "total",
+        )
+        .into_tuple()
+        .one(db)
+        .await?
+        .unwrap_or_default();
+    let texts = usize::try_from(texts).unwrap_or_default();
+    Ok(Collection {
+        texts,
+        average_length: total.unwrap_or_default() as f64 / texts.max(1) as f64,
+    })
+}
+
+/// Writes a text's facets and search index.
 async fn write_derived(
     txn: &DatabaseTransaction,
     stored: &LegalText,
@@ -548,21 +575,36 @@ async fn write_derived(
     indexed: &IndexedText,
 ) -> ServiceResult<()> {
     FACETS.replace(txn, id, resource::facets(stored)).await?;
-    let terms = resource::terms(indexed, id);
-    let mut terms = terms.into_iter().peekable();
-    while terms.peek().is_some() {
-        let chunk: Vec<term::ActiveModel> = terms.by_ref().take(INSERT_CHUNK).collect();
-        term::Entity::insert_many(chunk).exec_without_returning(txn).await?;
+    insert_postings(txn, resource::postings(indexed, id)).await
+}
+
+/// Inserts postings with one multi-row statement per [`MAX_PARAMETERS`] worth of rows.
+pub async fn insert_postings(db: &impl ConnectionTrait, postings: Vec<posting::ActiveModel>) -> ServiceResult<()> {
+    insert_chunked::<posting::Entity>(db, postings, 6).await
+}
+
+/// Inserts `rows` of `columns` columns each, in as few multi-row statements as the databases'
+/// bounds on bound parameters allow.
+pub async fn insert_chunked<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    rows: Vec<E::ActiveModel>,
+    columns: usize,
+) -> ServiceResult<()> {
+    let per_statement = (MAX_PARAMETERS / columns.max(1)).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<E::ActiveModel> = rows.by_ref().take(per_statement).collect();
+        E::insert_many(chunk).exec_without_returning(db).await?;
     }
     Ok(())
 }
 
-/// Removes a text's facets and search terms. Explicitly rather than by cascade: SQLite enforces
+/// Removes a text's facets and search index. Explicitly rather than by cascade: SQLite enforces
 /// foreign keys only on connections that asked for it.
 async fn delete_derived(txn: &DatabaseTransaction, id: &str) -> ServiceResult<()> {
     FACETS.replace(txn, id, Vec::new()).await?;
-    term::Entity::delete_many()
-        .filter(term::Column::LegalTextId.eq(id))
+    posting::Entity::delete_many()
+        .filter(posting::Column::LegalTextId.eq(id))
         .exec(txn)
         .await?;
     Ok(())

@@ -196,6 +196,9 @@ on_both_databases!(
     search_folds_accents_case_and_plurals,
     search_snippets_name_the_matching_provision,
     search_with_a_filter_and_pages,
+    search_ranks_the_phrase_economia_social_before_its_words_apart,
+    search_with_a_quoted_phrase_finds_only_texts_holding_it,
+    search_ranks_a_phrase_before_scattered_words_and_a_title_before_the_body,
     search_rejects_bad_input,
     list_filters_select_the_seeded_texts,
     list_pages_and_orders,
@@ -613,11 +616,13 @@ async fn revisions_come_newest_first_in_pages(backend: Backend) {
 const EXPECTED_RANKINGS: &[(&str, &str, &[&str])] = &[
     // Portuguese spelling, no language given: Portugal's framework law first.
     ("economia social", "", &["pt-lei-30-2013"]),
-    // The Spanish spelling finds the Spanish-language social economy laws first.
+    // The Spanish spelling finds the Spanish-language social economy laws first. (Their order
+    // changed when phrases began to count: Uruguay's and Spain's laws hold "economía social"
+    // more often than Mexico's, which was first.)
     (
         "economía social",
         "es",
-        &["mx-ley-economia-social-solidaria-2012", "uy-ley-19848", "es-ley-5-2011"],
+        &["uy-ley-19848", "es-ley-5-2011", "mx-ley-economia-social-solidaria-2012"],
     ),
     ("economía solidaria", "es", &["co-ley-454-1998"]),
     ("registro nacional", "es", &["mx-ley-economia-social-solidaria-2012"]),
@@ -1350,5 +1355,115 @@ async fn batch_get_rejects_an_empty_or_oversized_or_malformed_batch(backend: Bac
     .expect_err("malformed");
     assert_eq!(malformed.code(), Code::InvalidArgument);
     assert_eq!(violated_fields(&malformed), ["names[1]", "names[2]"]);
+    app.stop().await;
+}
+
+async fn search_ranks_the_phrase_economia_social_before_its_words_apart(backend: Backend) {
+    let mut app = App::start(backend, true).await;
+    let ranked = app.ranked("economia social", "", "").await.expect("search");
+    let position = |id: &str| ranked.iter().position(|ranked| ranked == id);
+    let spain = position("es-ley-5-2011").expect("Spain's law is found");
+    // Spain's *Ley de Economía Social* holds the phrase in its title and throughout; Brazil's
+    // Paul Singer law has `economia` (as written) but not the phrase. Portugal's and Romania's
+    // laws spell `economia` as asked and hold the phrase too.
+    assert!(spain < 4, "{ranked:?}");
+    assert!(
+        position("br-lei-15068-2024").is_some_and(|brazil| brazil > spain),
+        "{ranked:?}"
+    );
+    app.stop().await;
+}
+
+async fn search_with_a_quoted_phrase_finds_only_texts_holding_it(backend: Backend) {
+    let mut app = App::start(backend, true).await;
+    let loose = app.ranked("economia social", "", "").await.expect("words");
+    let quoted = app.ranked("\"economia social\"", "", "").await.expect("phrase");
+    assert!(
+        !quoted.is_empty() && quoted.len() < loose.len(),
+        "{quoted:?} / {loose:?}"
+    );
+    assert!(quoted.contains(&"es-ley-5-2011".to_owned()));
+    assert!(
+        !quoted.contains(&"br-lei-15068-2024".to_owned()),
+        "no phrase in Brazil's law"
+    );
+    // Every text found holds the words side by side, in some form and some language.
+    for id in &quoted {
+        let text = app.get(id).await.expect("get");
+        let all = format!(
+            "{} {} {} {}",
+            text.title,
+            text.title_en,
+            text.summary,
+            text.provisions
+                .iter()
+                .map(|provision| format!("{} {}", provision.heading, provision.text))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let folded = sse_law_guide::analysis::fold(&all);
+        assert!(
+            ["economia social", "economie social", "economia socia", "economy social"]
+                .iter()
+                .any(|phrase| folded.contains(phrase)),
+            "{id}"
+        );
+    }
+    // Quotes also narrow a query of several words; a quoted single word is required too.
+    let narrowed = app
+        .ranked("cooperativas \"economía solidaria\"", "es", "")
+        .await
+        .expect("mixed");
+    assert!(narrowed.contains(&"co-ley-454-1998".to_owned()), "{narrowed:?}");
+    assert!(!narrowed.contains(&"es-ley-5-2011".to_owned()), "{narrowed:?}");
+    let single = app.ranked("\"pescadores\" economía", "es", "").await.expect("one word");
+    assert_eq!(single, ["es-ley-5-2011"]);
+    app.stop().await;
+}
+
+async fn search_ranks_a_phrase_before_scattered_words_and_a_title_before_the_body(backend: Backend) {
+    let mut app = App::start(backend, false).await;
+    let text = |title: &str, body: &str| {
+        let mut text = law(title);
+        text.summary = String::new();
+        text.title_en = String::new();
+        text.provisions[0].text = body.to_owned();
+        text
+    };
+    let texts = [
+        (
+            "es-ley-1-2030",
+            text(
+                "Ley de fomento",
+                "La economía del país y la cohesión social de sus regiones.",
+            ),
+        ),
+        (
+            "es-ley-2-2030",
+            text(
+                "Ley de fomento",
+                "La economía social del país y la cohesión de sus regiones.",
+            ),
+        ),
+        (
+            "es-ley-3-2030",
+            text("Ley de mutualidades", "Regula el sector y otras entidades del país."),
+        ),
+        (
+            "es-ley-4-2030",
+            text("Ley de fomento", "Regula las mutualidades y otras entidades del país."),
+        ),
+    ];
+    for (id, text) in texts {
+        app.create(id, text).await.expect("create");
+    }
+    assert_eq!(
+        app.ranked("economía social", "es", "").await.expect("phrase"),
+        ["es-ley-2-2030", "es-ley-1-2030"]
+    );
+    assert_eq!(
+        app.ranked("mutualidades", "es", "").await.expect("title"),
+        ["es-ley-3-2030", "es-ley-4-2030"]
+    );
     app.stop().await;
 }
