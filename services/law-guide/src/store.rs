@@ -151,6 +151,15 @@ pub struct SearchPage {
     pub total_size: i32,
 }
 
+/// A synthetic legal text (see `generate`), with its earlier states, oldest first.
+pub struct GeneratedText {
+    pub id: String,
+    pub legal_text: LegalText,
+    pub earlier: Vec<LegalText>,
+    /// Microseconds since the Unix epoch.
+    pub create_time: i64,
+}
+
 pub struct RevisionPage {
     pub revisions: Vec<LegalTextRevision>,
     pub next_page_token: String,
@@ -259,6 +268,78 @@ impl Store {
             .await?;
         txn.commit().await?;
         Ok(stored)
+    }
+
+    /// Writes many texts at once, with their facets, search index and revisions, in one
+    /// transaction of a few multi-row statements per table; ids already taken (by a text, or by
+    /// the revisions of a deleted one) are skipped. Returns how many texts were written.
+    pub async fn insert_generated(&self, texts: Vec<GeneratedText>) -> ServiceResult<usize> {
+        let ids: Vec<String> = texts.iter().map(|text| text.id.clone()).collect();
+        let txn = self.db.begin().await?;
+        let mut taken: BTreeSet<String> = legal_text::Entity::find()
+            .select_only()
+            .column(legal_text::Column::Id)
+            .filter(legal_text::Column::Id.is_in(ids.iter().cloned()))
+            .into_tuple::<String>()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .collect();
+        taken.extend(
+            revision::Entity::find()
+                .select_only()
+                .column(revision::Column::LegalTextId)
+                .distinct()
+                .filter(revision::Column::LegalTextId.is_in(ids))
+                .into_tuple::<String>()
+                .all(&txn)
+                .await?,
+        );
+        let mut rows = Vec::new();
+        let mut facets = Vec::new();
+        let mut postings = Vec::new();
+        let mut revisions = Vec::new();
+        for text in texts {
+            if taken.contains(&text.id) {
+                continue;
+            }
+            let created = text.create_time;
+            let mut states = text.earlier;
+            states.push(text.legal_text);
+            let last = states.len() - 1;
+            for (position, state) in states.iter_mut().enumerate() {
+                // Each state was written a second after the one before.
+                let written = created + i64::try_from(position).unwrap_or_default() * 1_000_000;
+                state.name = resource::name_of(&text.id);
+                state.create_time = Some(time::timestamp(created));
+                state.update_time = Some(time::timestamp(written));
+                resource::set_etag(state)?;
+                if position < last {
+                    revisions.push(revision::ActiveModel::from(revision::Model {
+                        legal_text_id: text.id.clone(),
+                        revision_id: i64::try_from(position).unwrap_or_default() + 1,
+                        change: change_name(Change::Update).to_owned(),
+                        revision_create_time: written + 1_000_000,
+                        resource: resource::to_json(state)?,
+                    }));
+                }
+            }
+            let stored = &states[last];
+            let indexed = resource::index(stored);
+            rows.push(resource::to_row(stored, &text.id, &indexed)?);
+            let mut values = resource::facets(stored);
+            values.sort();
+            values.dedup();
+            facets.extend(values.into_iter().map(|(field, value)| (text.id.clone(), field, value)));
+            postings.extend(resource::postings(&indexed, &text.id));
+        }
+        let written = rows.len();
+        insert_chunked::<legal_text::Entity>(&txn, rows, 18).await?;
+        insert_facets(&txn, facets).await?;
+        insert_postings(&txn, postings).await?;
+        insert_chunked::<revision::Entity>(&txn, revisions, 5).await?;
+        txn.commit().await?;
+        Ok(written)
     }
 
     /// Changes one legal text if its etag is still `etag` (when given), keeping its previous
@@ -576,6 +657,21 @@ async fn write_derived(
 ) -> ServiceResult<()> {
     FACETS.replace(txn, id, resource::facets(stored)).await?;
     insert_postings(txn, resource::postings(indexed, id)).await
+}
+
+/// Inserts facet rows (owner, field, value), a multi-row statement per chunk.
+async fn insert_facets(db: &impl ConnectionTrait, facets: Vec<(String, &'static str, String)>) -> ServiceResult<()> {
+    for chunk in facets.chunks(MAX_PARAMETERS / 3) {
+        let mut insert = sea_orm::sea_query::Query::insert()
+            .into_table(FACETS.table)
+            .columns([FACETS.owner_column, FACETS.field_column, FACETS.value_column])
+            .to_owned();
+        for (owner, field, value) in chunk {
+            insert.values_panic([owner.as_str().into(), (*field).into(), value.as_str().into()]);
+        }
+        db.execute(&insert).await?;
+    }
+    Ok(())
 }
 
 /// Inserts postings with one multi-row statement per [`MAX_PARAMETERS`] worth of rows.

@@ -190,6 +190,7 @@ on_both_databases!(
     delete_keeps_the_last_state_as_a_revision,
     revisions_come_newest_first_in_pages,
     batch_get_keeps_order_and_repeats,
+    generate_is_deterministic_and_fills_the_search_index,
     batch_get_is_not_found_naming_the_first_missing_text,
     batch_get_rejects_an_empty_or_oversized_or_malformed_batch,
     search_ranks_the_seed_in_five_languages,
@@ -1466,4 +1467,77 @@ async fn search_ranks_a_phrase_before_scattered_words_and_a_title_before_the_bod
         ["es-ley-3-2030", "es-ley-4-2030"]
     );
     app.stop().await;
+}
+
+async fn generate_is_deterministic_and_fills_the_search_index(backend: Backend) {
+    let spec = sse_platform::generate::GenerateSpec {
+        initiatives: 0,
+        observations: 0,
+        legal_texts: 400,
+        seed: 42,
+    };
+    let mut first = App::start(backend, false).await;
+    let mut second = App::start(backend, false).await;
+    assert_eq!(
+        Module
+            .generate(&first.database.connection, &spec)
+            .await
+            .expect("generate"),
+        400
+    );
+    assert_eq!(
+        Module
+            .generate(&second.database.connection, &spec)
+            .await
+            .expect("again"),
+        400
+    );
+    assert_eq!(
+        Module.generate(&first.database.connection, &spec).await.expect("rerun"),
+        0,
+        "a rerun skips the texts already there"
+    );
+    let names: Vec<String> = (0..400)
+        .map(|index| format!("legalTexts/{}", sse_law_guide::generate::legal_text_id(index)))
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let read = |app: &mut App| {
+        let request = BatchGetLegalTextsRequest {
+            names: names.iter().map(|name| (*name).to_owned()).collect(),
+        };
+        let mut client = app.client.clone();
+        async move {
+            client
+                .batch_get_legal_texts(request)
+                .await
+                .expect("batch")
+                .into_inner()
+                .legal_texts
+        }
+    };
+    let texts = read(&mut first).await;
+    assert_eq!(texts, read(&mut second).await, "the same seed gives the same texts");
+    let languages: std::collections::BTreeSet<&str> = texts.iter().map(|text| text.language.as_str()).collect();
+    assert!(languages.len() >= 5, "{languages:?}");
+    // Searches in several languages find some texts, not all and not none, through the index.
+    for (query, language) in [
+        ("cooperativas", "es"),
+        ("économie sociale", "fr"),
+        ("public procurement", "en"),
+        ("\"economia social\"", ""),
+        ("registro", ""),
+    ] {
+        let found = first.ranked(query, language, "").await.expect(query);
+        assert!(!found.is_empty() && found.len() < 400, "{query:?}: {}", found.len());
+    }
+    // Some texts were amended: their earlier states are revisions.
+    let mut revised = 0;
+    for name in &names[..50] {
+        let id = name.trim_start_matches("legalTexts/");
+        let (revisions, _) = revisions(&mut first, id, 10, "").await.expect("revisions");
+        revised += usize::from(!revisions.is_empty());
+    }
+    assert!(revised > 0 && revised < 50, "{revised}");
+    first.stop().await;
+    second.stop().await;
 }
