@@ -3,7 +3,10 @@
 //! or not at all. Updates and deletes are conditional on the etag read, so concurrent writers
 //! cannot overwrite each other unseen.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    sync::{Arc, Mutex},
+};
 
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait,
@@ -168,11 +171,48 @@ pub struct RevisionPage {
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    rankings: Arc<Rankings>,
+}
+
+/// The table holding the search index's version: one row, whose `version` every write of a
+/// text, its postings included, increments in its own transaction.
+pub const INDEX_VERSION_TABLE: &str = "legal_text_index_version";
+
+/// The most rankings kept in memory; past it, all are dropped and the cache refills.
+const MAX_CACHED_RANKINGS: usize = 128;
+
+/// The rankings of recent searches, by query, language and filter, each with the index version
+/// it was computed at. A page of a search already ranked at the current version (the next page,
+/// or the same search by another user) reads only the version and the page's texts.
+#[derive(Default)]
+struct Rankings {
+    entries: Mutex<HashMap<(String, String, String), (i64, Arc<Vec<search::Ranked>>)>>,
+}
+
+impl Rankings {
+    fn get(&self, key: &(String, String, String), version: i64) -> Option<Arc<Vec<search::Ranked>>> {
+        let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries
+            .get(key)
+            .filter(|(at, _)| *at == version)
+            .map(|(_, ranked)| ranked.clone())
+    }
+
+    fn put(&self, key: (String, String, String), version: i64, ranked: Arc<Vec<search::Ranked>>) {
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= MAX_CACHED_RANKINGS {
+            entries.clear();
+        }
+        entries.insert(key, (version, ranked));
+    }
 }
 
 impl Store {
     pub fn new(db: DatabaseConnection) -> Self {
-        Store { db }
+        Store {
+            db,
+            rankings: Arc::default(),
+        }
     }
 
     #[tracing::instrument(skip(self), err(level = "debug", Display))]
@@ -263,6 +303,7 @@ impl Store {
             .exec_without_returning(&txn)
             .await?;
         write_derived(&txn, &stored, &id, &indexed).await?;
+        bump_index_version(&txn).await?;
         REQUEST_LOG
             .record(&txn, CREATE_METHOD, &item.request_id, &stored, now)
             .await?;
@@ -338,6 +379,7 @@ impl Store {
         insert_facets(&txn, facets).await?;
         insert_postings(&txn, postings).await?;
         insert_chunked::<revision::Entity>(&txn, revisions, 5).await?;
+        bump_index_version(&txn).await?;
         txn.commit().await?;
         Ok(written)
     }
@@ -375,6 +417,7 @@ impl Store {
             keep_revision(&txn, id, &previous, Change::Update, now).await?;
             delete_derived(&txn, id).await?;
             write_derived(&txn, &changed, id, &indexed).await?;
+            bump_index_version(&txn).await?;
             txn.commit().await?;
             Ok(changed)
         }
@@ -400,6 +443,7 @@ impl Store {
                 return Err(lifecycle::stale_etag(&resource::name_of(id)));
             }
             let kept = keep_revision(&txn, id, &previous, Change::Delete, now).await?;
+            bump_index_version(&txn).await?;
             txn.commit().await?;
             Ok(kept)
         }
@@ -459,54 +503,21 @@ impl Store {
         let condition = filter_condition(query.filter)?;
         let language = Some(query.language).filter(|language| !language.is_empty());
         let parsed = Query::parse(query.query, language);
-        let terms: BTreeSet<String> = parsed.terms().cloned().collect();
-        let terms: Vec<String> = terms.into_iter().collect();
-
-        let mut postings = Vec::new();
-        for chunk in terms.chunks(TERM_CHUNK) {
-            let rows = posting::Entity::find()
-                .filter(posting::Column::Term.is_in(chunk.iter().cloned()))
-                .all(&self.db)
-                .await?;
-            postings.extend(rows.into_iter().map(|row| Posting {
-                term: row.term,
-                legal_text_id: row.legal_text_id,
-                counts: [row.title, row.summary, row.provisions],
-                length: row.length,
-            }));
-        }
-        let collection = collection(&self.db).await?;
-        // The filter is applied to the texts the postings name only, not to the whole table.
-        let allowed = match condition {
-            None => None,
-            Some(condition) if postings.is_empty() => {
-                let _ = condition;
-                Some(BTreeSet::new())
-            }
-            Some(condition) => Some(
-                legal_text::Entity::find()
-                    .select_only()
-                    .column(legal_text::Column::Id)
-                    .filter(condition)
-                    .filter(
-                        legal_text::Column::Id.in_subquery(
-                            sea_orm::sea_query::Query::select()
-                                .distinct()
-                                .column(posting::Column::LegalTextId)
-                                .from(posting::Entity)
-                                .and_where(posting::Column::Term.is_in(terms.iter().cloned()))
-                                .to_owned(),
-                        ),
-                    )
-                    .into_tuple::<String>()
-                    .all(&self.db)
-                    .await?
-                    .into_iter()
-                    .collect::<BTreeSet<String>>(),
-            ),
-        };
-        let ranked = search::rank(&parsed, &postings, collection, allowed.as_ref());
         let words = &parsed.words;
+        let key = (
+            query.query.to_owned(),
+            query.language.to_owned(),
+            query.filter.to_owned(),
+        );
+        let version = index_version(&self.db).await?;
+        let ranked = match self.rankings.get(&key, version) {
+            Some(ranked) => ranked,
+            None => {
+                let ranked = Arc::new(self.rank(&parsed, condition).await?);
+                self.rankings.put(key, version, ranked.clone());
+                ranked
+            }
+        };
 
         let start = usize::try_from(offset).unwrap_or(usize::MAX).min(ranked.len());
         let end = start.saturating_add(page_size as usize).min(ranked.len());
@@ -542,6 +553,56 @@ impl Store {
             next_page_token,
             total_size: i32::try_from(ranked.len()).unwrap_or(i32::MAX),
         })
+    }
+
+    /// Every text matching `parsed` (and `condition`), ranked, read from the postings of the
+    /// query's terms.
+    async fn rank(&self, parsed: &Query, condition: Option<Condition>) -> ServiceResult<Vec<search::Ranked>> {
+        let terms: BTreeSet<String> = parsed.terms().cloned().collect();
+        let terms: Vec<String> = terms.into_iter().collect();
+
+        let mut postings = Vec::new();
+        for chunk in terms.chunks(TERM_CHUNK) {
+            let rows = posting::Entity::find()
+                .filter(posting::Column::Term.is_in(chunk.iter().cloned()))
+                .all(&self.db)
+                .await?;
+            postings.extend(rows.into_iter().map(|row| Posting {
+                term: row.term,
+                legal_text_id: row.legal_text_id,
+                counts: [row.title, row.summary, row.provisions],
+                length: row.length,
+            }));
+        }
+        let collection = collection(&self.db).await?;
+        // The filter is applied to the texts the postings name only, not to the whole table.
+        let allowed = match condition {
+            None => None,
+            Some(_) if postings.is_empty() => Some(BTreeSet::new()),
+            Some(condition) => Some(
+                legal_text::Entity::find()
+                    .select_only()
+                    .column(legal_text::Column::Id)
+                    .filter(condition)
+                    .filter(
+                        legal_text::Column::Id.in_subquery(
+                            sea_orm::sea_query::Query::select()
+                                .distinct()
+                                .column(posting::Column::LegalTextId)
+                                .from(posting::Entity)
+                                .and_where(posting::Column::Term.is_in(terms.iter().cloned()))
+                                .to_owned(),
+                        ),
+                    )
+                    .into_tuple::<String>()
+                    .all(&self.db)
+                    .await?
+                    .into_iter()
+                    .collect::<BTreeSet<String>>(),
+            ),
+        };
+        let ranked = search::rank(parsed, &postings, collection, allowed.as_ref());
+        Ok(ranked)
     }
 
     /// Every legal text matching `filter`, and in `jurisdictions` when some are given.
@@ -622,6 +683,30 @@ fn revision_from_row(row: &revision::Model) -> ServiceResult<LegalTextRevision> 
         revision_create_time: Some(time::timestamp(row.revision_create_time)),
         change: change.into(),
     })
+}
+
+/// The search index's version (see [`INDEX_VERSION_TABLE`]).
+async fn index_version(db: &impl ConnectionTrait) -> ServiceResult<i64> {
+    let select = sea_orm::sea_query::Query::select()
+        .column("version")
+        .from(INDEX_VERSION_TABLE)
+        .to_owned();
+    match db.query_one(&select).await? {
+        Some(row) => Ok(row.try_get("", "version")?),
+        None => Ok(0),
+    }
+}
+
+/// Marks the search index changed, in the transaction that changes it: searches ranked before
+/// are ranked again. Writers of texts wait on each other here until they commit.
+pub async fn bump_index_version(db: &impl ConnectionTrait) -> ServiceResult<()> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let update = sea_orm::sea_query::Query::update()
+        .table(INDEX_VERSION_TABLE)
+        .value("version", Expr::col("version").add(1))
+        .to_owned();
+    db.execute(&update).await?;
+    Ok(())
 }
 
 /// How many texts there are, and their average weighted length: what BM25 needs of the

@@ -199,6 +199,7 @@ on_both_databases!(
     search_with_a_filter_and_pages,
     search_ranks_the_phrase_economia_social_before_its_words_apart,
     search_with_a_quoted_phrase_finds_only_texts_holding_it,
+    search_sees_every_write_even_from_another_process,
     search_ranks_a_phrase_before_scattered_words_and_a_title_before_the_body,
     search_rejects_bad_input,
     list_filters_select_the_seeded_texts,
@@ -1540,4 +1541,41 @@ async fn generate_is_deterministic_and_fills_the_search_index(backend: Backend) 
     assert!(revised > 0 && revised < 50, "{revised}");
     first.stop().await;
     second.stop().await;
+}
+
+async fn search_sees_every_write_even_from_another_process(backend: Backend) {
+    let mut app = App::start(backend, true).await;
+    assert!(app.ranked("xilófono", "es", "").await.expect("nothing yet").is_empty());
+    let mut text = law("Ley del xilófono");
+    let created = app.create("es-ley-1-2030", text.clone()).await.expect("create");
+    assert_eq!(
+        app.ranked("xilófono", "es", "").await.expect("created"),
+        ["es-ley-1-2030"]
+    );
+    // Another process (its own store, the same database) changes the text.
+    let other = sse_law_guide::Store::new(app.database.connection.clone());
+    other
+        .modify("es-ley-1-2030", &created.etag, |current| {
+            current.title = "Ley de cooperativas".to_owned();
+            Ok(())
+        })
+        .await
+        .expect("update elsewhere");
+    assert!(app.ranked("xilófono", "es", "").await.expect("updated").is_empty());
+    text.summary = "Regula el xilófono.".to_owned();
+    other
+        .create(sse_law_guide::store::NewLegalText {
+            id: Some("es-ley-2-2030".to_owned()),
+            legal_text: text,
+            request_id: String::new(),
+        })
+        .await
+        .expect("create elsewhere");
+    assert_eq!(
+        app.ranked("xilófono", "es", "").await.expect("created"),
+        ["es-ley-2-2030"]
+    );
+    other.delete("es-ley-2-2030", "").await.expect("delete elsewhere");
+    assert!(app.ranked("xilófono", "es", "").await.expect("deleted").is_empty());
+    app.stop().await;
 }

@@ -1,12 +1,13 @@
 //! The search index as postings: one row per term and text, keyed by term first so a query reads
 //! the postings of its terms only, carrying the per-field counts and the text's length so that
 //! ranking needs no other read. Replaces `legal_text_terms` (one row per term, text and field,
-//! read alongside every text's length), and fills the new table from the stored texts.
+//! read alongside every text's length), and fills the new table from the stored texts. Adds the
+//! index's version, which every write increments, so searches can keep rankings until it moves.
 
 use sea_orm_migration::{
     prelude::*,
     schema::*,
-    sea_orm::{EntityTrait, QueryOrder, QuerySelect},
+    sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, QuerySelect},
 };
 
 use crate::{entity::legal_text, resource, store};
@@ -51,7 +52,26 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(store::INDEX_VERSION_TABLE)
+                    .if_not_exists()
+                    .col(integer("id").primary_key())
+                    .col(big_integer("version"))
+                    .to_owned(),
+            )
+            .await?;
         let db = manager.get_connection();
+        db.execute(
+            &Query::insert()
+                .into_table(store::INDEX_VERSION_TABLE)
+                .columns(["id", "version"])
+                .values_panic([1.into(), 0.into()])
+                .on_conflict(OnConflict::column("id").do_nothing().to_owned())
+                .to_owned(),
+        )
+        .await?;
         let mut offset = 0;
         loop {
             let rows = legal_text::Entity::find()
@@ -81,9 +101,11 @@ impl MigrationTrait for Migration {
     /// Back to the previous table, empty: the previous release rebuilds nothing, so searches
     /// find nothing until texts are written again.
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table("legal_text_postings").if_exists().to_owned())
-            .await?;
+        for table in ["legal_text_postings", store::INDEX_VERSION_TABLE] {
+            manager
+                .drop_table(Table::drop().table(table).if_exists().to_owned())
+                .await?;
+        }
         manager
             .create_table(
                 Table::create()
