@@ -46,6 +46,7 @@ pub async fn generate(store: &Store, spec: &GenerateSpec) -> anyhow::Result<usiz
         index = end;
     }
     progress.finish();
+    store.refresh_statistics().await?;
     Ok(created)
 }
 

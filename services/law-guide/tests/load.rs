@@ -1,7 +1,9 @@
 //! A manual measurement, not a test run by default: generates legal texts into the database at
 //! `LOAD_DB_URL` (10,000 unless `LOAD_TEXTS` says otherwise), then runs SearchLegalTexts with
 //! real queries in several languages over 16 connections on loopback for `LOAD_SECONDS` (10),
-//! and prints the latencies. Run it on a scratch database, in release:
+//! and prints the latencies. With `LOAD_UNCACHED=1`, each search adds a word found nowhere, so
+//! no two searches are the same and each is ranked afresh (no ranking kept from an earlier
+//! search). Run it on a scratch database, in release:
 //!
 //! ```text
 //! LOAD_DB_URL=postgres://postgres@127.0.0.1:5432/scratch_x \
@@ -54,6 +56,7 @@ async fn search_latency_at_16_connections() {
     let url = std::env::var("LOAD_DB_URL").expect("LOAD_DB_URL names a scratch database");
     let texts: u64 = env_or("LOAD_TEXTS", 10_000);
     let seconds: u64 = env_or("LOAD_SECONDS", 10);
+    let uncached = std::env::var("LOAD_UNCACHED").is_ok_and(|value| value == "1");
     let db = sse_platform::database::connect(&url).await.expect("connect");
     Module.migrate(&db).await.expect("migrate");
     Module.seed(&db).await.expect("seed");
@@ -113,10 +116,15 @@ async fn search_latency_at_16_connections() {
             while Instant::now() < deadline {
                 let which = turn % QUERIES.len();
                 let (query, language) = QUERIES[which];
+                let query = if uncached {
+                    format!("{query} zq{worker}x{turn}")
+                } else {
+                    query.to_owned()
+                };
                 let sent = Instant::now();
                 client
                     .search_legal_texts(SearchLegalTextsRequest {
-                        query: query.to_owned(),
+                        query,
                         language: language.to_owned(),
                         ..Default::default()
                     })
@@ -135,8 +143,9 @@ async fn search_latency_at_16_connections() {
     let mut overall: Vec<Duration> = all.iter().map(|(_, latency)| *latency).collect();
     overall.sort();
     println!(
-        "{} searches in {seconds} s at {CONNECTIONS} connections ({:.0}/s): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "{} searches{} in {seconds} s at {CONNECTIONS} connections ({:.0}/s): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         overall.len(),
+        if uncached { " (each ranked afresh)" } else { "" },
         overall.len() as f64 / seconds as f64,
         percentile(&overall, 0.5).as_secs_f64() * 1000.0,
         percentile(&overall, 0.99).as_secs_f64() * 1000.0,

@@ -32,13 +32,29 @@ impl MigrationTrait for Migration {
                     .col(integer("summary"))
                     .col(integer("provisions"))
                     .col(big_integer("length"))
-                    .primary_key(Index::create().col("term").col("legal_text_id"))
                     .foreign_key(
                         ForeignKey::create()
                             .from("legal_text_postings", "legal_text_id")
                             .to("legal_texts", "id")
                             .on_delete(ForeignKeyAction::Cascade),
                     )
+                    .to_owned(),
+            )
+            .await?;
+        // Every column, term first: a query's postings are read from the index alone (an
+        // index-only scan), term after term, not gathered from rows spread over the table.
+        manager
+            .create_index(
+                Index::create()
+                    .name("legal_text_postings_term_idx")
+                    .table("legal_text_postings")
+                    .col("term")
+                    .col("legal_text_id")
+                    .col("title")
+                    .col("summary")
+                    .col("provisions")
+                    .col("length")
+                    .if_not_exists()
                     .to_owned(),
             )
             .await?;
