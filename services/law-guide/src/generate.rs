@@ -159,7 +159,7 @@ fn draw(random: &mut Random, index: u64) -> LegalText {
     let topic_count = 1 + random.below(3) as usize;
     let mut topics: Vec<usize> = Vec::new();
     while topics.len() < topic_count {
-        let topic = skewed_index(random, language.topics.len());
+        let topic = random.below(language.topics.len() as u64) as usize;
         if !topics.contains(&topic) {
             topics.push(topic);
         }
@@ -245,11 +245,6 @@ fn english_act(kind: Kind) -> &'static str {
         Kind::Regulation => "Regulation",
         _ => "Law",
     }
-}
-
-/// An index into a list of `len`, the first ones more often.
-fn skewed_index(random: &mut Random, len: usize) -> usize {
-    ((random.unit().powi(2) * len as f64) as usize).min(len.saturating_sub(1))
 }
 
 static FRENCH: Language = Language {

@@ -23,7 +23,7 @@ use sse_platform::{
 use sse_proto::lawguide::{LegalText, LegalTextRevision, SearchResult, legal_text_revision::Change};
 
 use crate::{
-    analysis::{IndexedText, Query},
+    analysis::{IndexedText, Query, QueryWord},
     entity::{legal_text, posting, revision},
     resource::{self, KIND_PREFIX, KINDS, LEVEL_PREFIX, LEVELS, STATUS_PREFIX, STATUSES},
     search::{self, Collection, Posting},
@@ -182,28 +182,68 @@ pub const INDEX_VERSION_TABLE: &str = "legal_text_index_version";
 const MAX_CACHED_RANKINGS: usize = 128;
 
 /// The rankings of recent searches, by query, language and filter, each with the index version
-/// it was computed at. A page of a search already ranked at the current version (the next page,
-/// or the same search by another user) reads only the version and the page's texts.
+/// it was computed at, and the pages of it already shown. A search already ranked at the
+/// current version (the next page, or the same search by another user) reads only the version,
+/// and the page's texts unless that page was shown too.
 #[derive(Default)]
 struct Rankings {
-    entries: Mutex<HashMap<(String, String, String), (i64, Arc<Vec<search::Ranked>>)>>,
+    entries: Mutex<HashMap<RankingKey, Ranking>>,
 }
 
+/// Query, language and filter.
+type RankingKey = (String, String, String);
+
+#[derive(Clone)]
+struct Ranking {
+    version: i64,
+    ranked: Arc<Vec<search::Ranked>>,
+    /// Pages shown, by offset and size.
+    pages: HashMap<(usize, usize), Arc<Vec<SearchResult>>>,
+}
+
+/// The most pages kept per ranking.
+const MAX_CACHED_PAGES: usize = 16;
+
 impl Rankings {
-    fn get(&self, key: &(String, String, String), version: i64) -> Option<Arc<Vec<search::Ranked>>> {
-        let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        entries
-            .get(key)
-            .filter(|(at, _)| *at == version)
-            .map(|(_, ranked)| ranked.clone())
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RankingKey, Ranking>> {
+        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn put(&self, key: (String, String, String), version: i64, ranked: Arc<Vec<search::Ranked>>) {
-        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    /// The ranking of `key` at `version`, and the page at `page` if it was shown.
+    fn get(
+        &self,
+        key: &RankingKey,
+        version: i64,
+        page: (usize, usize),
+    ) -> Option<(Arc<Vec<search::Ranked>>, Option<Arc<Vec<SearchResult>>>)> {
+        let entries = self.lock();
+        let ranking = entries.get(key).filter(|ranking| ranking.version == version)?;
+        Some((ranking.ranked.clone(), ranking.pages.get(&page).cloned()))
+    }
+
+    fn put(&self, key: RankingKey, version: i64, ranked: Arc<Vec<search::Ranked>>) {
+        let mut entries = self.lock();
         if entries.len() >= MAX_CACHED_RANKINGS {
             entries.clear();
         }
-        entries.insert(key, (version, ranked));
+        entries.insert(
+            key,
+            Ranking {
+                version,
+                ranked,
+                pages: HashMap::new(),
+            },
+        );
+    }
+
+    fn put_page(&self, key: &RankingKey, version: i64, page: (usize, usize), results: Arc<Vec<SearchResult>>) {
+        let mut entries = self.lock();
+        if let Some(ranking) = entries.get_mut(key).filter(|ranking| ranking.version == version) {
+            if ranking.pages.len() >= MAX_CACHED_PAGES {
+                ranking.pages.clear();
+            }
+            ranking.pages.insert(page, results);
+        }
     }
 }
 
@@ -514,25 +554,47 @@ impl Store {
         let condition = filter_condition(query.filter)?;
         let language = Some(query.language).filter(|language| !language.is_empty());
         let parsed = Query::parse(query.query, language);
-        let words = &parsed.words;
         let key = (
             query.query.to_owned(),
             query.language.to_owned(),
             query.filter.to_owned(),
         );
         let version = index_version(&self.db).await?;
-        let ranked = match self.rankings.get(&key, version) {
-            Some(ranked) => ranked,
+        let requested = (usize::try_from(offset).unwrap_or(usize::MAX), page_size as usize);
+        let (ranked, shown) = match self.rankings.get(&key, version, requested) {
+            Some(found) => found,
             None => {
                 let ranked = Arc::new(self.rank(&parsed, condition).await?);
-                self.rankings.put(key, version, ranked.clone());
-                ranked
+                self.rankings.put(key.clone(), version, ranked.clone());
+                (ranked, None)
             }
         };
 
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(ranked.len());
-        let end = start.saturating_add(page_size as usize).min(ranked.len());
-        let page = &ranked[start..end];
+        let start = requested.0.min(ranked.len());
+        let end = start.saturating_add(requested.1).min(ranked.len());
+        let results = match shown {
+            Some(results) => results,
+            None => {
+                let results = Arc::new(self.page(&ranked[start..end], &parsed.words).await?);
+                self.rankings.put_page(&key, version, requested, results.clone());
+                results
+            }
+        };
+        let next_page_token = if end < ranked.len() {
+            PageToken::new(fingerprint, vec![(end as u64).into()]).encode()
+        } else {
+            String::new()
+        };
+        Ok(SearchPage {
+            results: results.as_ref().clone(),
+            next_page_token,
+            total_size: i32::try_from(ranked.len()).unwrap_or(i32::MAX),
+        })
+    }
+
+    /// The results of one page of a ranking: the texts and their snippets. A text deleted
+    /// between the two reads is left out of the page rather than failing it.
+    async fn page(&self, page: &[search::Ranked], words: &[QueryWord]) -> ServiceResult<Vec<SearchResult>> {
         let ids: Vec<String> = page.iter().map(|ranked| ranked.legal_text_id.clone()).collect();
         let mut texts: BTreeMap<String, LegalText> = BTreeMap::new();
         for row in legal_text::Entity::find()
@@ -542,8 +604,7 @@ impl Store {
         {
             texts.insert(row.id.clone(), resource::from_row(&row)?);
         }
-        // A text deleted between the two reads is left out of the page rather than failing it.
-        let results = page
+        Ok(page
             .iter()
             .filter_map(|ranked| {
                 let text = texts.remove(&ranked.legal_text_id)?;
@@ -553,17 +614,7 @@ impl Store {
                     score: ranked.score,
                 })
             })
-            .collect();
-        let next_page_token = if end < ranked.len() {
-            PageToken::new(fingerprint, vec![(end as u64).into()]).encode()
-        } else {
-            String::new()
-        };
-        Ok(SearchPage {
-            results,
-            next_page_token,
-            total_size: i32::try_from(ranked.len()).unwrap_or(i32::MAX),
-        })
+            .collect())
     }
 
     /// Every text matching `parsed` (and `condition`), ranked, read from the postings of the

@@ -3,7 +3,8 @@
 //! real queries in several languages over 16 connections on loopback for `LOAD_SECONDS` (10),
 //! and prints the latencies. With `LOAD_UNCACHED=1`, each search adds a word found nowhere, so
 //! no two searches are the same and each is ranked afresh (no ranking kept from an earlier
-//! search). Run it on a scratch database, in release:
+//! search). `LOAD_PAGE_SIZE` (10) is the results per page. Run it on a scratch database, in
+//! release:
 //!
 //! ```text
 //! LOAD_DB_URL=postgres://postgres@127.0.0.1:5432/scratch_x \
@@ -57,6 +58,7 @@ async fn search_latency_at_16_connections() {
     let texts: u64 = env_or("LOAD_TEXTS", 10_000);
     let seconds: u64 = env_or("LOAD_SECONDS", 10);
     let uncached = std::env::var("LOAD_UNCACHED").is_ok_and(|value| value == "1");
+    let page_size: i32 = env_or("LOAD_PAGE_SIZE", 10);
     let db = sse_platform::database::connect(&url).await.expect("connect");
     Module.migrate(&db).await.expect("migrate");
     Module.seed(&db).await.expect("seed");
@@ -111,6 +113,7 @@ async fn search_latency_at_16_connections() {
                 .await
                 .expect("connect");
             let mut client = LawGuideServiceClient::new(channel);
+            let page_size = page_size;
             let mut latencies: Vec<(usize, Duration)> = Vec::new();
             let mut turn = worker;
             while Instant::now() < deadline {
@@ -126,6 +129,7 @@ async fn search_latency_at_16_connections() {
                     .search_legal_texts(SearchLegalTextsRequest {
                         query,
                         language: language.to_owned(),
+                        page_size,
                         ..Default::default()
                     })
                     .await
@@ -143,7 +147,7 @@ async fn search_latency_at_16_connections() {
     let mut overall: Vec<Duration> = all.iter().map(|(_, latency)| *latency).collect();
     overall.sort();
     println!(
-        "{} searches{} in {seconds} s at {CONNECTIONS} connections ({:.0}/s): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "{} searches{} of {page_size} results in {seconds} s at {CONNECTIONS} connections ({:.0}/s): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         overall.len(),
         if uncached { " (each ranked afresh)" } else { "" },
         overall.len() as f64 / seconds as f64,
