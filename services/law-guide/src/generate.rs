@@ -185,7 +185,9 @@ fn draw(random: &mut Random, index: u64) -> LegalText {
     let title_en = format!("{} {act_number}/{year} on {english_subject}", english_act(kind));
     let sentence = |topic: usize, random: &mut Random| {
         let (_, _, _, sentences) = language.topics[topic];
-        random.pick(sentences).replace("{e}", *random.pick(language.entities))
+        random
+            .pick(sentences)
+            .replace("{e}", random.pick::<&str>(language.entities))
     };
     let summary = format!("{} {}", sentence(topics[0], random), *random.pick(language.filler));
     let provision_count = 2 + random.below(3) as usize;
@@ -196,7 +198,7 @@ fn draw(random: &mut Random, index: u64) -> LegalText {
         let mut text = sentence(topic, random);
         if random.chance(0.4) {
             text.push(' ');
-            text.push_str(*random.pick(language.filler));
+            text.push_str(random.pick::<&str>(language.filler));
         }
         provisions.push(Provision {
             number: format!("{} {}", language.article, position + 1),

@@ -193,6 +193,9 @@ struct Rankings {
 /// Query, language and filter.
 type RankingKey = (String, String, String);
 
+/// The results of a page shown.
+type SharedPage = Arc<Vec<SearchResult>>;
+
 #[derive(Clone)]
 struct Ranking {
     version: i64,
@@ -215,7 +218,7 @@ impl Rankings {
         key: &RankingKey,
         version: i64,
         page: (usize, usize),
-    ) -> Option<(Arc<Vec<search::Ranked>>, Option<Arc<Vec<SearchResult>>>)> {
+    ) -> Option<(Arc<Vec<search::Ranked>>, Option<SharedPage>)> {
         let entries = self.lock();
         let ranking = entries.get(key).filter(|ranking| ranking.version == version)?;
         Some((ranking.ranked.clone(), ranking.pages.get(&page).cloned()))
