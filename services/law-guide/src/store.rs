@@ -346,7 +346,7 @@ impl Store {
             .exec_without_returning(&txn)
             .await?;
         write_derived(&txn, &stored, &id, &indexed).await?;
-        bump_index_version(&txn).await?;
+        bump_index_version(&txn, 1, indexed.weighted_length).await?;
         REQUEST_LOG
             .record(&txn, CREATE_METHOD, &item.request_id, &stored, now)
             .await?;
@@ -383,6 +383,7 @@ impl Store {
         let mut facets = Vec::new();
         let mut postings = Vec::new();
         let mut revisions = Vec::new();
+        let mut total_length = 0;
         for text in texts {
             if taken.contains(&text.id) {
                 continue;
@@ -410,6 +411,7 @@ impl Store {
             }
             let stored = &states[last];
             let indexed = resource::index(stored);
+            total_length += indexed.weighted_length;
             rows.push(resource::to_row(stored, &text.id, &indexed)?);
             let mut values = resource::facets(stored);
             values.sort();
@@ -422,7 +424,7 @@ impl Store {
         insert_facets(&txn, facets).await?;
         insert_postings(&txn, postings).await?;
         insert_chunked::<revision::Entity>(&txn, revisions, 5).await?;
-        bump_index_version(&txn).await?;
+        bump_index_version(&txn, i64::try_from(written).unwrap_or_default(), total_length).await?;
         txn.commit().await?;
         Ok(written)
     }
@@ -471,7 +473,7 @@ impl Store {
             keep_revision(&txn, id, &previous, Change::Update, now).await?;
             delete_derived(&txn, id).await?;
             write_derived(&txn, &changed, id, &indexed).await?;
-            bump_index_version(&txn).await?;
+            bump_index_version(&txn, 0, indexed.weighted_length - row.search_length).await?;
             txn.commit().await?;
             Ok(changed)
         }
@@ -497,7 +499,7 @@ impl Store {
                 return Err(lifecycle::stale_etag(&resource::name_of(id)));
             }
             let kept = keep_revision(&txn, id, &previous, Change::Delete, now).await?;
-            bump_index_version(&txn).await?;
+            bump_index_version(&txn, -1, -row.search_length).await?;
             txn.commit().await?;
             Ok(kept)
         }
@@ -562,12 +564,12 @@ impl Store {
             query.language.to_owned(),
             query.filter.to_owned(),
         );
-        let version = index_version(&self.db).await?;
+        let IndexState { version, collection } = index_state(&self.db).await?;
         let requested = (usize::try_from(offset).unwrap_or(usize::MAX), page_size as usize);
         let (ranked, shown) = match self.rankings.get(&key, version, requested) {
             Some(found) => found,
             None => {
-                let ranked = Arc::new(self.rank(&parsed, condition).await?);
+                let ranked = Arc::new(self.rank(&parsed, condition, collection).await?);
                 self.rankings.put(key.clone(), version, ranked.clone());
                 (ranked, None)
             }
@@ -622,7 +624,12 @@ impl Store {
 
     /// Every text matching `parsed` (and `condition`), ranked, read from the postings of the
     /// query's terms.
-    async fn rank(&self, parsed: &Query, condition: Option<Condition>) -> ServiceResult<Vec<search::Ranked>> {
+    async fn rank(
+        &self,
+        parsed: &Query,
+        condition: Option<Condition>,
+        collection: Collection,
+    ) -> ServiceResult<Vec<search::Ranked>> {
         let terms: BTreeSet<String> = parsed.terms().cloned().collect();
         let terms: Vec<String> = terms.into_iter().collect();
 
@@ -639,7 +646,6 @@ impl Store {
                 length: row.length,
             }));
         }
-        let collection = collection(&self.db).await?;
         // The filter is applied to the texts the postings name only, not to the whole table.
         let allowed = match condition {
             None => None,
@@ -750,33 +756,67 @@ fn revision_from_row(row: &revision::Model) -> ServiceResult<LegalTextRevision> 
     })
 }
 
-/// The search index's version (see [`INDEX_VERSION_TABLE`]).
-async fn index_version(db: &impl ConnectionTrait) -> ServiceResult<i64> {
-    let select = sea_orm::sea_query::Query::select()
-        .column("version")
-        .from(INDEX_VERSION_TABLE)
-        .to_owned();
-    match db.query_one(&select).await? {
-        Some(row) => Ok(row.try_get("", "version")?),
-        None => Ok(0),
-    }
+/// The search index's version and what BM25 needs of the collection, as of one write.
+struct IndexState {
+    version: i64,
+    collection: Collection,
 }
 
-/// Marks the search index changed, in the transaction that changes it: searches ranked before
-/// are ranked again. Writers of texts wait on each other here until they commit.
-pub async fn bump_index_version(db: &impl ConnectionTrait) -> ServiceResult<()> {
+/// The search index's state (see [`INDEX_VERSION_TABLE`]), in one read of one row.
+async fn index_state(db: &impl ConnectionTrait) -> ServiceResult<IndexState> {
+    let select = sea_orm::sea_query::Query::select()
+        .columns(["version", "texts", "total_length"])
+        .from(INDEX_VERSION_TABLE)
+        .to_owned();
+    let (version, texts, total_length): (i64, i64, i64) = match db.query_one(&select).await? {
+        Some(row) => (
+            row.try_get("", "version")?,
+            row.try_get("", "texts")?,
+            row.try_get("", "total_length")?,
+        ),
+        None => (0, 0, 0),
+    };
+    let texts = usize::try_from(texts).unwrap_or_default();
+    Ok(IndexState {
+        version,
+        collection: Collection {
+            texts,
+            average_length: total_length as f64 / texts.max(1) as f64,
+        },
+    })
+}
+
+/// Marks the search index changed, in the transaction that changes it, with the change in the
+/// number of texts and in their total weighted length: searches ranked before are ranked again.
+/// Writers of texts wait on each other here until they commit.
+pub async fn bump_index_version(db: &impl ConnectionTrait, texts: i64, length: i64) -> ServiceResult<()> {
     use sea_orm::sea_query::{Expr, ExprTrait};
     let update = sea_orm::sea_query::Query::update()
         .table(INDEX_VERSION_TABLE)
         .value("version", Expr::col("version").add(1))
+        .value("texts", Expr::col("texts").add(texts))
+        .value("total_length", Expr::col("total_length").add(length))
         .to_owned();
     db.execute(&update).await?;
     Ok(())
 }
 
-/// How many texts there are, and their average weighted length: what BM25 needs of the
-/// collection, in one aggregate over the texts' table.
-async fn collection(db: &impl ConnectionTrait) -> ServiceResult<Collection> {
+/// The number of texts and their total weighted length as the index's state keeps them (which
+/// [`count_collection`] must match).
+pub async fn kept_collection(db: &impl ConnectionTrait) -> ServiceResult<(i64, i64)> {
+    let select = sea_orm::sea_query::Query::select()
+        .columns(["texts", "total_length"])
+        .from(INDEX_VERSION_TABLE)
+        .to_owned();
+    match db.query_one(&select).await? {
+        Some(row) => Ok((row.try_get("", "texts")?, row.try_get("", "total_length")?)),
+        None => Ok((0, 0)),
+    }
+}
+
+/// How many texts there are, and their total weighted length, counted over the texts' table
+/// (the migration's starting point for the index's state).
+pub async fn count_collection(db: &impl ConnectionTrait) -> ServiceResult<(i64, i64)> {
     let (texts, total): (i64, Option<i64>) = legal_text::Entity::find()
         .select_only()
         .column_as(legal_text::Column::Id.count(), "texts")
@@ -791,11 +831,7 @@ async fn collection(db: &impl ConnectionTrait) -> ServiceResult<Collection> {
         .one(db)
         .await?
         .unwrap_or_default();
-    let texts = usize::try_from(texts).unwrap_or_default();
-    Ok(Collection {
-        texts,
-        average_length: total.unwrap_or_default() as f64 / texts.max(1) as f64,
-    })
+    Ok((texts, total.unwrap_or_default()))
 }
 
 /// Writes a text's facets and search index.

@@ -191,6 +191,7 @@ on_both_databases!(
     revisions_come_newest_first_in_pages,
     batch_get_keeps_order_and_repeats,
     generate_is_deterministic_and_fills_the_search_index,
+    the_postings_migration_indexes_the_texts_already_stored,
     batch_get_is_not_found_naming_the_first_missing_text,
     batch_get_rejects_an_empty_or_oversized_or_malformed_batch,
     search_ranks_the_seed_in_five_languages,
@@ -1539,6 +1540,7 @@ async fn generate_is_deterministic_and_fills_the_search_index(backend: Backend) 
         revised += usize::from(!revisions.is_empty());
     }
     assert!(revised > 0 && revised < 50, "{revised}");
+    assert_collection_kept(&first).await;
     first.stop().await;
     second.stop().await;
 }
@@ -1577,5 +1579,49 @@ async fn search_sees_every_write_even_from_another_process(backend: Backend) {
     );
     other.delete("es-ley-2-2030", "").await.expect("delete elsewhere");
     assert!(app.ranked("xilófono", "es", "").await.expect("deleted").is_empty());
+    assert_collection_kept(&app).await;
+    app.stop().await;
+}
+
+/// The number of texts and their total length that every write keeps for BM25 are those of the
+/// texts' table.
+async fn assert_collection_kept(app: &App) {
+    let db = &app.database.connection;
+    let kept = sse_law_guide::store::kept_collection(db).await.expect("kept");
+    let counted = sse_law_guide::store::count_collection(db).await.expect("counted");
+    assert_eq!(kept, counted);
+    assert!(kept.0 > 0 && kept.1 > 0);
+}
+
+async fn the_postings_migration_indexes_the_texts_already_stored(backend: Backend) {
+    use sea_orm::EntityTrait;
+    use sea_orm_migration::MigratorTrait;
+    let database = TestDatabase::new(backend).await.expect("test database");
+    let db = &database.connection;
+    // A database as the first release left it: texts, no postings.
+    sse_law_guide::Migrator::up(db, Some(1)).await.expect("first migration");
+    let mut text = law("Ley del xilófono");
+    text.name = "legalTexts/es-ley-1-2030".to_owned();
+    let indexed = sse_law_guide::resource::index(&text);
+    let row = sse_law_guide::resource::to_row(&text, "es-ley-1-2030", &indexed).expect("row");
+    sse_law_guide::entity::legal_text::Entity::insert(row)
+        .exec_without_returning(db)
+        .await
+        .expect("insert");
+    Module.migrate(db).await.expect("the rest");
+    let server = TestServer::start(sse_testkit::grpc_server_with(&Module, &database).expect("register"))
+        .await
+        .expect("server");
+    let intercept: fn(Request<()>) -> Result<Request<()>, Status> = sse_testkit::with_admin_key;
+    let mut app = App {
+        client: LawGuideServiceClient::with_interceptor(server.channel.clone(), intercept),
+        server,
+        database,
+    };
+    assert_eq!(
+        app.ranked("xilófono", "es", "").await.expect("search"),
+        ["es-ley-1-2030"]
+    );
+    assert_collection_kept(&app).await;
     app.stop().await;
 }

@@ -2,7 +2,8 @@
 //! the postings of its terms only, carrying the per-field counts and the text's length so that
 //! ranking needs no other read. Replaces `legal_text_terms` (one row per term, text and field,
 //! read alongside every text's length), and fills the new table from the stored texts. Adds the
-//! index's version, which every write increments, so searches can keep rankings until it moves.
+//! index's state: its version, which every write increments, so searches can keep rankings
+//! until it moves, and the number of texts and their total length, which BM25 needs.
 
 use sea_orm_migration::{
     prelude::*,
@@ -75,6 +76,8 @@ impl MigrationTrait for Migration {
                     .if_not_exists()
                     .col(integer("id").primary_key())
                     .col(big_integer("version"))
+                    .col(big_integer("texts"))
+                    .col(big_integer("total_length"))
                     .to_owned(),
             )
             .await?;
@@ -82,8 +85,8 @@ impl MigrationTrait for Migration {
         db.execute(
             &Query::insert()
                 .into_table(store::INDEX_VERSION_TABLE)
-                .columns(["id", "version"])
-                .values_panic([1.into(), 0.into()])
+                .columns(["id", "version", "texts", "total_length"])
+                .values_panic([1.into(), 0.into(), 0.into(), 0.into()])
                 .on_conflict(OnConflict::column("id").do_nothing().to_owned())
                 .to_owned(),
         )
@@ -109,6 +112,16 @@ impl MigrationTrait for Migration {
                 .await
                 .map_err(|error| DbErr::Migration(error.to_string()))?;
         }
+        let (texts, total_length) = store::count_collection(db)
+            .await
+            .map_err(|error| DbErr::Migration(error.to_string()))?;
+        db.execute(
+            &Query::update()
+                .table(store::INDEX_VERSION_TABLE)
+                .values([("texts", texts.into()), ("total_length", total_length.into())])
+                .to_owned(),
+        )
+        .await?;
         manager
             .drop_table(Table::drop().table("legal_text_terms").if_exists().to_owned())
             .await
