@@ -635,16 +635,30 @@ impl Store {
 
         let mut postings = Vec::new();
         for chunk in terms.chunks(TERM_CHUNK) {
-            let rows = posting::Entity::find()
+            // Read by position, not by column name: a broad query reads tens of thousands.
+            let rows: Vec<(String, String, i32, i32, i32, i64)> = posting::Entity::find()
+                .select_only()
+                .columns([
+                    posting::Column::Term,
+                    posting::Column::LegalTextId,
+                    posting::Column::Title,
+                    posting::Column::Summary,
+                    posting::Column::Provisions,
+                    posting::Column::Length,
+                ])
                 .filter(posting::Column::Term.is_in(chunk.iter().cloned()))
+                .into_tuple()
                 .all(&self.db)
                 .await?;
-            postings.extend(rows.into_iter().map(|row| Posting {
-                term: row.term,
-                legal_text_id: row.legal_text_id,
-                counts: [row.title, row.summary, row.provisions],
-                length: row.length,
-            }));
+            postings.extend(
+                rows.into_iter()
+                    .map(|(term, legal_text_id, title, summary, provisions, length)| Posting {
+                        term,
+                        legal_text_id,
+                        counts: [title, summary, provisions],
+                        length,
+                    }),
+            );
         }
         // The filter is applied to the texts the postings name only, not to the whole table.
         let allowed = match condition {

@@ -3,7 +3,8 @@
 //! real queries in several languages over 16 connections on loopback for `LOAD_SECONDS` (10),
 //! and prints the latencies. With `LOAD_UNCACHED=1`, each search adds a word found nowhere, so
 //! no two searches are the same and each is ranked afresh (no ranking kept from an earlier
-//! search). `LOAD_PAGE_SIZE` (10) is the results per page. Run it on a scratch database, in
+//! search). `LOAD_PAGE_SIZE` (10) is the results per page, `LOAD_CONNECTIONS` (16) the
+//! connections. Run it on a scratch database, in
 //! release:
 //!
 //! ```text
@@ -34,8 +35,6 @@ const QUERIES: &[(&str, &str)] = &[
     ("cooperative sociali", ""),
 ];
 
-const CONNECTIONS: usize = 16;
-
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()
@@ -59,6 +58,7 @@ async fn search_latency_at_16_connections() {
     let seconds: u64 = env_or("LOAD_SECONDS", 10);
     let uncached = std::env::var("LOAD_UNCACHED").is_ok_and(|value| value == "1");
     let page_size: i32 = env_or("LOAD_PAGE_SIZE", 10);
+    let connections: usize = env_or("LOAD_CONNECTIONS", 16);
     let db = sse_platform::database::connect(&url).await.expect("connect");
     Module.migrate(&db).await.expect("migrate");
     Module.seed(&db).await.expect("seed");
@@ -103,7 +103,7 @@ async fn search_latency_at_16_connections() {
 
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut workers = Vec::new();
-    for worker in 0..CONNECTIONS {
+    for worker in 0..connections {
         let address = address.clone();
         workers.push(tokio::spawn(async move {
             let channel = Endpoint::from_shared(address)
@@ -147,7 +147,7 @@ async fn search_latency_at_16_connections() {
     let mut overall: Vec<Duration> = all.iter().map(|(_, latency)| *latency).collect();
     overall.sort();
     println!(
-        "{} searches{} of {page_size} results in {seconds} s at {CONNECTIONS} connections ({:.0}/s): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "{} searches{} of {page_size} results in {seconds} s at {connections} connections ({:.0}/s): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         overall.len(),
         if uncached { " (each ranked afresh)" } else { "" },
         overall.len() as f64 / seconds as f64,
