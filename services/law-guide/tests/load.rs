@@ -78,6 +78,7 @@ async fn search_latency_at_16_connections() {
     let context = sse_platform::module::ModuleContext {
         db: db.clone(),
         settings: Default::default(),
+        local_services: None,
     };
     let server = TestServer::start(Module.register(sse_testkit::grpc_server(), &context).expect("register"))
         .await
