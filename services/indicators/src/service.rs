@@ -2,7 +2,10 @@
 //! initiatives service what it must, and hands the rest to the store, the aggregation and the
 //! SDMX writers.
 
-use std::{collections::BTreeMap, pin::Pin};
+use std::{
+    collections::{BTreeMap, HashSet},
+    pin::Pin,
+};
 
 use sea_orm::{ColumnTrait, Condition};
 use sse_platform::{
@@ -146,32 +149,33 @@ impl IndicatorsService {
                 });
             }
         }
+        let mut seen_ids = HashSet::new();
+        let mut seen_request_ids = HashSet::new();
         for (index, item) in items.iter().enumerate() {
-            let earlier = &items[..index];
-            let same_name = |other: &NewObservation| other.indicator_code == item.indicator_code && other.id == item.id;
-            if item.id.is_some() && earlier.iter().any(same_name) {
+            if let Some(id) = &item.id
+                && !seen_ids.insert((item.indicator_code.as_str(), id.as_str()))
+            {
                 violations.add(
                     format!("requests[{index}].observation_id"),
                     "is given twice in this batch",
                 );
             }
-            if !item.request_id.is_empty() && earlier.iter().any(|other| other.request_id == item.request_id) {
+            if !item.request_id.is_empty() && !seen_request_ids.insert(item.request_id.as_str()) {
                 violations.add(format!("requests[{index}].request_id"), "is given twice in this batch");
             }
         }
         violations.into_result()?;
         // Items already answered (their request_id recorded) are replayed, not checked again.
-        let mut to_check = Vec::with_capacity(initiatives.len());
-        for (request_id, name, field) in initiatives {
-            let answered = self
-                .store
-                .recorded::<Observation>(store::CREATE_OBSERVATION, &request_id)
-                .await?
-                .is_some();
-            if !answered {
-                to_check.push((name, field));
-            }
-        }
+        let request_ids: Vec<&str> = initiatives
+            .iter()
+            .map(|(request_id, _, _)| request_id.as_str())
+            .collect();
+        let answered = self.store.recorded_observations(&request_ids).await?;
+        let to_check: Vec<(String, String)> = initiatives
+            .into_iter()
+            .filter(|(request_id, _, _)| !answered.contains_key(request_id))
+            .map(|(_, name, field)| (name, field))
+            .collect();
         self.initiatives.require_live(context, &to_check).await?;
         self.store.create_observations(items, batch_request_id).await
     }

@@ -2,11 +2,12 @@
 //! facets and request records commit together or not at all; updates are conditional on the
 //! etag read, so concurrent writers cannot overwrite each other unseen.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
+    sea_query::{Expr, ExprTrait, Query},
 };
 use sse_platform::{
     ServiceError, ServiceResult, error,
@@ -36,6 +37,17 @@ pub const BATCH_CREATE_OBSERVATIONS: &str = "BatchCreateObservations";
 
 /// The most observations one BatchCreateObservations may carry.
 pub const MAX_BATCH_SIZE: usize = 10_000;
+
+/// Bound parameters one statement may carry on every database: SQLite's 32,766 (PostgreSQL
+/// allows 65,535).
+const MAX_BIND_PARAMETERS: usize = 32_766;
+/// Observation rows in one INSERT: each binds one parameter per column.
+pub const ROWS_PER_INSERT: usize = MAX_BIND_PARAMETERS / OBSERVATION_COLUMNS;
+const OBSERVATION_COLUMNS: usize = 19;
+/// Request records in one INSERT (four columns each).
+const REQUESTS_PER_INSERT: usize = MAX_BIND_PARAMETERS / 4;
+/// Names or request ids in one `IN (…)` list.
+const NAMES_PER_QUERY: usize = 10_000;
 
 const INDICATORS: &str = "indicators";
 const OBSERVATIONS: &str = "observations";
@@ -367,7 +379,10 @@ impl Store {
     }
 
     /// Creates every observation or none. A `request_id` seen before (of the batch, or of one
-    /// item) returns what that request returned, and writes nothing for it.
+    /// item) returns what that request returned, and writes nothing for it. Every step is done in
+    /// bulk: one query for the recorded requests, one for the indicators, one per
+    /// [`NAMES_PER_QUERY`] names for clashes, one multi-row INSERT per [`ROWS_PER_INSERT`] rows and
+    /// one per [`REQUESTS_PER_INSERT`] request records.
     #[tracing::instrument(skip(self, items), fields(count = items.len()), err(level = "debug", Display))]
     pub async fn create_observations(
         &self,
@@ -382,19 +397,23 @@ impl Store {
             {
                 return Ok(recorded);
             }
+            let request_ids: Vec<&str> = items.iter().map(|item| item.request_id.as_str()).collect();
+            let mut answered: HashMap<String, Observation> =
+                recorded_many(&txn, CREATE_OBSERVATION, &request_ids).await?;
+            let codes: BTreeSet<&str> = items
+                .iter()
+                .filter(|item| !answered.contains_key(&item.request_id))
+                .map(|item| item.indicator_code.as_str())
+                .collect();
+            require_live_indicators(&txn, &codes).await?;
             let now = time::now_micros();
-            let mut live_indicators = HashSet::new();
             let mut created = Vec::with_capacity(items.len());
             let mut rows = Vec::with_capacity(items.len());
-            let mut names = Vec::with_capacity(items.len());
+            let mut records = Vec::new();
             for item in items {
-                if let Some(recorded) = REQUEST_LOG.recorded(&txn, CREATE_OBSERVATION, &item.request_id).await? {
+                if let Some(recorded) = answered.remove(&item.request_id) {
                     created.push(recorded);
                     continue;
-                }
-                if !live_indicators.contains(&item.indicator_code) {
-                    require_live_indicator(&txn, &item.indicator_code).await?;
-                    live_indicators.insert(item.indicator_code.clone());
                 }
                 let id = item.id.unwrap_or_else(names::generate_id);
                 let indicator_name = indicator::name_of(&item.indicator_code);
@@ -404,29 +423,17 @@ impl Store {
                 stored.update_time = Some(time::timestamp(now));
                 stored.delete_time = None;
                 rows.push(observation::to_row(&mut stored, &indicator_name, &item.period)?);
-                names.push(stored.name.clone());
-                REQUEST_LOG
-                    .record(&txn, CREATE_OBSERVATION, &item.request_id, &stored, now)
-                    .await?;
+                if !item.request_id.is_empty() {
+                    let response =
+                        serde_json::to_string(&stored).map_err(|error| ServiceError::Internal(error.into()))?;
+                    records.push((item.request_id, response));
+                }
                 created.push(stored);
             }
-            for chunk in names.chunks(500) {
-                let taken = observation_row::Entity::find()
-                    .filter(observation_row::Column::Name.is_in(chunk.iter().cloned()))
-                    .one(&txn)
-                    .await?;
-                if let Some(taken) = taken {
-                    return Err(ServiceError::already_exists(taken.name));
-                }
-            }
-            // Chunks keep each statement under the databases' bound-parameter limits.
-            let mut pending = rows.into_iter().peekable();
-            while pending.peek().is_some() {
-                let chunk: Vec<_> = pending.by_ref().take(500).collect();
-                observation_row::Entity::insert_many(chunk)
-                    .exec_without_returning(&txn)
-                    .await?;
-            }
+            let names: Vec<String> = created.iter().map(|observation| observation.name.clone()).collect();
+            require_unused_names(&txn, &names).await?;
+            insert_observation_rows(&txn, rows).await?;
+            record_many(&txn, CREATE_OBSERVATION, &records, now).await?;
             REQUEST_LOG
                 .record(&txn, BATCH_CREATE_OBSERVATIONS, batch_request_id, &created, now)
                 .await?;
@@ -435,6 +442,20 @@ impl Store {
         }
         .await;
         error::concurrent_writes_abort(created)
+    }
+
+    /// Writes observation rows as they are, in one transaction, without any check: for
+    /// `observatory generate`, which makes rows it knows are valid and new.
+    pub async fn insert_generated(&self, rows: Vec<observation_row::ActiveModel>) -> ServiceResult<()> {
+        let txn = self.db.begin().await?;
+        insert_observation_rows(&txn, rows).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Which of `request_ids` were answered by CreateObservation, with their answers.
+    pub async fn recorded_observations(&self, request_ids: &[&str]) -> ServiceResult<HashMap<String, Observation>> {
+        recorded_many(&self.db, CREATE_OBSERVATION, request_ids).await
     }
 
     /// Changes one observation in the `required` state whose etag is still `etag` (when
@@ -481,11 +502,107 @@ impl Store {
     }
 }
 
-async fn require_live_indicator(txn: &DatabaseTransaction, code: &str) -> ServiceResult<()> {
-    let name = indicator::name_of(code);
-    let row = indicator_row::Entity::find_by_id(code.to_owned())
-        .one(txn)
-        .await?
-        .ok_or_else(|| ServiceError::not_found(&name))?;
-    lifecycle::check_change(&name, Lifecycle::of(row.delete_time), Lifecycle::Live, "", "")
+/// Checks, in one query, that every indicator of `codes` exists and is not deleted.
+async fn require_live_indicators(txn: &DatabaseTransaction, codes: &BTreeSet<&str>) -> ServiceResult<()> {
+    if codes.is_empty() {
+        return Ok(());
+    }
+    let rows = indicator_row::Entity::find()
+        .filter(indicator_row::Column::Id.is_in(codes.iter().map(|code| (*code).to_owned())))
+        .all(txn)
+        .await?;
+    let found: HashMap<&str, &indicator_row::Model> = rows.iter().map(|row| (row.id.as_str(), row)).collect();
+    for code in codes {
+        let name = indicator::name_of(code);
+        let row = found.get(code).ok_or_else(|| ServiceError::not_found(&name))?;
+        lifecycle::check_change(&name, Lifecycle::of(row.delete_time), Lifecycle::Live, "", "")?;
+    }
+    Ok(())
+}
+
+/// Refuses the batch if any of `names` is taken (ALREADY_EXISTS naming it).
+async fn require_unused_names(txn: &DatabaseTransaction, names: &[String]) -> ServiceResult<()> {
+    for chunk in names.chunks(NAMES_PER_QUERY) {
+        let select = Query::select()
+            .column("name")
+            .from(OBSERVATIONS)
+            .and_where(Expr::col("name").is_in(chunk.iter().cloned()))
+            .limit(1)
+            .to_owned();
+        if let Some(row) = txn.query_one(&select).await? {
+            let taken: String = row.try_get("", "name")?;
+            return Err(ServiceError::already_exists(taken));
+        }
+    }
+    Ok(())
+}
+
+/// Inserts `rows`, one multi-row INSERT per [`ROWS_PER_INSERT`].
+async fn insert_observation_rows(
+    db: &impl ConnectionTrait,
+    rows: Vec<observation_row::ActiveModel>,
+) -> ServiceResult<()> {
+    let mut pending = rows.into_iter().peekable();
+    while pending.peek().is_some() {
+        let chunk: Vec<_> = pending.by_ref().take(ROWS_PER_INSERT).collect();
+        observation_row::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The responses recorded for `method` under each of `request_ids` (empty ones skipped), read
+/// [`NAMES_PER_QUERY`] at a time.
+async fn recorded_many<T: serde::de::DeserializeOwned>(
+    db: &impl ConnectionTrait,
+    method: &str,
+    request_ids: &[&str],
+) -> ServiceResult<HashMap<String, T>> {
+    let wanted: Vec<&str> = request_ids.iter().copied().filter(|id| !id.is_empty()).collect();
+    let mut recorded = HashMap::new();
+    for chunk in wanted.chunks(NAMES_PER_QUERY) {
+        let select = Query::select()
+            .columns(["request_id", "response"])
+            .from(REQUEST_LOG.table)
+            .and_where(Expr::col("method").eq(method))
+            .and_where(Expr::col("request_id").is_in(chunk.iter().map(|id| (*id).to_owned())))
+            .to_owned();
+        for row in db.query_all(&select).await? {
+            let request_id: String = row.try_get("", "request_id")?;
+            let response: String = row.try_get("", "response")?;
+            let response = serde_json::from_str(&response).map_err(|error| {
+                ServiceError::Internal(anyhow::Error::new(error).context("unreadable recorded response"))
+            })?;
+            recorded.insert(request_id, response);
+        }
+    }
+    Ok(recorded)
+}
+
+/// Records `(request_id, response JSON)` pairs for `method`, as [`RequestLog::record`] does one.
+async fn record_many(
+    db: &impl ConnectionTrait,
+    method: &str,
+    records: &[(String, String)],
+    now_micros: i64,
+) -> ServiceResult<()> {
+    for chunk in records.chunks(REQUESTS_PER_INSERT) {
+        let mut insert = Query::insert()
+            .into_table(REQUEST_LOG.table)
+            .columns(["method", "request_id", "response", "create_time"])
+            .to_owned();
+        for (request_id, response) in chunk {
+            insert
+                .values([
+                    method.into(),
+                    request_id.as_str().into(),
+                    response.as_str().into(),
+                    now_micros.into(),
+                ])
+                .map_err(|error| ServiceError::Internal(error.into()))?;
+        }
+        db.execute(&insert).await?;
+    }
+    Ok(())
 }
