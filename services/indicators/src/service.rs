@@ -2,12 +2,9 @@
 //! initiatives service what it must, and hands the rest to the store, the aggregation and the
 //! SDMX writers.
 
-use std::{
-    collections::{BTreeMap, HashSet},
-    pin::Pin,
-};
+use std::{collections::HashSet, pin::Pin};
 
-use sea_orm::{ColumnTrait, Condition};
+use sea_orm::Condition;
 use sse_platform::{
     ServiceError, ServiceResult,
     calls::CallContext,
@@ -28,15 +25,13 @@ use sse_proto::indicators::{
     ListSdgGoalsRequest, ListSdgGoalsResponse, ListSdgIndicatorsRequest, ListSdgIndicatorsResponse,
     ListSdgTargetsRequest, ListSdgTargetsResponse, Observation, UndeleteIndicatorRequest, UndeleteIndicatorResponse,
     UpdateIndicatorRequest, UpdateIndicatorResponse, UpdateObservationRequest, UpdateObservationResponse,
-    indicator_service_server::IndicatorService,
+    indicator::Aggregation, indicator_service_server::IndicatorService,
 };
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use crate::{
-    aggregate,
-    entity::observation::Column as ObservationColumn,
-    indicator,
+    aggregate, indicator,
     initiatives::Initiatives,
     observation, sdg, sdmx,
     store::{self, NewObservation, Store},
@@ -463,21 +458,33 @@ impl IndicatorService for IndicatorsService {
         let code = indicator::parse_name(&request.indicator, "indicator")?;
         let group_by = aggregate::parse_group_by(&request.group_by)?;
         let indicator = self.store.get_indicator(code).await?;
-        let rows = self
-            .store
-            .matching_observations(
+        let rule = indicator::aggregation(&indicator);
+        let stored_fields = aggregate::sql_group_fields(&group_by);
+        let needs_initiatives = group_by.iter().any(|field| field.needs_initiatives());
+        let mut groups = Vec::new();
+        self.store
+            .aggregate_figures(
+                &request.indicator,
                 &request.filter,
-                Condition::all().add(ObservationColumn::Indicator.eq(&request.indicator)),
+                &stored_fields,
+                rule == Aggregation::Last,
+                |group| groups.push(group),
             )
             .await?;
-        let facts = if group_by.iter().any(|field| field.needs_initiatives()) {
-            let names: Vec<String> = rows.iter().map(|row| row.initiative.clone()).collect();
+        let facts = if needs_initiatives {
+            let initiative = stored_fields
+                .iter()
+                .position(|field| *field == aggregate::GroupField::Initiative)
+                .unwrap_or_default();
+            let names: Vec<String> = groups
+                .iter()
+                .filter_map(|group| group.keys.get(initiative).cloned())
+                .collect();
             self.initiatives.facts(&context, &names).await?
         } else {
             Default::default()
         };
-        let rule = indicator::aggregation(&indicator);
-        let (rows, set_aside_count) = aggregate::aggregate(&rows, rule, &group_by, &facts);
+        let (rows, set_aside_count) = aggregate::combine(groups, &group_by, rule, &facts);
         Ok(Response::new(AggregateObservationsResponse {
             rows,
             aggregation: rule.into(),
@@ -496,43 +503,37 @@ impl IndicatorService for IndicatorsService {
                 ServiceError::invalid_field("initiative", "must be an initiative name (initiatives/{id})").into(),
             );
         }
-        let rows = self
-            .store
-            .matching_observations("", Condition::all().add(ObservationColumn::Initiative.eq(initiative)))
-            .await?;
+        let (indicator_names, latest) = self.store.latest_figures(initiative, &["TARGET", "REPORTED"]).await?;
         let indicators = self.store.indicators_by_code().await?;
-        let mut by_indicator: BTreeMap<&str, Vec<_>> = BTreeMap::new();
-        for row in &rows {
-            by_indicator
-                .entry(row.indicator.as_str())
-                .or_default()
-                .push(row.clone());
-        }
         let mut progress = Vec::new();
-        for (name, figures) in by_indicator {
-            let code = name.strip_prefix("indicators/").unwrap_or(name);
+        for name in indicator_names {
+            let code = name.strip_prefix("indicators/").unwrap_or(&name);
             let Some(definition) = indicators
                 .get(code)
                 .filter(|definition| definition.delete_time.is_none())
             else {
                 continue;
             };
-            let kept = aggregate::resolve_conflicts(&figures);
-            let target = aggregate::latest(&kept, "TARGET");
-            let reported = aggregate::latest(&kept, "REPORTED");
+            let of_status = |status: &str| {
+                latest
+                    .iter()
+                    .find(|(row, _)| row.indicator == name && row.status == status)
+            };
+            let target = of_status("TARGET");
+            let reported = of_status("REPORTED");
             let ratio = match (target, reported) {
                 (Some((target, _)), Some((reported, _))) if target.value != 0.0 => Some(reported.value / target.value),
                 _ => None,
             };
-            let set_aside_count = target.map_or(0, |(_, count)| count) + reported.map_or(0, |(_, count)| count);
+            let set_aside = target.map_or(0, |(_, count)| *count) + reported.map_or(0, |(_, count)| *count);
             progress.push(IndicatorProgress {
-                indicator: name.to_owned(),
+                indicator: name.clone(),
                 display_name: definition.display_name.clone(),
                 unit: definition.unit.clone(),
                 latest_target: target.map(|(row, _)| observation::from_row(row)).transpose()?,
                 latest_reported: reported.map(|(row, _)| observation::from_row(row)).transpose()?,
                 ratio,
-                set_aside_count,
+                set_aside_count: i32::try_from(set_aside).unwrap_or(i32::MAX),
             });
         }
         Ok(Response::new(GetProgressResponse { progress }))

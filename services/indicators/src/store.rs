@@ -5,9 +5,9 @@
 use std::collections::{BTreeSet, HashMap};
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
-    sea_query::{Expr, ExprTrait, Query},
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, Statement, StreamTrait, TransactionTrait,
+    sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
 use sse_platform::{
     ServiceError, ServiceResult, error,
@@ -19,8 +19,10 @@ use sse_platform::{
     time,
 };
 use sse_proto::indicators::{Indicator, Observation};
+use tokio_stream::StreamExt;
 
 use crate::{
+    aggregate::{FigureGroup, GroupField, LastFigure},
     entity::{indicator as indicator_row, observation as observation_row},
     indicator::{self, AGGREGATION_PREFIX, AGGREGATIONS, CATEGORIES, CATEGORY_PREFIX},
     observation::{self, STATUS_PREFIX, STATUSES},
@@ -367,6 +369,134 @@ impl Store {
             .await?)
     }
 
+    /// Applies the source rule and sums up the kept figures of `indicator` (a name) matching
+    /// `filter`, grouped by `fields`, all in the database: rows come back one group at a time
+    /// and are handed to `each`, so no observation is held in memory. `with_last` asks for each
+    /// group's latest figure too (an extra sort, so only when the rule needs it).
+    #[tracing::instrument(skip(self, each), err(level = "debug", Display))]
+    pub async fn aggregate_figures(
+        &self,
+        indicator: &str,
+        filter: &str,
+        fields: &[GroupField],
+        with_last: bool,
+        mut each: impl FnMut(FigureGroup) + Send,
+    ) -> ServiceResult<()> {
+        let matching = self
+            .observation_condition(filter, false)?
+            .add(observation_row::Column::Indicator.eq(indicator));
+        let backend = self.db.get_database_backend();
+        let ranked = backend.build(&ranked_figures(matching, "initiative", false));
+        let columns: Vec<&str> = fields.iter().map(|field| group_column(*field)).collect();
+        let columns = columns.join(", ");
+        let (group_rank, last) = if with_last {
+            (
+                format!(
+                    ", ROW_NUMBER() OVER (PARTITION BY {columns} ORDER BY period_end DESC, {PREFERENCE}) AS group_rank"
+                ),
+                ["value", "period_end", "source_date", "name"]
+                    .map(|column| format!(", MAX(CASE WHEN group_rank = 1 THEN {column} END) AS last_{column}"))
+                    .concat(),
+            )
+        } else {
+            (String::new(), String::new())
+        };
+        let sql = format!(
+            "WITH ranked AS ({ranked}), \
+             kept AS (SELECT *{group_rank} FROM ranked WHERE figure_rank = 1) \
+             SELECT {columns}, SUM(value) AS total, COUNT(*) AS figures, MAX(value) AS highest, \
+             CAST(SUM(figure_count - 1) AS BIGINT) AS set_aside{last} \
+             FROM kept GROUP BY {columns}",
+            ranked = ranked.sql
+        );
+        let statement = Statement {
+            sql,
+            values: ranked.values,
+            db_backend: backend,
+        };
+        let mut rows = self.db.stream_raw(statement).await?;
+        while let Some(row) = rows.next().await {
+            let row = row?;
+            let mut keys = Vec::with_capacity(fields.len());
+            for field in fields {
+                let column = group_column(*field);
+                keys.push(match field {
+                    GroupField::Year => row.try_get::<i32>("", column)?.to_string(),
+                    _ => row.try_get::<String>("", column)?,
+                });
+            }
+            let last = if with_last {
+                Some(LastFigure {
+                    period_end: row.try_get("", "last_period_end")?,
+                    source_date: row.try_get("", "last_source_date")?,
+                    value: row.try_get("", "last_value")?,
+                    name: row.try_get("", "last_name")?,
+                })
+            } else {
+                None
+            };
+            each(FigureGroup {
+                keys,
+                sum: row.try_get("", "total")?,
+                count: row.try_get("", "figures")?,
+                max: row.try_get("", "highest")?,
+                last,
+                set_aside: row.try_get("", "set_aside")?,
+            });
+        }
+        Ok(())
+    }
+
+    /// For GetProgress: the indicators `initiative` (a name) has live figures of, in name order,
+    /// and for each indicator and of the `statuses`, the kept figure with the latest period end
+    /// (the source rule deciding between figures of one period) with how many it was preferred
+    /// to. The database does the choosing; at most one row per indicator and status comes back.
+    #[tracing::instrument(skip(self), err(level = "debug", Display))]
+    pub async fn latest_figures(
+        &self,
+        initiative: &str,
+        statuses: &[&str],
+    ) -> ServiceResult<(Vec<String>, Vec<(observation_row::Model, i64)>)> {
+        let live = Condition::all()
+            .add(observation_row::Column::Initiative.eq(initiative))
+            .add(observation_row::Column::DeleteTime.is_null());
+        let indicators = Query::select()
+            .distinct()
+            .column("indicator")
+            .from(OBSERVATIONS)
+            .cond_where(live.clone())
+            .to_owned();
+        let mut indicator_names: Vec<String> = self
+            .db
+            .query_all(&indicators)
+            .await?
+            .iter()
+            .map(|row| row.try_get::<String>("", "indicator"))
+            .collect::<Result<_, _>>()?;
+        indicator_names.sort();
+        let backend = self.db.get_database_backend();
+        let with_status = live.add(observation_row::Column::Status.is_in(statuses.iter().copied()));
+        let ranked = backend.build(&ranked_figures(with_status, "indicator", true));
+        let sql = format!(
+            "WITH ranked AS ({ranked}), \
+             latest AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY indicator, status \
+             ORDER BY period_end DESC, {PREFERENCE}) AS latest_rank FROM ranked WHERE figure_rank = 1) \
+             SELECT * FROM latest WHERE latest_rank = 1",
+            ranked = ranked.sql
+        );
+        let statement = Statement {
+            sql,
+            values: ranked.values,
+            db_backend: backend,
+        };
+        let mut figures = Vec::new();
+        for row in self.db.query_all_raw(statement).await? {
+            let set_aside: i64 = row.try_get("", "figure_count")?;
+            figures.push((observation_row::Model::from_query_result(&row, "")?, set_aside - 1));
+        }
+        Ok((indicator_names, figures))
+    }
+
     fn observation_condition(&self, filter: &str, show_deleted: bool) -> ServiceResult<Condition> {
         let mut matching = Condition::all();
         if let Some(filter) = OBSERVATION_FILTER.condition(filter)? {
@@ -605,4 +735,51 @@ async fn record_many(
         db.execute(&insert).await?;
     }
     Ok(())
+}
+
+/// The source rule's order within one initiative, place, period and status: the most recently
+/// published source first (no date sorts as oldest), then the lowest figure, then the name.
+const PREFERENCE: &str = "source_date DESC, value ASC, name ASC";
+
+/// The figures matching `condition` with their rank under the source rule (`figure_rank`, 1 for
+/// the kept one) and the size of their conflict set (`figure_count`). Conflicts are between
+/// figures of one `owner` (column: the initiative, or the indicator when the initiative is
+/// fixed), place, period and status; `whole_rows` selects every column.
+fn ranked_figures(condition: Condition, owner: &str, whole_rows: bool) -> SelectStatement {
+    let partition = format!("PARTITION BY {owner}, ref_area, time_period, status");
+    let mut select = Query::select();
+    if whole_rows {
+        select.expr(Expr::cust("*"));
+    } else {
+        select.columns([
+            "initiative",
+            "ref_area",
+            "time_period",
+            "status",
+            "year",
+            "value",
+            "period_end",
+            "source_date",
+            "name",
+        ]);
+    }
+    select
+        .expr_as(
+            Expr::cust(format!("ROW_NUMBER() OVER ({partition} ORDER BY {PREFERENCE})")),
+            "figure_rank",
+        )
+        .expr_as(Expr::cust(format!("COUNT(*) OVER ({partition})")), "figure_count")
+        .from(OBSERVATIONS)
+        .cond_where(condition)
+        .to_owned()
+}
+
+/// The column a stored group field reads.
+fn group_column(field: GroupField) -> &'static str {
+    match field {
+        GroupField::RefArea => "ref_area",
+        GroupField::Year => "year",
+        GroupField::Status => "status",
+        GroupField::Initiative | GroupField::LegalForm | GroupField::SdgGoal => "initiative",
+    }
 }

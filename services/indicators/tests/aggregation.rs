@@ -1,0 +1,175 @@
+//! Aggregation in the database gives what the in-memory rule gives, over generated figures
+//! (which include conflicting sources), on SQLite and on PostgreSQL; and the generator writes
+//! what it says.
+
+use std::collections::HashMap;
+
+use sea_orm::{ColumnTrait, Condition};
+use sse_indicators::{
+    Module, Store,
+    aggregate::{self, GroupField},
+    entity::observation::Column,
+    initiatives::InitiativeFacts,
+};
+use sse_platform::{
+    generate::{GenerateSpec, initiative_profile},
+    module::ServiceModule,
+};
+use sse_proto::indicators::{AggregateRow, indicator::Aggregation};
+use sse_testkit::{Backend, TestDatabase, on_both_databases};
+
+on_both_databases!(
+    aggregation_in_the_database_matches_the_in_memory_rule,
+    the_generator_is_deterministic_and_spreads_figures_over_the_initiatives,
+);
+
+const SPEC: GenerateSpec = GenerateSpec {
+    initiatives: 30,
+    observations: 3_000,
+    legal_texts: 0,
+    seed: 7,
+};
+
+async fn generated(backend: Backend, spec: &GenerateSpec) -> (TestDatabase, Store) {
+    let database = TestDatabase::new(backend).await.expect("database");
+    Module.migrate(&database.connection).await.expect("migrate");
+    Module.seed(&database.connection).await.expect("seed");
+    let written = Module.generate(&database.connection, spec).await.expect("generate");
+    assert_eq!(written as u64, spec.observations);
+    let store = Store::new(database.connection.clone());
+    (database, store)
+}
+
+fn facts(spec: &GenerateSpec) -> HashMap<String, InitiativeFacts> {
+    (0..spec.initiatives)
+        .map(|index| {
+            let profile = initiative_profile(spec.seed, index);
+            (
+                format!("initiatives/{}", profile.id),
+                InitiativeFacts {
+                    legal_form: profile.legal_form.to_owned(),
+                    sdg_goals: profile.sdg_goals,
+                    deleted: false,
+                },
+            )
+        })
+        .collect()
+}
+
+async fn in_database(
+    store: &Store,
+    indicator: &str,
+    filter: &str,
+    group_by: &[GroupField],
+    rule: Aggregation,
+    facts: &HashMap<String, InitiativeFacts>,
+) -> (Vec<AggregateRow>, i32) {
+    let mut groups = Vec::new();
+    store
+        .aggregate_figures(
+            indicator,
+            filter,
+            &aggregate::sql_group_fields(group_by),
+            rule == Aggregation::Last,
+            |group| groups.push(group),
+        )
+        .await
+        .expect("aggregate in the database");
+    aggregate::combine(groups, group_by, rule, facts)
+}
+
+fn assert_same(actual: &(Vec<AggregateRow>, i32), expected: &(Vec<AggregateRow>, i32), case: &str) {
+    assert_eq!(actual.1, expected.1, "set aside, {case}");
+    assert_eq!(actual.0.len(), expected.0.len(), "rows, {case}");
+    for (got, want) in actual.0.iter().zip(&expected.0) {
+        assert_eq!(got.group, want.group, "{case}");
+        assert_eq!(
+            (got.count, got.set_aside_count),
+            (want.count, want.set_aside_count),
+            "{case}"
+        );
+        let tolerance = 1e-9 * want.value.abs().max(1.0);
+        assert!(
+            (got.value - want.value).abs() <= tolerance,
+            "{case}: {got:?} vs {want:?}"
+        );
+    }
+}
+
+async fn aggregation_in_the_database_matches_the_in_memory_rule(backend: Backend) {
+    let (_database, store) = generated(backend, &SPEC).await;
+    let facts = facts(&SPEC);
+    let groupings: &[&[&str]] = &[
+        &[],
+        &["ref_area"],
+        &["year"],
+        &["initiative"],
+        &["legal_form"],
+        &["sdg_goal"],
+        &["ref_area", "year"],
+        &["legal_form", "year", "status"],
+        &["initiative", "sdg_goal"],
+    ];
+    let mut conflicts = 0;
+    for indicator in ["indicators/workers", "indicators/territories"] {
+        for filter in ["", "year >= 2015 AND ref_area = \"FR\""] {
+            let rows = store
+                .matching_observations(filter, Condition::all().add(Column::Indicator.eq(indicator)))
+                .await
+                .expect("rows");
+            assert!(!rows.is_empty(), "{indicator} has generated figures");
+            for grouping in groupings {
+                let names: Vec<String> = grouping.iter().map(|field| (*field).to_owned()).collect();
+                let group_by = aggregate::parse_group_by(&names).expect("groups");
+                for rule in [Aggregation::Sum, Aggregation::Mean, Aggregation::Max, Aggregation::Last] {
+                    let case = format!("{indicator} {filter:?} {grouping:?} {rule:?}");
+                    let expected = aggregate::aggregate(&rows, rule, &group_by, &facts);
+                    let actual = in_database(&store, indicator, filter, &group_by, rule, &facts).await;
+                    assert_same(&actual, &expected, &case);
+                    conflicts += expected.1;
+                }
+            }
+        }
+    }
+    assert!(conflicts > 0, "the generated figures include conflicting sources");
+}
+
+async fn the_generator_is_deterministic_and_spreads_figures_over_the_initiatives(backend: Backend) {
+    let spec = GenerateSpec {
+        observations: 500,
+        ..SPEC
+    };
+    let (_first_database, first) = generated(backend, &spec).await;
+    let (_second_database, second) = generated(backend, &spec).await;
+    let read = |store: Store| async move {
+        let rows = store.matching_observations("", Condition::all()).await.expect("rows");
+        rows.into_iter()
+            .map(|row| {
+                (
+                    row.name,
+                    row.initiative,
+                    row.ref_area,
+                    row.time_period,
+                    row.value,
+                    row.status,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let first_rows = read(first).await;
+    assert_eq!(first_rows, read(second).await, "the same seed gives the same figures");
+    let generated: Vec<_> = first_rows
+        .iter()
+        .filter(|row| row.0.contains("/observations/generated-"))
+        .collect();
+    assert_eq!(generated.len(), 500);
+    let initiatives: std::collections::BTreeSet<&str> = generated.iter().map(|row| row.1.as_str()).collect();
+    assert!(initiatives.len() > 20, "{initiatives:?}");
+    assert!(
+        initiatives
+            .iter()
+            .all(|name| name.starts_with("initiatives/generated-"))
+    );
+    let years: std::collections::BTreeSet<&str> = generated.iter().map(|row| &row.3[..4]).collect();
+    assert!(years.first() >= Some(&"2005") && years.last() <= Some(&"2025") && years.len() > 15);
+}
