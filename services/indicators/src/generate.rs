@@ -7,6 +7,7 @@
 
 use anyhow::Context;
 use sse_platform::{
+    ServiceResult,
     generate::{COUNTRIES, GenerateSpec, Progress, Random, initiative_profile},
     time,
 };
@@ -65,19 +66,37 @@ pub async fn generate(store: &Store, spec: &GenerateSpec) -> anyhow::Result<usiz
     let now = time::now_micros();
     let progress = Progress::new("observations", spec.observations);
     let mut rows = Vec::with_capacity(ROWS_PER_BATCH);
+    // One batch is written while the next is made.
+    let mut writing: Option<(u64, tokio::task::JoinHandle<ServiceResult<()>>)> = None;
     for index in 0..spec.observations {
         rows.push(observation_row(&mut random, spec, &indicators, index, now)?);
         if rows.len() == ROWS_PER_BATCH || index + 1 == spec.observations {
-            let count = rows.len() as u64;
-            store
-                .insert_generated(std::mem::take(&mut rows))
-                .await
-                .with_context(|| format!("writing generated observations up to #{index} (is the database fresh?)"))?;
-            progress.advance(count);
+            finish_writing(writing.take(), &progress).await?;
+            let batch = std::mem::replace(&mut rows, Vec::with_capacity(ROWS_PER_BATCH));
+            let count = batch.len() as u64;
+            let store = store.clone();
+            writing = Some((count, tokio::spawn(async move { store.insert_generated(batch).await })));
         }
     }
+    finish_writing(writing, &progress).await?;
     progress.finish();
     usize::try_from(spec.observations).context("observation count")
+}
+
+/// Waits for the batch being written, if any, and counts it.
+async fn finish_writing(
+    writing: Option<(u64, tokio::task::JoinHandle<ServiceResult<()>>)>,
+    progress: &Progress,
+) -> anyhow::Result<()> {
+    let Some((count, handle)) = writing else {
+        return Ok(());
+    };
+    handle
+        .await
+        .context("the writing task failed")?
+        .context("writing generated observations (is the database fresh?)")?;
+    progress.advance(count);
+    Ok(())
 }
 
 /// The `index`-th generated observation, as a row.

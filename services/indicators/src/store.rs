@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, Statement, StreamTrait, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement, StreamTrait, TransactionTrait,
     sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
 use sse_platform::{
@@ -52,6 +52,18 @@ const REQUESTS_PER_INSERT: usize = MAX_BIND_PARAMETERS / 4;
 const NAMES_PER_QUERY: usize = 10_000;
 
 const INDICATORS: &str = "indicators";
+
+/// The order of exports: figures that could share an SDMX key (same indicator, place,
+/// initiative, status and period) come together, then by name; an index follows it.
+pub const EXPORT_ORDER: [&str; 7] = [
+    "indicator",
+    "ref_area",
+    "initiative",
+    "status",
+    "period_start",
+    "period_end",
+    "name",
+];
 const OBSERVATIONS: &str = "observations";
 
 /// One row per SDG indicator code an indicator names.
@@ -495,6 +507,85 @@ impl Store {
             figures.push((observation_row::Model::from_query_result(&row, "")?, set_aside - 1));
         }
         Ok((indicator_names, figures))
+    }
+
+    /// Checks `filter` for ExportObservations before the stream starts, so a bad one is an
+    /// INVALID_ARGUMENT rather than a broken stream.
+    pub fn check_observation_filter(&self, filter: &str) -> ServiceResult<()> {
+        self.observation_condition(filter, false).map(|_| ())
+    }
+
+    /// One page of the live observations matching `filter`, in [`EXPORT_ORDER`], after the row
+    /// `after` (keyset pagination: each page is an index range scan, however far in).
+    pub async fn export_page(
+        &self,
+        filter: &str,
+        after: Option<&observation_row::Model>,
+        limit: u64,
+    ) -> ServiceResult<Vec<observation_row::Model>> {
+        let mut matching = self.observation_condition(filter, false)?;
+        if let Some(last) = after {
+            let values = [
+                &last.indicator,
+                &last.ref_area,
+                &last.initiative,
+                &last.status,
+                &last.period_start,
+                &last.period_end,
+                &last.name,
+            ];
+            let columns = Expr::tuple(EXPORT_ORDER.iter().map(|column| Expr::col((OBSERVATIONS, *column))));
+            matching = matching.add(columns.gt(Expr::tuple(values.map(|value| Expr::value(value.clone())))));
+        }
+        let mut select = observation_row::Entity::find().filter(matching);
+        for column in EXPORT_ORDER {
+            select = select.order_by_asc(Expr::col((OBSERVATIONS, column)));
+        }
+        Ok(select.limit(limit).all(&self.db).await?)
+    }
+
+    /// What an export of `filter` will hold, read before it is written (SDMX-JSON lists only
+    /// the attributes some observation has): the indicators named, and whether any observation
+    /// has a source title, URL, publisher, date and note.
+    pub async fn export_contents(&self, filter: &str) -> ServiceResult<(Vec<String>, [bool; 5])> {
+        let matching = self.observation_condition(filter, false)?;
+        let indicators = Query::select()
+            .distinct()
+            .column("indicator")
+            .from(OBSERVATIONS)
+            .cond_where(matching.clone())
+            .to_owned();
+        let indicators = self
+            .db
+            .query_all(&indicators)
+            .await?
+            .iter()
+            .map(|row| row.try_get::<String>("", "indicator"))
+            .collect::<Result<Vec<_>, _>>()?;
+        // pbjson leaves empty strings out, so `"note":"` is in the JSON exactly when there is a
+        // note (inside a string value the quotes would be escaped).
+        let tests = [
+            "source_title <> ''",
+            "source_url <> ''",
+            "source_publisher <> ''",
+            "source_date <> ''",
+            "resource LIKE '%\"note\":\"%'",
+        ];
+        let mut select = Query::select();
+        for (index, test) in tests.iter().enumerate() {
+            select.expr_as(
+                Expr::cust(format!("MAX(CASE WHEN {test} THEN 1 ELSE 0 END)")),
+                format!("has_{index}"),
+            );
+        }
+        select.from(OBSERVATIONS).cond_where(matching);
+        let mut present = [false; 5];
+        if let Some(row) = self.db.query_one(&select).await? {
+            for (index, flag) in present.iter_mut().enumerate() {
+                *flag = row.try_get::<Option<i32>>("", &format!("has_{index}"))?.unwrap_or(0) > 0;
+            }
+        }
+        Ok((indicators, present))
     }
 
     fn observation_condition(&self, filter: &str, show_deleted: bool) -> ServiceResult<Condition> {

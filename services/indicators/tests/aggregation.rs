@@ -173,3 +173,53 @@ async fn the_generator_is_deterministic_and_spreads_figures_over_the_initiatives
     let years: std::collections::BTreeSet<&str> = generated.iter().map(|row| &row.3[..4]).collect();
     assert!(years.first() >= Some(&"2005") && years.last() <= Some(&"2025") && years.len() > 15);
 }
+
+/// Scale measurements, run by hand: `SCALE_DATABASE_URL=postgres://…/scratch or sqlite://…?mode=rwc
+/// cargo test -p sse-indicators --test aggregation -- --ignored --nocapture`. Generates a million
+/// observations into an empty database, then times aggregation by ref_area, year and legal_form.
+#[tokio::test]
+#[ignore = "scale measurement, needs SCALE_DATABASE_URL"]
+async fn scale_generate_and_aggregate_a_million_observations() {
+    let Ok(url) = std::env::var("SCALE_DATABASE_URL") else {
+        return;
+    };
+    let db = sse_platform::database::connect(&url).await.expect("connect");
+    Module.migrate(&db).await.expect("migrate");
+    Module.seed(&db).await.expect("seed");
+    let spec = GenerateSpec {
+        initiatives: 10_000,
+        observations: std::env::var("SCALE_OBSERVATIONS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1_000_000),
+        legal_texts: 0,
+        seed: 1,
+    };
+    let store = Store::new(db.clone());
+    let existing = store
+        .matching_observations(
+            "name = \"indicators/workers/observations/generated-00000000\"",
+            Condition::all(),
+        )
+        .await
+        .expect("probe");
+    if existing.is_empty() {
+        let started = std::time::Instant::now();
+        Module.generate(&db, &spec).await.expect("generate");
+        eprintln!("generate: {:.1} s", started.elapsed().as_secs_f64());
+    }
+    let facts = facts(&spec);
+    for grouping in ["ref_area", "year", "legal_form"] {
+        let group_by = aggregate::parse_group_by(&[grouping.to_owned()]).expect("groups");
+        for _ in 0..2 {
+            let started = std::time::Instant::now();
+            let (rows, set_aside) =
+                in_database(&store, "indicators/workers", "", &group_by, Aggregation::Sum, &facts).await;
+            eprintln!(
+                "aggregate by {grouping}: {} rows, {set_aside} set aside, {:.3} s",
+                rows.len(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+}

@@ -893,3 +893,54 @@ async fn a_batch_naming_a_hundred_initiatives_with_long_ids_is_checked_in_bulk(b
     assert_eq!(by_form, [row(&["COOPERATIVE", "REPORTED"], 200.0, 100, 0)]);
     app.stop().await;
 }
+
+/// Throughput of BatchCreateObservations, run by hand:
+/// `cargo test -p sse-indicators --test api batch_create_throughput -- --ignored --nocapture`.
+/// Ten batches of 5,000 figures, each with its own request_id, naming 100 initiatives.
+async fn batch_create_throughput(backend: Backend) {
+    let mut app = App::start(backend, false).await;
+    app.create_indicator("jobs", Aggregation::Sum).await;
+    let names = create_long_named_initiatives(&app, 100).await;
+    let started = std::time::Instant::now();
+    let batches = 10;
+    for batch in 0..batches {
+        let requests = (0..5_000)
+            .map(|index| CreateObservationRequest {
+                observation: Some(Observation {
+                    initiative: names[index % names.len()].clone(),
+                    ..figure("", "FR", "2020", FigureStatus::Reported, f64::from(index as u32), "x")
+                }),
+                request_id: format!("item-{batch}-{index}"),
+                ..Default::default()
+            })
+            .collect();
+        app.client
+            .batch_create_observations(BatchCreateObservationsRequest {
+                parent: "indicators/jobs".to_owned(),
+                requests,
+                request_id: format!("batch-{batch}"),
+            })
+            .await
+            .expect("batch");
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{backend:?}: {} rows in {seconds:.2} s: {:.0} rows/s",
+        batches * 5_000,
+        f64::from(batches * 5_000) / seconds
+    );
+    assert_eq!(app.count("indicators/jobs").await, batches * 5_000);
+    app.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "throughput measurement"]
+async fn batch_create_throughput_on_postgres() {
+    batch_create_throughput(Backend::Postgres).await;
+}
+
+#[tokio::test]
+#[ignore = "throughput measurement"]
+async fn batch_create_throughput_on_sqlite() {
+    batch_create_throughput(Backend::Sqlite).await;
+}
