@@ -1,26 +1,32 @@
-//! Aggregation in the database gives what the in-memory rule gives, over generated figures
-//! (which include conflicting sources), on SQLite and on PostgreSQL; and the generator writes
-//! what it says.
+//! Behaviour over generated figures (which include conflicting sources and repeated SDMX keys),
+//! on SQLite and on PostgreSQL: aggregation in the database gives what the in-memory rule gives,
+//! a streamed export holds what a whole-document one held, and the generator writes what it says.
 
 use std::collections::HashMap;
 
 use sea_orm::{ColumnTrait, Condition};
 use sse_indicators::{
-    Module, Store,
+    IndicatorsService, Module, Store,
     aggregate::{self, GroupField},
     entity::observation::Column,
-    initiatives::InitiativeFacts,
+    initiatives::{InitiativeFacts, Initiatives},
+    sdmx,
 };
 use sse_platform::{
     generate::{GenerateSpec, initiative_profile},
     module::ServiceModule,
 };
-use sse_proto::indicators::{AggregateRow, indicator::Aggregation};
+use sse_proto::indicators::{
+    AggregateRow, ExportFormat, ExportObservationsRequest, indicator::Aggregation,
+    indicator_service_server::IndicatorService,
+};
 use sse_testkit::{Backend, TestDatabase, on_both_databases};
+use tokio_stream::StreamExt;
 
 on_both_databases!(
     aggregation_in_the_database_matches_the_in_memory_rule,
     the_generator_is_deterministic_and_spreads_figures_over_the_initiatives,
+    a_streamed_export_holds_every_figure_once_as_a_whole_document_did,
 );
 
 const SPEC: GenerateSpec = GenerateSpec {
@@ -222,4 +228,85 @@ async fn scale_generate_and_aggregate_a_million_observations() {
             );
         }
     }
+}
+
+async fn exported(store: &Store, filter: &str, format: ExportFormat) -> (usize, String) {
+    // Exports ask no other service; this client never connects.
+    let initiatives = Initiatives::connect_lazy("http://127.0.0.1:9").expect("client");
+    let service = IndicatorsService::new(store.clone(), initiatives);
+    let request = tonic::Request::new(ExportObservationsRequest {
+        filter: filter.to_owned(),
+        format: format.into(),
+    });
+    let mut stream = service.export_observations(request).await.expect("export").into_inner();
+    let mut messages = 0;
+    let mut bytes = Vec::new();
+    while let Some(message) = stream.next().await {
+        let message = message.expect("message");
+        assert_eq!(
+            message.content_type.is_empty(),
+            messages > 0,
+            "the first message says the type"
+        );
+        assert!(message.data.len() <= 64 * 1024);
+        bytes.extend(message.data);
+        messages += 1;
+    }
+    (messages, String::from_utf8(bytes).expect("utf-8"))
+}
+
+async fn a_streamed_export_holds_every_figure_once_as_a_whole_document_did(backend: Backend) {
+    let spec = GenerateSpec {
+        initiatives: 5,
+        observations: 6_000,
+        ..SPEC
+    };
+    let (_database, store) = generated(backend, &spec).await;
+    let rows = store.matching_observations("", Condition::all()).await.expect("rows");
+    let indicators = store.indicators_by_code().await.expect("indicators");
+    let whole = sdmx::observations(&rows, &indicators).expect("whole document");
+    let repeated = whole
+        .iter()
+        .filter(|observation| observation.key[4].ends_with("-2"))
+        .count();
+    assert!(repeated > 0, "the generated figures repeat some keys");
+    let mut expected: Vec<String> = whole
+        .iter()
+        .map(|observation| format!("{},{}", observation.key.join(","), observation.value))
+        .collect();
+    expected.sort();
+
+    let (messages, csv) = exported(&store, "", ExportFormat::SdmxCsv).await;
+    assert!(messages > 1, "a large export comes in several messages");
+    let mut lines: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(lines.len(), rows.len());
+    let mut streamed: Vec<String> = lines
+        .iter_mut()
+        .map(|line| line.split(',').skip(3).take(7).collect::<Vec<_>>().join(","))
+        .collect();
+    streamed.sort();
+    assert_eq!(
+        streamed, expected,
+        "the same keys and values as a whole-document export"
+    );
+
+    let (_, json) = exported(&store, "year >= 2010", ExportFormat::SdmxJson).await;
+    let message: serde_json::Value = serde_json::from_str(&json).expect("json");
+    let observations = message["data"]["dataSets"][0]["observations"]
+        .as_object()
+        .expect("observations");
+    let matching = rows.iter().filter(|row| row.year >= 2010).count();
+    assert_eq!(observations.len(), matching, "every figure, each under its own key");
+    let attributes = message["data"]["structures"][0]["attributes"]["observation"]
+        .as_array()
+        .expect("attributes");
+    assert!(
+        attributes
+            .iter()
+            .all(|attribute| { attribute["values"].as_array().is_some_and(|values| !values.is_empty()) })
+    );
+
+    let (_, empty) = exported(&store, "year < 1900", ExportFormat::SdmxJson).await;
+    let message: serde_json::Value = serde_json::from_str(&empty).expect("an empty export is json too");
+    assert_eq!(message["data"]["dataSets"][0]["observations"], serde_json::json!({}));
 }
