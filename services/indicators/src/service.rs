@@ -188,7 +188,7 @@ type ExportStream = Pin<Box<dyn Stream<Item = Result<ExportObservationsResponse,
 
 enum ExportWriter {
     Csv,
-    Json(sdmx::json::JsonWriter),
+    Json(Box<sdmx::json::JsonWriter>),
 }
 
 /// An export being streamed: keyset pages of observations are read, written as SDMX and sent
@@ -722,7 +722,7 @@ impl IndicatorService for IndicatorsService {
                 let has = [unit, title, url, publisher, date, note];
                 (
                     sdmx::JSON_MEDIA_TYPE,
-                    ExportWriter::Json(sdmx::json::JsonWriter::new(has)),
+                    ExportWriter::Json(Box::new(sdmx::json::JsonWriter::new(has))),
                 )
             }
             ExportFormat::SdmxCsv | ExportFormat::Unspecified => (sdmx::CSV_MEDIA_TYPE, ExportWriter::Csv),

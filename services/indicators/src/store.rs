@@ -163,6 +163,9 @@ const OBSERVATION_ORDER: &[OrderField] = &[
     OrderField::named("update_time"),
 ];
 
+/// A figure GetProgress shows, with how many figures it was preferred to.
+pub type LatestFigure = (observation_row::Model, i64);
+
 /// One observation to create, already validated.
 pub struct NewObservation {
     pub indicator_code: String,
@@ -468,7 +471,7 @@ impl Store {
         &self,
         initiative: &str,
         statuses: &[&str],
-    ) -> ServiceResult<(Vec<String>, Vec<(observation_row::Model, i64)>)> {
+    ) -> ServiceResult<(Vec<String>, Vec<LatestFigure>)> {
         let live = Condition::all()
             .add(observation_row::Column::Initiative.eq(initiative))
             .add(observation_row::Column::DeleteTime.is_null());
