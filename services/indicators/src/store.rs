@@ -178,11 +178,16 @@ pub struct NewObservation {
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// The counts of indicator and observation Lists; every committed write outdates them.
+    counts: std::sync::Arc<pagination::ListCounts>,
 }
 
 impl Store {
     pub fn new(db: DatabaseConnection) -> Self {
-        Store { db }
+        Store {
+            db,
+            counts: std::sync::Arc::default(),
+        }
     }
 
     /// The response recorded for `method` and `request_id`, if that request was answered.
@@ -238,6 +243,7 @@ impl Store {
                 "update_time" => row.update_time.into(),
                 _ => row.id.clone().into(),
             },
+            &self.counts,
         )
         .await?;
         rows.try_map(indicator::from_row)
@@ -276,6 +282,7 @@ impl Store {
                 .record(&txn, CREATE_INDICATOR, request_id, &stored, now)
                 .await?;
             txn.commit().await?;
+            self.counts.changed();
             Ok(stored)
         }
         .await;
@@ -325,6 +332,7 @@ impl Store {
             .replace(&txn, code, indicator::facets(&changed))
             .await?;
         txn.commit().await?;
+        self.counts.changed();
         Ok(changed)
     }
 
@@ -364,6 +372,7 @@ impl Store {
                 "update_time" => row.update_time.into(),
                 _ => row.name.clone().into(),
             },
+            &self.counts,
         )
         .await?;
         rows.try_map(observation::from_row)
@@ -673,6 +682,7 @@ impl Store {
                 record_many(&txn, BATCH_CREATE_OBSERVATIONS, &record, now).await?;
             }
             txn.commit().await?;
+            self.counts.changed();
             Ok(created)
         }
         .await;
@@ -733,6 +743,7 @@ impl Store {
             return Err(lifecycle::stale_etag(name));
         }
         txn.commit().await?;
+        self.counts.changed();
         Ok(changed)
     }
 }
