@@ -7,12 +7,11 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sse_platform::{
     ServiceError, ServiceResult,
-    calls::{CallContext, DEFAULT_DEADLINE, MAX_MESSAGE_BYTES, dependency_error},
+    calls::{self, CallContext, DEFAULT_DEADLINE, MAX_MESSAGE_BYTES, dependency_error},
     names::short_enum_name,
 };
 use sse_proto::initiatives::{BatchGetInitiativesRequest, initiative_service_client::InitiativeServiceClient};
 use tonic::{Code, Status, transport::Channel};
-use tonic_types::StatusExt;
 
 /// How many names one BatchGetInitiatives call carries (the service's limit).
 pub const NAMES_PER_CALL: usize = 1000;
@@ -137,23 +136,21 @@ fn initiative_not_found(field: &str, name: &str, problem: &str) -> ServiceError 
     }
 }
 
-/// Which of `asked` a NOT_FOUND answer of BatchGetInitiatives names: its ErrorInfo's
-/// `resource`, else the first asked name its message mentions. `None` for any other answer.
+/// Which of `asked` a NOT_FOUND answer of BatchGetInitiatives names (its ErrorInfo's
+/// `resource`, else the first asked name its message mentions); `None` for any other answer.
 fn missing_name(status: &Status, asked: &[String]) -> Option<String> {
     if status.code() != Code::NotFound {
         return None;
     }
-    let from_details = status
-        .get_details_error_info()
-        .and_then(|info| info.metadata.get("resource").cloned())
-        .filter(|name| asked.contains(name));
-    from_details.or_else(|| {
-        let message = status.message();
-        asked
-            .iter()
-            .filter(|name| message.contains(name.as_str()))
-            // The longest match, so `initiatives/a` does not win over `initiatives/ab`.
-            .max_by_key(|name| name.len())
-            .cloned()
-    })
+    calls::missing_resource(status)
+        .filter(|name| asked.contains(name))
+        .or_else(|| {
+            let message = status.message();
+            asked
+                .iter()
+                .filter(|name| message.contains(name.as_str()))
+                // The longest match, so `initiatives/a` does not win over `initiatives/ab`.
+                .max_by_key(|name| name.len())
+                .cloned()
+        })
 }

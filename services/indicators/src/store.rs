@@ -10,7 +10,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
 use sse_platform::{
-    ServiceError, ServiceResult, error,
+    ServiceError, ServiceResult, database, error,
     filter::{FacetTable, FieldKind, FilterField, FilterSchema},
     idempotency::RequestLog,
     lifecycle::{self, Lifecycle},
@@ -40,15 +40,13 @@ pub const BATCH_CREATE_OBSERVATIONS: &str = "BatchCreateObservations";
 /// The most observations one BatchCreateObservations may carry.
 pub const MAX_BATCH_SIZE: usize = 10_000;
 
-/// Bound parameters one statement may carry on every database: SQLite's 32,766 (PostgreSQL
-/// allows 65,535).
-const MAX_BIND_PARAMETERS: usize = 32_766;
-/// Observation rows in one INSERT: each binds one parameter per column.
-pub const ROWS_PER_INSERT: usize = MAX_BIND_PARAMETERS / OBSERVATION_COLUMNS;
+/// Observation rows in one INSERT: each binds one parameter per column, and a statement stays
+/// within both databases' bind-parameter limits.
+pub const ROWS_PER_INSERT: usize = database::rows_per_insert(OBSERVATION_COLUMNS);
 const OBSERVATION_COLUMNS: usize = 19;
 /// Request records in one INSERT (four columns each).
-const REQUESTS_PER_INSERT: usize = MAX_BIND_PARAMETERS / 4;
-/// Names or request ids in one `IN (…)` list.
+const REQUESTS_PER_INSERT: usize = database::rows_per_insert(4);
+/// Names in one `IN (…)` list.
 const NAMES_PER_QUERY: usize = 10_000;
 
 const INDICATORS: &str = "indicators";
@@ -631,8 +629,9 @@ impl Store {
                 return Ok(recorded);
             }
             let request_ids: Vec<&str> = items.iter().map(|item| item.request_id.as_str()).collect();
-            let mut answered: HashMap<String, Observation> =
-                recorded_many(&txn, CREATE_OBSERVATION, &request_ids).await?;
+            let mut answered: HashMap<String, Observation> = REQUEST_LOG
+                .recorded_many(&txn, CREATE_OBSERVATION, &request_ids)
+                .await?;
             let codes: BTreeSet<&str> = items
                 .iter()
                 .filter(|item| !answered.contains_key(&item.request_id))
@@ -695,12 +694,15 @@ impl Store {
         let txn = self.db.begin().await?;
         insert_observation_rows(&txn, rows).await?;
         txn.commit().await?;
+        self.counts.changed();
         Ok(())
     }
 
     /// Which of `request_ids` were answered by CreateObservation, with their answers.
     pub async fn recorded_observations(&self, request_ids: &[&str]) -> ServiceResult<HashMap<String, Observation>> {
-        recorded_many(&self.db, CREATE_OBSERVATION, request_ids).await
+        REQUEST_LOG
+            .recorded_many(&self.db, CREATE_OBSERVATION, request_ids)
+            .await
     }
 
     /// Changes one observation in the `required` state whose etag is still `etag` (when
@@ -802,35 +804,8 @@ async fn insert_observation_rows(
     Ok(())
 }
 
-/// The responses recorded for `method` under each of `request_ids` (empty ones skipped), read
-/// [`NAMES_PER_QUERY`] at a time.
-async fn recorded_many<T: serde::de::DeserializeOwned>(
-    db: &impl ConnectionTrait,
-    method: &str,
-    request_ids: &[&str],
-) -> ServiceResult<HashMap<String, T>> {
-    let wanted: Vec<&str> = request_ids.iter().copied().filter(|id| !id.is_empty()).collect();
-    let mut recorded = HashMap::new();
-    for chunk in wanted.chunks(NAMES_PER_QUERY) {
-        let select = Query::select()
-            .columns(["request_id", "response"])
-            .from(REQUEST_LOG.table)
-            .and_where(Expr::col("method").eq(method))
-            .and_where(Expr::col("request_id").is_in(chunk.iter().map(|id| (*id).to_owned())))
-            .to_owned();
-        for row in db.query_all(&select).await? {
-            let request_id: String = row.try_get("", "request_id")?;
-            let response: String = row.try_get("", "response")?;
-            let response = serde_json::from_str(&response).map_err(|error| {
-                ServiceError::Internal(anyhow::Error::new(error).context("unreadable recorded response"))
-            })?;
-            recorded.insert(request_id, response);
-        }
-    }
-    Ok(recorded)
-}
-
-/// Records `(request_id, response JSON)` pairs for `method`, as [`RequestLog::record`] does one.
+/// Records `(request_id, response JSON)` pairs for `method`, as [`RequestLog::record_many`] does,
+/// with responses already serialized.
 async fn record_many(
     db: &impl ConnectionTrait,
     method: &str,
