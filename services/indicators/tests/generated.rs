@@ -310,3 +310,125 @@ async fn a_streamed_export_holds_every_figure_once_as_a_whole_document_did(backe
     let message: serde_json::Value = serde_json::from_str(&empty).expect("an empty export is json too");
     assert_eq!(message["data"]["dataSets"][0]["observations"], serde_json::json!({}));
 }
+
+/// Times the RPCs of a running server holding generated data, run by hand:
+/// `SCALE_SERVER_URL=http://127.0.0.1:50051 SCALE_ADMIN_KEY=… cargo test -p sse-indicators
+/// --test generated scale_time -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "scale measurement, needs SCALE_SERVER_URL"]
+async fn scale_time_rpcs_against_a_running_server() {
+    use sse_proto::indicators::{
+        AggregateObservationsRequest, BatchCreateObservationsRequest, CreateObservationRequest, GetProgressRequest,
+        Observation, indicator_service_client::IndicatorServiceClient, observation::Status as FigureStatus,
+    };
+    use sse_proto::types::SourceCitation;
+    use std::time::Instant;
+    let Ok(url) = std::env::var("SCALE_SERVER_URL") else {
+        return;
+    };
+    let key = std::env::var("SCALE_ADMIN_KEY").unwrap_or_default();
+    let authorization: tonic::metadata::MetadataValue<_> = format!("Bearer {key}").parse().expect("key");
+    let channel = tonic::transport::Endpoint::from_shared(url)
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect");
+    let mut client = IndicatorServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
+        request.metadata_mut().insert("authorization", authorization.clone());
+        Ok(request)
+    })
+    .max_decoding_message_size(64 << 20)
+    .max_encoding_message_size(64 << 20);
+    for grouping in ["ref_area", "year", "legal_form"] {
+        let mut times = Vec::new();
+        for _ in 0..3 {
+            let started = Instant::now();
+            let response = client
+                .aggregate_observations(AggregateObservationsRequest {
+                    indicator: "indicators/workers".to_owned(),
+                    filter: String::new(),
+                    group_by: vec![grouping.to_owned()],
+                })
+                .await
+                .expect("aggregate")
+                .into_inner();
+            times.push(started.elapsed().as_secs_f64());
+            assert!(!response.rows.is_empty());
+        }
+        eprintln!("aggregate by {grouping}: {times:.3?} s");
+    }
+    let started = Instant::now();
+    let progress = client
+        .get_progress(GetProgressRequest {
+            initiative: "initiatives/generated-0000001".to_owned(),
+        })
+        .await
+        .expect("progress")
+        .into_inner();
+    eprintln!(
+        "progress: {} indicators in {:.3} s",
+        progress.progress.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    let mut stream = client
+        .export_observations(ExportObservationsRequest {
+            filter: String::new(),
+            format: ExportFormat::SdmxCsv.into(),
+        })
+        .await
+        .expect("export")
+        .into_inner();
+    let mut first = None;
+    let mut bytes = 0;
+    while let Some(message) = stream.next().await {
+        first.get_or_insert_with(|| started.elapsed().as_secs_f64());
+        bytes += message.expect("chunk").data.len();
+    }
+    eprintln!(
+        "export csv: first chunk after {:.3} s, {bytes} bytes in {:.1} s",
+        first.unwrap_or_default(),
+        started.elapsed().as_secs_f64()
+    );
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or_default();
+    let batches = 10;
+    let started = Instant::now();
+    for batch in 0..batches {
+        let requests = (0..5_000_u32)
+            .map(|index| CreateObservationRequest {
+                observation: Some(Observation {
+                    initiative: format!("initiatives/generated-{:07}", index % 1_000),
+                    ref_area: "FR".to_owned(),
+                    time_period: "2024".to_owned(),
+                    value: f64::from(index),
+                    status: FigureStatus::Reported.into(),
+                    source: Some(SourceCitation {
+                        title: "bench".to_owned(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                observation_id: format!("bench-{run}-{batch}-{index}"),
+                request_id: format!("bench-{run}-{batch}-{index}"),
+                ..Default::default()
+            })
+            .collect();
+        client
+            .batch_create_observations(BatchCreateObservationsRequest {
+                parent: "indicators/workers".to_owned(),
+                requests,
+                request_id: format!("bench-{run}-{batch}"),
+            })
+            .await
+            .expect("batch");
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "batch create: {} rows in {seconds:.2} s: {:.0} rows/s",
+        batches * 5_000,
+        f64::from(batches * 5_000) / seconds
+    );
+}
