@@ -46,8 +46,10 @@ pub const ROWS_PER_INSERT: usize = database::rows_per_insert(OBSERVATION_COLUMNS
 const OBSERVATION_COLUMNS: usize = 19;
 /// Request records in one INSERT (four columns each).
 const REQUESTS_PER_INSERT: usize = database::rows_per_insert(4);
-/// Names in one `IN (…)` list.
-const NAMES_PER_QUERY: usize = 10_000;
+/// Names or request ids in one `IN (…)` list. Short lists keep the primary key in use even on
+/// a table never analyzed (a long list of parameters makes PostgreSQL's generic plan scan the
+/// table and test each row against the whole list).
+const NAMES_PER_QUERY: usize = 100;
 
 const INDICATORS: &str = "indicators";
 
@@ -629,9 +631,8 @@ impl Store {
                 return Ok(recorded);
             }
             let request_ids: Vec<&str> = items.iter().map(|item| item.request_id.as_str()).collect();
-            let mut answered: HashMap<String, Observation> = REQUEST_LOG
-                .recorded_many(&txn, CREATE_OBSERVATION, &request_ids)
-                .await?;
+            let mut answered: HashMap<String, Observation> =
+                recorded_many(&txn, CREATE_OBSERVATION, &request_ids).await?;
             let codes: BTreeSet<&str> = items
                 .iter()
                 .filter(|item| !answered.contains_key(&item.request_id))
@@ -698,11 +699,15 @@ impl Store {
         Ok(())
     }
 
+    /// Refreshes the planner's statistics of the observations table, after a bulk load.
+    pub async fn analyze_observations(&self) -> ServiceResult<()> {
+        self.db.execute_unprepared("ANALYZE observations").await?;
+        Ok(())
+    }
+
     /// Which of `request_ids` were answered by CreateObservation, with their answers.
     pub async fn recorded_observations(&self, request_ids: &[&str]) -> ServiceResult<HashMap<String, Observation>> {
-        REQUEST_LOG
-            .recorded_many(&self.db, CREATE_OBSERVATION, request_ids)
-            .await
+        recorded_many(&self.db, CREATE_OBSERVATION, request_ids).await
     }
 
     /// Changes one observation in the `required` state whose etag is still `etag` (when
@@ -802,6 +807,34 @@ async fn insert_observation_rows(
             .await?;
     }
     Ok(())
+}
+
+/// The responses recorded for `method` under each of `request_ids` (empty ones skipped), read
+/// [`NAMES_PER_QUERY`] at a time.
+async fn recorded_many<T: serde::de::DeserializeOwned>(
+    db: &impl ConnectionTrait,
+    method: &str,
+    request_ids: &[&str],
+) -> ServiceResult<HashMap<String, T>> {
+    let wanted: Vec<&str> = request_ids.iter().copied().filter(|id| !id.is_empty()).collect();
+    let mut recorded = HashMap::new();
+    for chunk in wanted.chunks(NAMES_PER_QUERY) {
+        let select = Query::select()
+            .columns(["request_id", "response"])
+            .from(REQUEST_LOG.table)
+            .and_where(Expr::col("method").eq(method))
+            .and_where(Expr::col("request_id").is_in(chunk.iter().copied()))
+            .to_owned();
+        for row in db.query_all(&select).await? {
+            let request_id: String = row.try_get("", "request_id")?;
+            let response: String = row.try_get("", "response")?;
+            let response = serde_json::from_str(&response).map_err(|error| {
+                ServiceError::Internal(anyhow::Error::new(error).context("unreadable recorded response"))
+            })?;
+            recorded.insert(request_id, response);
+        }
+    }
+    Ok(recorded)
 }
 
 /// Records `(request_id, response JSON)` pairs for `method`, as [`RequestLog::record_many`] does,
