@@ -44,12 +44,8 @@ pub const MAX_BATCH_SIZE: usize = 10_000;
 /// within both databases' bind-parameter limits.
 pub const ROWS_PER_INSERT: usize = database::rows_per_insert(OBSERVATION_COLUMNS);
 const OBSERVATION_COLUMNS: usize = 19;
-/// Request records in one INSERT (four columns each).
-const REQUESTS_PER_INSERT: usize = database::rows_per_insert(4);
-/// Names or request ids in one `IN (…)` list. Short lists keep the primary key in use even on
-/// a table never analyzed (a long list of parameters makes PostgreSQL's generic plan scan the
-/// table and test each row against the whole list).
-const NAMES_PER_QUERY: usize = 100;
+/// Names in one `IN (…)` list (see the platform's reason).
+const NAMES_PER_QUERY: usize = database::IN_LIST_CHUNK;
 
 const INDICATORS: &str = "indicators";
 
@@ -615,7 +611,7 @@ impl Store {
     /// item) returns what that request returned, and writes nothing for it. Every step is done in
     /// bulk: one query for the recorded requests, one for the indicators, one per
     /// [`NAMES_PER_QUERY`] names for clashes, one multi-row INSERT per [`ROWS_PER_INSERT`] rows and
-    /// one per [`REQUESTS_PER_INSERT`] request records.
+    /// as few for the request records.
     #[tracing::instrument(skip(self, items), fields(count = items.len()), err(level = "debug", Display))]
     pub async fn create_observations(
         &self,
@@ -631,8 +627,9 @@ impl Store {
                 return Ok(recorded);
             }
             let request_ids: Vec<&str> = items.iter().map(|item| item.request_id.as_str()).collect();
-            let mut answered: HashMap<String, Observation> =
-                recorded_many(&txn, CREATE_OBSERVATION, &request_ids).await?;
+            let mut answered: HashMap<String, Observation> = REQUEST_LOG
+                .recorded_many(&txn, CREATE_OBSERVATION, &request_ids)
+                .await?;
             let codes: BTreeSet<&str> = items
                 .iter()
                 .filter(|item| !answered.contains_key(&item.request_id))
@@ -674,12 +671,16 @@ impl Store {
             let names: Vec<String> = created.iter().map(|observation| observation.name.clone()).collect();
             require_unused_names(&txn, &names).await?;
             insert_observation_rows(&txn, rows).await?;
-            record_many(&txn, CREATE_OBSERVATION, &records, now).await?;
+            REQUEST_LOG
+                .record_many_json(&txn, CREATE_OBSERVATION, &records, now)
+                .await?;
             if !batch_request_id.is_empty() {
                 // What `serde_json::to_string(&created)` gives, from the pieces at hand.
                 let response = format!("[{}]", created_json.join(","));
                 let record = [(batch_request_id.to_owned(), response)];
-                record_many(&txn, BATCH_CREATE_OBSERVATIONS, &record, now).await?;
+                REQUEST_LOG
+                    .record_many_json(&txn, BATCH_CREATE_OBSERVATIONS, &record, now)
+                    .await?;
             }
             txn.commit().await?;
             self.counts.changed();
@@ -707,7 +708,9 @@ impl Store {
 
     /// Which of `request_ids` were answered by CreateObservation, with their answers.
     pub async fn recorded_observations(&self, request_ids: &[&str]) -> ServiceResult<HashMap<String, Observation>> {
-        recorded_many(&self.db, CREATE_OBSERVATION, request_ids).await
+        REQUEST_LOG
+            .recorded_many(&self.db, CREATE_OBSERVATION, request_ids)
+            .await
     }
 
     /// Changes one observation in the `required` state whose etag is still `etag` (when
@@ -805,62 +808,6 @@ async fn insert_observation_rows(
         observation_row::Entity::insert_many(chunk)
             .exec_without_returning(db)
             .await?;
-    }
-    Ok(())
-}
-
-/// The responses recorded for `method` under each of `request_ids` (empty ones skipped), read
-/// [`NAMES_PER_QUERY`] at a time.
-async fn recorded_many<T: serde::de::DeserializeOwned>(
-    db: &impl ConnectionTrait,
-    method: &str,
-    request_ids: &[&str],
-) -> ServiceResult<HashMap<String, T>> {
-    let wanted: Vec<&str> = request_ids.iter().copied().filter(|id| !id.is_empty()).collect();
-    let mut recorded = HashMap::new();
-    for chunk in wanted.chunks(NAMES_PER_QUERY) {
-        let select = Query::select()
-            .columns(["request_id", "response"])
-            .from(REQUEST_LOG.table)
-            .and_where(Expr::col("method").eq(method))
-            .and_where(Expr::col("request_id").is_in(chunk.iter().copied()))
-            .to_owned();
-        for row in db.query_all(&select).await? {
-            let request_id: String = row.try_get("", "request_id")?;
-            let response: String = row.try_get("", "response")?;
-            let response = serde_json::from_str(&response).map_err(|error| {
-                ServiceError::Internal(anyhow::Error::new(error).context("unreadable recorded response"))
-            })?;
-            recorded.insert(request_id, response);
-        }
-    }
-    Ok(recorded)
-}
-
-/// Records `(request_id, response JSON)` pairs for `method`, as [`RequestLog::record_many`] does,
-/// with responses already serialized.
-async fn record_many(
-    db: &impl ConnectionTrait,
-    method: &str,
-    records: &[(String, String)],
-    now_micros: i64,
-) -> ServiceResult<()> {
-    for chunk in records.chunks(REQUESTS_PER_INSERT) {
-        let mut insert = Query::insert()
-            .into_table(REQUEST_LOG.table)
-            .columns(["method", "request_id", "response", "create_time"])
-            .to_owned();
-        for (request_id, response) in chunk {
-            insert
-                .values([
-                    method.into(),
-                    request_id.as_str().into(),
-                    response.as_str().into(),
-                    now_micros.into(),
-                ])
-                .map_err(|error| ServiceError::Internal(error.into()))?;
-        }
-        db.execute(&insert).await?;
     }
     Ok(())
 }
