@@ -1104,6 +1104,14 @@ def test_batch_get_initiatives_keeps_the_order_asked_and_404s_on_a_missing_name(
     assert "initiatives/nope" in missing["message"]
 
 
+def test_batch_get_legal_texts_keeps_the_order_asked(gw):
+    names = ["legalTexts/fr-loi-2014-856", "legalTexts/es-ley-5-2011"]
+    found = gw.get("/v1/legalTexts:batchGet", params={"names": names})
+    assert found.status_code == 200, found.text
+    assert [item["name"] for item in found.json()["legalTexts"]] == names
+    status_of(gw.get("/v1/legalTexts:batchGet", params={"names": ["legalTexts/no-such-law"]}), 5)
+
+
 @pytest.mark.server_env(OBSERVATORY_REST_MAX_BODY_BYTES="2000")
 def test_a_body_over_the_configured_limit_is_413_and_one_under_it_is_read(gw):
     small = initiative_json(displayName="Small enough")

@@ -37,6 +37,12 @@ SEEDED_INITIATIVES = [
 ]
 
 
+def fold(text: str) -> str:
+    """Lower case without accents, as the law guide compares words."""
+    decomposed = unicodedata.normalize("NFD", text.lower())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
 def nfc(text: str) -> str:
     """The SDG labels are served decomposed (NFD, a known defect); compare composed text."""
     return unicodedata.normalize("NFC", text)
@@ -285,7 +291,10 @@ def test_a_law_search_ranks_texts_and_highlights_the_words(page: Page):
     first = results.first
     expect(first.locator(".meta")).to_contain_text(" · ")
     expect(first.locator("mark").first).to_be_visible()
-    assert {text.lower() for text in first.locator("mark").all_inner_texts()} <= {"economía", "social", "economia"}
+    # Every form of the query's words is marked (the law guide matches word stems across
+    # languages: "sociales" is a form of "social").
+    marked = {fold(text) for text in first.locator("mark").all_inner_texts()}
+    assert marked and all(word.startswith(("econom", "social")) for word in marked), marked
     expect(page.locator(".result-count")).to_contain_text("legal texts")
     # The Spanish-language laws come first for the query as written with its accent.
     for index in range(3):

@@ -7,7 +7,7 @@ use sse_platform::calls;
 use sse_proto::{
     indicators::{ListSdgGoalsRequest, ListSdgIndicatorsRequest, ListSdgTargetsRequest},
     initiatives::{BatchGetInitiativesRequest, Initiative, ListInitiativesRequest},
-    lawguide::ListLegalTextsRequest,
+    lawguide::BatchGetLegalTextsRequest,
 };
 use tonic::Status;
 
@@ -165,29 +165,24 @@ pub struct LawTitle {
 /// The titles of these legal texts, for links. Only a nicety: when the law guide cannot say,
 /// the links show the texts' ids instead, so this never fails a page.
 pub async fn law_titles(backends: &Backends, names: &[String]) -> HashMap<String, LawTitle> {
-    let names: Vec<&String> = names
+    let names: Vec<String> = names
         .iter()
-        .filter(|name| name.starts_with("legalTexts/") && !name.contains('"') && !name.contains('\\'))
+        .filter(|name| name.starts_with("legalTexts/"))
+        .cloned()
         .collect();
-    if names.is_empty() {
-        return HashMap::new();
-    }
-    let filter = names
-        .iter()
-        .map(|name| format!("name = \"{name}\""))
-        .collect::<Vec<_>>()
-        .join(" OR ");
-    let listed = law_guide_client(backends)
-        .list_legal_texts(call(ListLegalTextsRequest {
-            page_size: 1000,
-            filter,
-            ..ListLegalTextsRequest::default()
-        }))
-        .await;
+    let client = law_guide_client(backends);
+    let listed = batch_get_existing(names, |names| {
+        let mut client = client.clone();
+        async move {
+            let response = client
+                .batch_get_legal_texts(call(BatchGetLegalTextsRequest { names }))
+                .await?;
+            Ok(response.into_inner().legal_texts)
+        }
+    })
+    .await;
     match listed {
-        Ok(response) => response
-            .into_inner()
-            .legal_texts
+        Ok(texts) => texts
             .into_iter()
             .map(|text| {
                 let title = if text.title_en.is_empty() {
