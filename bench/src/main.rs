@@ -102,6 +102,9 @@ pub struct RunArgs {
     /// Timed runs of each aggregation and of its SQL baseline (the median is compared).
     #[arg(long, default_value_t = 5)]
     pub aggregate_runs: usize,
+    /// Seconds an aggregation or a batch create may take before it counts as failed.
+    #[arg(long, default_value_t = 120)]
+    pub call_timeout: u64,
     /// Give up reading the export after this many seconds (time to first chunk is still kept).
     #[arg(long, default_value_t = 600)]
     pub export_timeout: u64,
