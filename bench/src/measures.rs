@@ -662,7 +662,7 @@ impl Bench {
         ));
         let ratio = rpc.as_secs_f64() / sql_time.as_secs_f64().max(1e-9);
         Ok(Row::measured(
-            aggregate_measure(group, &indicator, count),
+            aggregate_measure(group, indicator, count),
             format!("{} (median of {runs})", millis(rpc)),
             format!("same SQL {} (plain GROUP BY {})", millis(sql_time), millis(plain_time)),
             ratio,
