@@ -37,7 +37,7 @@ done
 
 if [ "$mode" = smoke ]; then
     initiatives=2000 observations=20000 legal_texts=300
-    harness_sizes=(--duration 1 --warmup 0.3 --batch-calls 2 --aggregate-runs 2 --export-timeout 60)
+    harness_sizes=(--duration 1 --warmup 0.3 --batch-calls 2 --aggregate-runs 2 --call-timeout 60 --export-timeout 60)
 else
     initiatives=100000 observations=1000000 legal_texts=10000
     harness_sizes=()
