@@ -76,6 +76,16 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// The most bind parameters one statement carries: under SQLite's 32,766 and PostgreSQL's
+/// 65,535, so a multi-row INSERT of any table fits on both.
+pub const MAX_BIND_PARAMETERS: usize = 30_000;
+
+/// How many rows of `columns` columns one multi-row INSERT may carry.
+pub const fn rows_per_insert(columns: usize) -> usize {
+    let rows = MAX_BIND_PARAMETERS / if columns == 0 { 1 } else { columns };
+    if rows == 0 { 1 } else { rows }
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact;

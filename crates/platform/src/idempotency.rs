@@ -8,7 +8,12 @@ use sea_orm::{
 };
 use serde::{Serialize, de::DeserializeOwned};
 
-use crate::error::{ServiceError, ServiceResult};
+use std::collections::HashMap;
+
+use crate::{
+    database::rows_per_insert,
+    error::{ServiceError, ServiceResult},
+};
 
 /// A service's table of recorded requests.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +58,59 @@ impl RequestLog {
         serde_json::from_str(&response)
             .map(Some)
             .map_err(|error| ServiceError::Internal(anyhow::Error::new(error).context("unreadable recorded response")))
+    }
+
+    /// The responses recorded for `method` under any of `request_ids` (empty ids are skipped),
+    /// by request id: one query per thousand ids, for batches.
+    pub async fn recorded_many<T: DeserializeOwned>(
+        &self,
+        db: &impl ConnectionTrait,
+        method: &str,
+        request_ids: &[&str],
+    ) -> ServiceResult<HashMap<String, T>> {
+        let ids: Vec<&str> = request_ids.iter().copied().filter(|id| !id.is_empty()).collect();
+        let mut found = HashMap::new();
+        for chunk in ids.chunks(1000) {
+            let select = Query::select()
+                .columns(["request_id", "response"])
+                .from(self.table)
+                .and_where(Expr::col("method").eq(method))
+                .and_where(Expr::col("request_id").is_in(chunk.iter().copied()))
+                .to_owned();
+            for row in db.query_all(&select).await? {
+                let request_id: String = row.try_get("", "request_id")?;
+                let response: String = row.try_get("", "response")?;
+                let response = serde_json::from_str(&response).map_err(|error| {
+                    ServiceError::Internal(anyhow::Error::new(error).context("unreadable recorded response"))
+                })?;
+                found.insert(request_id, response);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Records each (request_id, response) of `method` in multi-row INSERTs; entries with an
+    /// empty request_id are skipped.
+    pub async fn record_many<R: Serialize>(
+        &self,
+        db: &impl ConnectionTrait,
+        method: &str,
+        responses: &[(&str, &R)],
+        now_micros: i64,
+    ) -> ServiceResult<()> {
+        let recorded: Vec<&(&str, &R)> = responses.iter().filter(|(id, _)| !id.is_empty()).collect();
+        for chunk in recorded.chunks(rows_per_insert(4)) {
+            let mut insert = Query::insert()
+                .into_table(self.table)
+                .columns(["method", "request_id", "response", "create_time"])
+                .to_owned();
+            for (request_id, response) in chunk {
+                let json = serde_json::to_string(response).map_err(|error| ServiceError::Internal(error.into()))?;
+                insert.values_panic([method.into(), (*request_id).into(), json.into(), now_micros.into()]);
+            }
+            db.execute(&insert).await?;
+        }
+        Ok(())
     }
 
     /// Records the response to `method` with `request_id`; nothing for an empty request_id.

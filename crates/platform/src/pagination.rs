@@ -4,9 +4,19 @@
 //! reused with another filter is refused.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering as AtomicOrdering},
+    },
+    time::{Duration, Instant},
+};
+
 use sea_orm::{
-    ConnectionTrait, EntityTrait, FromQueryResult, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
-    sea_query::{Condition, Expr, ExprTrait, SimpleExpr},
+    ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Select,
+    sea_query::{Condition, Expr, ExprTrait, Query, SimpleExpr},
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -181,6 +191,17 @@ pub fn after_condition(
         ));
     }
     let mut after = Condition::any();
+    // The rows after the token are all on the token's side of the first key: saying so lets the
+    // database start its index range there instead of filtering from the first row.
+    let (Some(first), Some(first_value)) = (keys.first(), last_key.first()) else {
+        return Ok(after);
+    };
+    let first_column = Expr::col((table, first.column));
+    let leading_bound = if first.descending {
+        first_column.lte(sql_value(first_value)?)
+    } else {
+        first_column.gte(sql_value(first_value)?)
+    };
     for (position, key) in keys.iter().enumerate() {
         let mut branch = Condition::all();
         for (earlier, value) in keys[..position].iter().zip(last_key) {
@@ -195,7 +216,7 @@ pub fn after_condition(
         });
         after = after.add(branch);
     }
-    Ok(after)
+    Ok(Condition::all().add(leading_bound).add(after))
 }
 
 fn sql_value(value: &serde_json::Value) -> ServiceResult<SimpleExpr> {
@@ -274,11 +295,12 @@ pub struct ListSpec<'a> {
 /// across pages. `scope` names what `within` restricts, for the page token. `sort_value` gives a
 /// row's value of a sort column (see [`KeysetPage::finish`]).
 pub async fn list_rows<E>(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     spec: &ListSpec<'_>,
     query: &ListQuery<'_>,
     (scope, within): (&[&str], Condition),
     sort_value: impl Fn(&E::Model, &str) -> serde_json::Value,
+    counts: &Arc<ListCounts>,
 ) -> ServiceResult<Page<E::Model>>
 where
     E: EntityTrait,
@@ -287,7 +309,10 @@ where
     let table = spec.filter.table;
     let page = KeysetPage::new(table, &query.page_request(scope), spec.order, spec.unique_column)?;
     let mut matching = within;
-    if let Some(filter) = spec.filter.condition(query.filter)? {
+    if let Some(filter) = spec
+        .filter
+        .condition_on(query.filter, Some(db.get_database_backend()))?
+    {
         matching = matching.add(filter);
     }
     if let Some(column) = spec.delete_time_column
@@ -295,10 +320,156 @@ where
     {
         matching = matching.add(Expr::col((table, column)).is_null());
     }
-    let total_size = E::find().filter(matching.clone()).count(db).await?;
+    let count_key = query_fingerprint(&query.page_request(scope).query);
+    let total_size = counts.total_size::<E>(db, count_key, matching.clone()).await?;
     let mut rows = page.apply(E::find().filter(matching))?.all(db).await?;
     let next_page_token = page.finish(&mut rows, sort_value);
     Ok(Page::new(rows, next_page_token, total_size))
+}
+
+/// Matches counted exactly for `total_size`; counting more would read every match.
+pub const EXACT_COUNT_LIMIT: u64 = 10_000;
+
+/// How long a count may be reused when no write was seen.
+pub const COUNT_MAX_AGE: Duration = Duration::from_secs(10);
+
+/// The `total_size` of a store's Lists (AIP-158 lets it be an estimate), so that a page does not
+/// recount every match:
+/// - up to [`EXACT_COUNT_LIMIT`] matches, the exact count, reused for the same query until a
+///   write through this store or [`COUNT_MAX_AGE`], whichever comes first (another process's
+///   writes show within that age);
+/// - above, the latest full count of the query, made in the background (at most one at a time
+///   per query), or `EXACT_COUNT_LIMIT + 1` until the first one is done: an estimate.
+///
+/// One per store (so per database): the store calls [`ListCounts::changed`] after each write.
+pub struct ListCounts {
+    generation: AtomicU64,
+    entries: Mutex<HashMap<String, CachedCount>>,
+}
+
+struct CachedCount {
+    count: u64,
+    exact: bool,
+    generation: u64,
+    counted_at: Instant,
+    background_count_running: bool,
+}
+
+/// Queries whose count is kept; past that, the oldest half is dropped.
+const COUNTS_KEPT: usize = 1024;
+
+impl Default for ListCounts {
+    fn default() -> Self {
+        ListCounts {
+            generation: AtomicU64::new(0),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl ListCounts {
+    /// Every count made before now is out of date (call it after a committed write).
+    pub fn changed(&self) {
+        self.generation.fetch_add(1, AtomicOrdering::Relaxed);
+    }
+
+    fn fresh(&self, key: &str) -> Option<u64> {
+        let entries = self.entries.lock().ok()?;
+        let entry = entries.get(key)?;
+        let current = entry.generation == self.generation.load(AtomicOrdering::Relaxed)
+            && entry.counted_at.elapsed() <= COUNT_MAX_AGE;
+        current.then_some(entry.count)
+    }
+
+    /// The last estimate of a large query, and whether a full count of it is running.
+    fn large(&self, key: &str) -> (Option<u64>, bool) {
+        let Ok(entries) = self.entries.lock() else {
+            return (None, true);
+        };
+        match entries.get(key) {
+            Some(entry) if !entry.exact => (Some(entry.count), entry.background_count_running),
+            _ => (None, false),
+        }
+    }
+
+    fn store(&self, key: String, count: u64, exact: bool, generation: u64, background_count_running: bool) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if entries.len() >= COUNTS_KEPT && !entries.contains_key(&key) {
+            let mut times: Vec<Instant> = entries.values().map(|entry| entry.counted_at).collect();
+            times.sort_unstable();
+            let cutoff = times[times.len() / 2];
+            entries.retain(|_, entry| entry.counted_at > cutoff);
+        }
+        entries.insert(
+            key,
+            CachedCount {
+                count,
+                exact,
+                generation,
+                counted_at: Instant::now(),
+                background_count_running,
+            },
+        );
+    }
+
+    async fn total_size<E>(
+        self: &Arc<Self>,
+        db: &DatabaseConnection,
+        key: String,
+        matching: Condition,
+    ) -> ServiceResult<u64>
+    where
+        E: EntityTrait,
+        E::Model: FromQueryResult + Sized + Send + Sync,
+    {
+        if let Some(count) = self.fresh(&key) {
+            return Ok(count);
+        }
+        let generation = self.generation.load(AtomicOrdering::Relaxed);
+        let matches = E::find()
+            .select_only()
+            .expr(Expr::val(1))
+            .filter(matching.clone())
+            .limit(EXACT_COUNT_LIMIT + 1)
+            .into_query();
+        let count = Query::select()
+            .expr_as(Expr::cust("COUNT(*)"), "matches")
+            .from_subquery(matches, "capped")
+            .to_owned();
+        let capped = match db.query_one(&count).await? {
+            Some(row) => u64::try_from(row.try_get::<i64>("", "matches")?).unwrap_or_default(),
+            None => 0,
+        };
+        if capped <= EXACT_COUNT_LIMIT {
+            self.store(key, capped, true, generation, false);
+            return Ok(capped);
+        }
+        let (last_estimate, running) = self.large(&key);
+        let estimate = std::cmp::max(last_estimate.unwrap_or_default(), EXACT_COUNT_LIMIT + 1);
+        self.store(key.clone(), estimate, false, generation, true);
+        if !running {
+            let counts = Arc::clone(self);
+            let db = db.clone();
+            tokio::spawn(async move {
+                match E::find().filter(matching).count(&db).await {
+                    Ok(full) => counts.store(
+                        key,
+                        std::cmp::max(full, EXACT_COUNT_LIMIT + 1),
+                        false,
+                        generation,
+                        false,
+                    ),
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot count a large list; total_size stays an estimate");
+                        counts.store(key, estimate, false, generation, false);
+                    }
+                }
+            });
+        }
+        Ok(estimate)
+    }
 }
 
 impl<T> Page<T> {

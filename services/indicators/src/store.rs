@@ -149,11 +149,16 @@ pub struct NewObservation {
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// The counts of indicator and observation Lists; every committed write outdates them.
+    counts: std::sync::Arc<pagination::ListCounts>,
 }
 
 impl Store {
     pub fn new(db: DatabaseConnection) -> Self {
-        Store { db }
+        Store {
+            db,
+            counts: std::sync::Arc::default(),
+        }
     }
 
     /// The response recorded for `method` and `request_id`, if that request was answered.
@@ -209,6 +214,7 @@ impl Store {
                 "update_time" => row.update_time.into(),
                 _ => row.id.clone().into(),
             },
+            &self.counts,
         )
         .await?;
         rows.try_map(indicator::from_row)
@@ -247,6 +253,7 @@ impl Store {
                 .record(&txn, CREATE_INDICATOR, request_id, &stored, now)
                 .await?;
             txn.commit().await?;
+            self.counts.changed();
             Ok(stored)
         }
         .await;
@@ -296,6 +303,7 @@ impl Store {
             .replace(&txn, code, indicator::facets(&changed))
             .await?;
         txn.commit().await?;
+        self.counts.changed();
         Ok(changed)
     }
 
@@ -335,6 +343,7 @@ impl Store {
                 "update_time" => row.update_time.into(),
                 _ => row.name.clone().into(),
             },
+            &self.counts,
         )
         .await?;
         rows.try_map(observation::from_row)
@@ -431,6 +440,7 @@ impl Store {
                 .record(&txn, BATCH_CREATE_OBSERVATIONS, batch_request_id, &created, now)
                 .await?;
             txn.commit().await?;
+            self.counts.changed();
             Ok(created)
         }
         .await;
@@ -477,6 +487,7 @@ impl Store {
             return Err(lifecycle::stale_etag(name));
         }
         txn.commit().await?;
+        self.counts.changed();
         Ok(changed)
     }
 }

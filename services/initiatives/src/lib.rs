@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod entity;
+pub mod generate;
 pub mod migration;
 pub mod resource;
 pub mod seed;
@@ -41,6 +42,14 @@ impl sse_platform::module::ServiceModule for Module {
 
     fn seed<'a>(&'a self, db: &'a DatabaseConnection) -> sse_platform::module::BoxFuture<'a, anyhow::Result<usize>> {
         Box::pin(async move { seed::seed(&Store::new(db.clone())).await })
+    }
+
+    fn generate<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        spec: &'a sse_platform::generate::GenerateSpec,
+    ) -> sse_platform::module::BoxFuture<'a, anyhow::Result<usize>> {
+        Box::pin(async move { generate::generate(&Store::new(db.clone()), spec).await })
     }
 
     fn register(

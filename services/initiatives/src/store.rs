@@ -2,16 +2,21 @@
 //! request record commit together or not at all. Updates are conditional on the etag read, so
 //! concurrent writers cannot overwrite each other unseen.
 
+use std::{collections::HashMap, sync::Arc};
+
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, Iterable, QueryFilter, QuerySelect,
+    TransactionTrait,
 };
 use sse_platform::{
-    ServiceError, ServiceResult, error,
+    ServiceError, ServiceResult,
+    database::rows_per_insert,
+    error,
     filter::{FacetTable, FieldKind, FilterField, FilterSchema},
     idempotency::RequestLog,
     lifecycle::{self, Lifecycle},
     names,
-    pagination::{self, ListQuery, ListSpec, OrderField, Page},
+    pagination::{self, ListCounts, ListQuery, ListSpec, OrderField, Page},
     time,
 };
 use sse_proto::initiatives::Initiative;
@@ -32,8 +37,8 @@ pub const FILTER_SCHEMA: FilterSchema = FilterSchema {
     id_column: "id",
     fields: &[
         FilterField::new("name", "id", FieldKind::ResourceName { prefix: "initiatives/" }),
-        FilterField::named("display_name", FieldKind::Text),
-        FilterField::named("description", FieldKind::Text),
+        FilterField::named("display_name", FieldKind::IndexedText),
+        FilterField::named("description", FieldKind::IndexedText),
         FilterField::named(
             "legal_form",
             FieldKind::Enum {
@@ -97,11 +102,15 @@ pub struct NewInitiative {
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    counts: Arc<ListCounts>,
 }
 
 impl Store {
     pub fn new(db: DatabaseConnection) -> Self {
-        Store { db }
+        Store {
+            db,
+            counts: Arc::default(),
+        }
     }
 
     #[tracing::instrument(skip(self), err(level = "debug", Display))]
@@ -137,9 +146,15 @@ impl Store {
 
     #[tracing::instrument(skip_all, fields(filter = query.filter, order_by = query.order_by), err(level = "debug", Display))]
     pub async fn list(&self, query: ListQuery<'_>) -> ServiceResult<Page<Initiative>> {
-        let rows =
-            pagination::list_rows::<initiative::Entity>(&self.db, &LIST, &query, (&[], Condition::all()), sort_value)
-                .await?;
+        let rows = pagination::list_rows::<initiative::Entity>(
+            &self.db,
+            &LIST,
+            &query,
+            (&[], Condition::all()),
+            sort_value,
+            &self.counts,
+        )
+        .await?;
         rows.try_map(resource::from_row)
     }
 
@@ -150,9 +165,14 @@ impl Store {
         items: Vec<NewInitiative>,
         batch_request_id: &str,
     ) -> ServiceResult<Vec<Initiative>> {
-        error::concurrent_writes_abort(self.try_create_all(&items, batch_request_id).await)
+        let created = error::concurrent_writes_abort(self.try_create_all(&items, batch_request_id).await);
+        self.counts.changed();
+        created
     }
 
+    /// The batch in a handful of statements whatever its size: one look-up of recorded request
+    /// ids, one of existing ids, then multi-row INSERTs of the rows, their facets and the
+    /// request records.
     async fn try_create_all(&self, items: &[NewInitiative], batch_request_id: &str) -> ServiceResult<Vec<Initiative>> {
         let txn = self.db.begin().await?;
         if let Some(response) = REQUEST_LOG
@@ -161,30 +181,51 @@ impl Store {
         {
             return Ok(response);
         }
+        let request_ids: Vec<&str> = items.iter().map(|item| item.request_id.as_str()).collect();
+        let replayed: HashMap<String, Initiative> =
+            REQUEST_LOG.recorded_many(&txn, CREATE_METHOD, &request_ids).await?;
         let now = time::now_micros();
         let mut created = Vec::with_capacity(items.len());
+        let mut fresh = Vec::with_capacity(items.len());
         for item in items {
-            if let Some(response) = REQUEST_LOG.recorded(&txn, CREATE_METHOD, &item.request_id).await? {
-                created.push(response);
+            if let Some(response) = replayed.get(&item.request_id) {
+                created.push(response.clone());
                 continue;
             }
             let id = item.id.clone().unwrap_or_else(names::generate_id);
-            if find(&txn, &id).await?.is_some() {
-                return Err(ServiceError::already_exists(resource::name_of(&id)));
-            }
             let mut stored = item.initiative.clone();
             stored.name = resource::name_of(&id);
             stored.create_time = Some(time::timestamp(now));
             stored.update_time = Some(time::timestamp(now));
             stored.delete_time = None;
             let row = resource::to_row(&mut stored, &id)?;
-            initiative::Entity::insert(row).exec_without_returning(&txn).await?;
-            FACETS.replace(&txn, &id, resource::facets(&stored)).await?;
-            REQUEST_LOG
-                .record(&txn, CREATE_METHOD, &item.request_id, &stored, now)
-                .await?;
+            fresh.push((created.len(), id, row, item.request_id.as_str()));
             created.push(stored);
         }
+        let fresh_ids: Vec<&str> = fresh.iter().map(|(_, id, _, _)| id.as_str()).collect();
+        if let Some(taken) = first_existing(&txn, &fresh_ids).await? {
+            return Err(ServiceError::already_exists(resource::name_of(&taken)));
+        }
+        let mut facets = Vec::new();
+        let mut records = Vec::new();
+        let mut rows = Vec::with_capacity(fresh.len());
+        for (position, id, row, request_id) in fresh {
+            let stored = &created[position];
+            facets.extend(
+                resource::facets(stored)
+                    .into_iter()
+                    .map(|(field, value)| (id.clone(), field, value)),
+            );
+            records.push((request_id, stored));
+            rows.push(row);
+        }
+        for chunk in chunks_of(rows, rows_per_insert(initiative::Column::iter().count())) {
+            initiative::Entity::insert_many(chunk)
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        FACETS.insert_new(&txn, facets).await?;
+        REQUEST_LOG.record_many(&txn, CREATE_METHOD, &records, now).await?;
         REQUEST_LOG
             .record(&txn, BATCH_CREATE_METHOD, batch_request_id, &created, now)
             .await?;
@@ -203,7 +244,9 @@ impl Store {
         required: Lifecycle,
         change: impl FnOnce(&mut Initiative, i64) -> ServiceResult<()>,
     ) -> ServiceResult<Initiative> {
-        error::concurrent_writes_abort(self.try_modify(id, etag, required, change).await)
+        let changed = error::concurrent_writes_abort(self.try_modify(id, etag, required, change).await);
+        self.counts.changed();
+        changed
     }
 
     async fn try_modify(
@@ -235,6 +278,32 @@ impl Store {
         txn.commit().await?;
         Ok(changed)
     }
+}
+
+/// The first of `ids` (in their order) that an initiative already has, deleted or not.
+async fn first_existing(db: &impl ConnectionTrait, ids: &[&str]) -> ServiceResult<Option<String>> {
+    let mut taken = std::collections::HashSet::new();
+    for chunk in ids.chunks(1000) {
+        let found: Vec<String> = initiative::Entity::find()
+            .select_only()
+            .column(initiative::Column::Id)
+            .filter(initiative::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        taken.extend(found);
+    }
+    Ok(ids.iter().find(|id| taken.contains(**id)).map(|id| (*id).to_owned()))
+}
+
+/// `items` cut into vectors of at most `size`.
+fn chunks_of<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
+    let mut chunks = Vec::new();
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        chunks.push(items.by_ref().take(size).collect());
+    }
+    chunks
 }
 
 async fn find(db: &impl ConnectionTrait, id: &str) -> ServiceResult<Option<initiative::Model>> {

@@ -4,9 +4,9 @@
 use sse_initiatives::Module;
 use sse_platform::module::ServiceModule;
 use sse_proto::initiatives::{
-    BatchCreateInitiativesRequest, CreateInitiativeRequest, DeleteInitiativeRequest, GetInitiativeRequest, Initiative,
-    ListInitiativesRequest, UndeleteInitiativeRequest, UpdateInitiativeRequest, initiative::LegalForm,
-    initiative_service_client::InitiativeServiceClient,
+    BatchCreateInitiativesRequest, BatchGetInitiativesRequest, CreateInitiativeRequest, DeleteInitiativeRequest,
+    GetInitiativeRequest, Initiative, ListInitiativesRequest, UndeleteInitiativeRequest, UpdateInitiativeRequest,
+    initiative::LegalForm, initiative_service_client::InitiativeServiceClient,
 };
 use sse_proto::types::{PartialDate, SourceCitation};
 use sse_testkit::{Backend, TestDatabase, TestServer, error_reason, on_both_databases, violated_fields};
@@ -141,6 +141,9 @@ on_both_databases!(
     order_by_sorts_and_rejects_unknown_fields,
     seeding_twice_creates_nothing_new,
     sequential_calls_take_a_millisecond_not_a_delayed_ack,
+    batch_get_keeps_the_order_asked_and_names_the_first_missing,
+    substring_filters_take_wildcards_short_text_and_case_literally,
+    total_size_is_exact_up_to_ten_thousand_then_an_estimate_counted_in_the_background,
 );
 
 async fn create_then_get_returns_the_stored_initiative(backend: Backend) {
@@ -809,4 +812,176 @@ async fn sequential_calls_take_a_millisecond_not_a_delayed_ack(backend: Backend)
         median < 10.0,
         "median GetInitiative took {median:.1} ms; Nagle's delay is back?"
     );
+}
+
+async fn batch_get_keeps_the_order_asked_and_names_the_first_missing(backend: Backend) {
+    let mut app = App::start(backend, true).await;
+    let deleted = app.create("coop-gone", cooperative("Coop gone")).await.expect("create");
+    app.client
+        .delete_initiative(DeleteInitiativeRequest {
+            name: deleted.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect("delete");
+    let names = |ids: &[&str]| ids.iter().map(|id| format!("initiatives/{id}")).collect::<Vec<_>>();
+    let found = app
+        .client
+        .batch_get_initiatives(BatchGetInitiativesRequest {
+            names: names(&["tzcld", "coop-gone", "great-green-wall", "tzcld"]),
+        })
+        .await
+        .expect("batch get")
+        .into_inner()
+        .initiatives;
+    let ids: Vec<&str> = found.iter().map(id_of).collect();
+    assert_eq!(ids, ["tzcld", "coop-gone", "great-green-wall", "tzcld"]);
+    assert!(
+        found[1].delete_time.is_some(),
+        "soft-deleted initiatives are returned, marked"
+    );
+
+    let missing = app
+        .client
+        .batch_get_initiatives(BatchGetInitiativesRequest {
+            names: names(&["tzcld", "not-there", "also-missing"]),
+        })
+        .await
+        .expect_err("a missing name");
+    assert_eq!(missing.code(), Code::NotFound);
+    assert!(
+        missing.message().contains("initiatives/not-there"),
+        "{}",
+        missing.message()
+    );
+
+    let malformed = app
+        .client
+        .batch_get_initiatives(BatchGetInitiativesRequest {
+            names: vec!["initiatives/tzcld".to_owned(), "laws/x".to_owned()],
+        })
+        .await
+        .expect_err("a malformed name");
+    assert_eq!(malformed.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&malformed), ["names[1]"]);
+    for count in [0, 1001] {
+        let status = app
+            .client
+            .batch_get_initiatives(BatchGetInitiativesRequest {
+                names: vec!["initiatives/tzcld".to_owned(); count],
+            })
+            .await
+            .expect_err("too few or too many");
+        assert_eq!(status.code(), Code::InvalidArgument, "{count} names");
+        assert_eq!(violated_fields(&status), ["names"]);
+    }
+    app.stop().await;
+}
+
+/// Substring filters go through the text index (trigrams, or FTS5 on SQLite) when the text is
+/// long enough, and match the same rows as a plain scan: wildcards are literal, case is folded,
+/// short texts and renamed or deleted initiatives behave.
+async fn substring_filters_take_wildcards_short_text_and_case_literally(backend: Backend) {
+    let mut app = App::start(backend, false).await;
+    for (id, display_name) in [
+        ("coop-percent", "Coop 50% Solidaire"),
+        ("coop-fifty", "Coop 5000 solidaire"),
+        ("mutual-underscore", "AB_C Mutual"),
+        ("mutual-abc", "ABXC Mutual"),
+    ] {
+        app.create(id, cooperative(display_name)).await.expect("create");
+    }
+    let cases: [(&str, &[&str]); 7] = [
+        ("display_name:\"50%\"", &["coop-percent"]),
+        ("display_name:\"b_c\"", &["mutual-underscore"]),
+        ("display_name:\"SOLIDAIRE\"", &["coop-fifty", "coop-percent"]),
+        ("display_name:\"ab\"", &["mutual-abc", "mutual-underscore"]),
+        (
+            "display_name:\"coop 5\" AND display_name:\"solid\"",
+            &["coop-fifty", "coop-percent"],
+        ),
+        ("mutual", &["mutual-abc", "mutual-underscore"]),
+        (
+            "\"worker coop\"",
+            &["coop-fifty", "coop-percent", "mutual-abc", "mutual-underscore"],
+        ),
+    ];
+    for (filter, expected) in cases {
+        assert_eq!(app.filtered(filter).await.expect(filter), expected, "{filter}");
+    }
+    let renamed = app.get("coop-fifty").await.expect("get");
+    app.client
+        .update_initiative(UpdateInitiativeRequest {
+            initiative: Some(Initiative {
+                name: renamed.name.clone(),
+                display_name: "Entraide 5000".to_owned(),
+                ..Default::default()
+            }),
+            update_mask: Some(pbjson_types::FieldMask {
+                paths: vec!["display_name".to_owned()],
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("rename");
+    assert_eq!(
+        app.filtered("display_name:\"solidaire\"").await.expect("after rename"),
+        ["coop-percent"]
+    );
+    assert_eq!(
+        app.filtered("display_name:\"entraide\"").await.expect("new name"),
+        ["coop-fifty"]
+    );
+    app.stop().await;
+}
+
+/// AIP-158: counting every match on every page is what made Lists slow at 100,000 rows, so
+/// above 10,000 matches `total_size` is an estimate: 10,001 until a full count, made in the
+/// background, is known; then that count, which later writes bring up to date.
+async fn total_size_is_exact_up_to_ten_thousand_then_an_estimate_counted_in_the_background(backend: Backend) {
+    let mut app = App::start(backend, false).await;
+    let database = &app._database;
+    let spec = sse_platform::generate::GenerateSpec {
+        initiatives: 10_050,
+        observations: 0,
+        legal_texts: 0,
+        seed: 5,
+    };
+    sse_initiatives::generate::generate(&sse_initiatives::Store::new(database.connection.clone()), &spec)
+        .await
+        .expect("generate");
+    let small = app
+        .client
+        .list_initiatives(ListInitiativesRequest {
+            filter: "display_name:\"cooperative 1004\"".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(
+        small.total_size as usize,
+        small.initiatives.len(),
+        "small counts are exact"
+    );
+
+    let first = app.list(ListInitiativesRequest::default()).await.expect("list").1;
+    assert_eq!(first, 10_001, "an estimate until the full count is known");
+    let counted = wait_for_total_size(&mut app, 10_050).await;
+    assert_eq!(counted, 10_050);
+    app.create("one-more", cooperative("One more")).await.expect("create");
+    assert_eq!(wait_for_total_size(&mut app, 10_051).await, 10_051);
+    app.stop().await;
+}
+
+async fn wait_for_total_size(app: &mut App, expected: i32) -> i32 {
+    let mut total_size = 0;
+    for _ in 0..100 {
+        total_size = app.list(ListInitiativesRequest::default()).await.expect("list").1;
+        if total_size == expected {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    total_size
 }

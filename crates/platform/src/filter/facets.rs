@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use super::FacetTable;
-use crate::error::ServiceResult;
+use crate::{database::rows_per_insert, error::ServiceResult};
 
 impl FacetTable {
     /// A facet table whose rows are (`owner_column`, `field`, `value`).
@@ -47,15 +47,58 @@ impl FacetTable {
             .to_owned()
     }
 
-    /// The index filters look values up by.
+    /// The index filters looked values up by before [`FacetTable::value_index`].
     pub fn lookup_index(&self) -> IndexCreateStatement {
         Index::create()
-            .name(format!("{}_lookup_idx", self.table))
+            .name(self.lookup_index_name())
             .table(self.table)
             .col(self.field_column)
             .col(self.value_column)
             .if_not_exists()
             .to_owned()
+    }
+
+    pub fn lookup_index_name(&self) -> String {
+        format!("{}_lookup_idx", self.table)
+    }
+
+    /// The index filters look values up by: (field, value, owner), so that the owners of a
+    /// value are read from the index alone, in owner order.
+    pub fn value_index(&self) -> IndexCreateStatement {
+        Index::create()
+            .name(self.value_index_name())
+            .table(self.table)
+            .col(self.field_column)
+            .col(self.value_column)
+            .col(self.owner_column)
+            .if_not_exists()
+            .to_owned()
+    }
+
+    pub fn value_index_name(&self) -> String {
+        format!("{}_value_idx", self.table)
+    }
+
+    /// Writes the facets of owners that have none yet (just created), in as few multi-row
+    /// INSERTs as the bind-parameter limit allows, in the caller's transaction.
+    pub async fn insert_new(
+        &self,
+        db: &impl ConnectionTrait,
+        mut rows: Vec<(String, &str, String)>,
+    ) -> ServiceResult<()> {
+        rows.sort();
+        rows.dedup();
+        for chunk in rows.chunks(rows_per_insert(3)) {
+            let mut insert = Query::insert()
+                .into_table(self.table)
+                .columns([self.owner_column, self.field_column, self.value_column])
+                .to_owned();
+            for (owner, field, value) in chunk {
+                insert.values_panic([owner.as_str().into(), (*field).into(), value.as_str().into()]);
+            }
+            db.execute(&insert).await?;
+        }
+        Ok(())
     }
 
     /// Makes `values` (field, value) the facets of `owner`, in the caller's transaction.

@@ -2,7 +2,10 @@
 //! what the resource declares. Errors name the position in the filter string.
 
 use chrono::DateTime;
-use sea_orm::sea_query::{Condition, Expr as SqlExpr, ExprTrait, Func, LikeExpr, Query, SimpleExpr};
+use sea_orm::{
+    DbBackend,
+    sea_query::{Condition, Expr as SqlExpr, ExprTrait, Func, LikeExpr, Query, SimpleExpr},
+};
 
 use super::parser::{CompareOp, Expr, Value};
 use crate::error::{ServiceError, ServiceResult};
@@ -25,6 +28,11 @@ fn terms(expr: &Expr) -> usize {
 pub enum FieldKind {
     /// A text column: all comparisons; `:` matches a substring, ignoring case.
     Text,
+    /// A text column with a substring index, so that `:` does not read every row: trigrams
+    /// (pg_trgm, on `lower(column)`) on PostgreSQL; on SQLite the FTS5 trigram table
+    /// `{table}_text`, which holds every column of the schema's `text_columns` under its own
+    /// name and is keyed by the table's rowid (bare values search it too).
+    IndexedText,
     /// An enum stored as its short name (`COOPERATIVE`); `=` and `!=` only. The filter may give
     /// the short name or the full one (`LEGAL_FORM_COOPERATIVE`).
     Enum {
@@ -94,8 +102,15 @@ pub struct FilterSchema {
 }
 
 impl FilterSchema {
-    /// The SQL condition for a request's `filter`; `None` when the filter is empty.
+    /// The SQL condition for a request's `filter`; `None` when the filter is empty. Portable
+    /// SQL: substring filters read every row (see [`FilterSchema::condition_on`]).
     pub fn condition(&self, filter: &str) -> ServiceResult<Option<Condition>> {
+        self.condition_on(filter, None)
+    }
+
+    /// The condition for `filter` on `backend`: the same matches as [`FilterSchema::condition`],
+    /// using the backend's substring index for [`FieldKind::IndexedText`] fields.
+    pub fn condition_on(&self, filter: &str, backend: Option<DbBackend>) -> ServiceResult<Option<Condition>> {
         // Bounds keep one request from building a statement deep enough to exhaust the stack
         // or the database's expression limits.
         if filter.chars().count() > MAX_FILTER_CHARS {
@@ -111,18 +126,37 @@ impl FilterSchema {
                 "a filter has at most {MAX_FILTER_TERMS} comparisons"
             )));
         }
-        expr.map(|expr| self.translate(&expr)).transpose()
+        let sqlite_text_index = backend == Some(DbBackend::Sqlite)
+            && self
+                .fields
+                .iter()
+                .any(|field| matches!(field.kind, FieldKind::IndexedText));
+        expr.map(|expr| self.translate(&expr, sqlite_text_index)).transpose()
     }
 
-    fn translate(&self, expr: &Expr) -> ServiceResult<Condition> {
+    fn translate(&self, expr: &Expr, sqlite_text_index: bool) -> ServiceResult<Condition> {
         Ok(match expr {
             Expr::And(items) => items.iter().try_fold(Condition::all(), |all, item| {
-                Ok::<_, ServiceError>(all.add(self.translate(item)?))
+                Ok::<_, ServiceError>(all.add(self.translate(item, sqlite_text_index)?))
             })?,
             Expr::Or(items) => items.iter().try_fold(Condition::any(), |any, item| {
-                Ok::<_, ServiceError>(any.add(self.translate(item)?))
+                Ok::<_, ServiceError>(any.add(self.translate(item, sqlite_text_index)?))
             })?,
-            Expr::Not(inner) => self.translate(inner)?.not(),
+            Expr::Not(inner) => self.translate(inner, sqlite_text_index)?.not(),
+            Expr::Bare { value, .. } if sqlite_text_index && value.as_str().chars().count() >= 3 => {
+                // A quoted FTS5 string is a phrase of trigrams: a substring of any column.
+                let phrase = format!("\"{}\"", value.as_str().replace('"', "\"\""));
+                let table = self.text_index_table();
+                Condition::all().add(
+                    self.in_text_index(
+                        Query::select()
+                            .expr(SqlExpr::col("rowid"))
+                            .from(table.clone())
+                            .and_where(SqlExpr::cust_with_values(format!("\"{table}\" MATCH ?"), [phrase]))
+                            .to_owned(),
+                    ),
+                )
+            }
             Expr::Bare { value, .. } => {
                 let pattern = contains_pattern(value.as_str());
                 self.text_columns.iter().fold(Condition::any(), |any, column| {
@@ -142,12 +176,28 @@ impl FilterSchema {
                         known.join(", ")
                     )));
                 };
-                Condition::all().add(self.compare(spec, *op, value, *position)?)
+                Condition::all().add(self.compare(spec, *op, value, *position, sqlite_text_index)?)
             }
         })
     }
 
-    fn compare(&self, spec: &FilterField, op: CompareOp, value: &Value, position: usize) -> ServiceResult<SimpleExpr> {
+    fn text_index_table(&self) -> String {
+        format!("{}_text", self.table)
+    }
+
+    /// `table.rowid IN (subquery)`: rows found through the SQLite text index.
+    fn in_text_index(&self, subquery: sea_orm::sea_query::SelectStatement) -> SimpleExpr {
+        SqlExpr::col((self.table, "rowid")).in_subquery(subquery)
+    }
+
+    fn compare(
+        &self,
+        spec: &FilterField,
+        op: CompareOp,
+        value: &Value,
+        position: usize,
+        sqlite_text_index: bool,
+    ) -> ServiceResult<SimpleExpr> {
         let text = value.as_str();
         let bad_value = |expected: &str| {
             invalid_filter(format!(
@@ -163,10 +213,19 @@ impl FilterSchema {
         };
         let column = self.column(spec.column);
         match spec.kind {
-            FieldKind::Text if op == CompareOp::Has => {
+            FieldKind::IndexedText if op == CompareOp::Has && sqlite_text_index && text.chars().count() >= 3 => {
+                Ok(self.in_text_index(
+                    Query::select()
+                        .expr(SqlExpr::col("rowid"))
+                        .from(self.text_index_table())
+                        .and_where(SqlExpr::col(spec.column).like(like_pattern(text)))
+                        .to_owned(),
+                ))
+            }
+            FieldKind::Text | FieldKind::IndexedText if op == CompareOp::Has => {
                 Ok(lower(column).like(LikeExpr::new(contains_pattern(text)).escape('\\')))
             }
-            FieldKind::Text => Ok(ordered(column, op, SqlExpr::val(text))),
+            FieldKind::Text | FieldKind::IndexedText => Ok(ordered(column, op, SqlExpr::val(text))),
             FieldKind::Enum { prefix, values } => {
                 let short = text.strip_prefix(prefix).unwrap_or(text);
                 if !values.contains(&short) {
@@ -274,6 +333,17 @@ fn ordered(column: SimpleExpr, op: CompareOp, value: SimpleExpr) -> SimpleExpr {
 
 fn lower(expr: SimpleExpr) -> SimpleExpr {
     Func::lower(expr).into()
+}
+
+/// A LIKE pattern matching `text` anywhere, ignoring case; an ESCAPE clause only when the text
+/// holds a wildcard, as SQLite's FTS5 index serves only LIKEs without one.
+fn like_pattern(text: &str) -> LikeExpr {
+    let pattern = contains_pattern(text);
+    if text.contains(['%', '_', '\\']) {
+        LikeExpr::new(pattern).escape('\\')
+    } else {
+        LikeExpr::new(pattern)
+    }
 }
 
 /// A LIKE pattern matching `text` anywhere, with LIKE's own wildcards escaped.

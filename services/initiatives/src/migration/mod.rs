@@ -4,12 +4,16 @@
 use sea_orm_migration::{MigrationTrait, MigratorTrait, sea_orm::DynIden};
 
 mod m20261127_000001_create_initiatives;
+mod m20261130_000002_list_indexes;
 
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_create_initiatives::Migration)]
+        vec![
+            Box::new(m20261127_000001_create_initiatives::Migration),
+            Box::new(m20261130_000002_list_indexes::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
