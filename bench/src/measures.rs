@@ -116,8 +116,6 @@ struct Bench {
     rows: Vec<Row>,
     /// The server's memory before any load: the baseline of the memory rows.
     idle: Option<Memory>,
-    health: Option<Stats>,
-    get_initiative: Option<Stats>,
     initiatives_present: Result<(), String>,
     observations: Result<Observations, String>,
     /// A tag that keeps the ids written by this run apart from other runs'.
@@ -181,8 +179,6 @@ impl Bench {
             db,
             rows: Vec::new(),
             idle,
-            health: None,
-            get_initiative: None,
             initiatives_present: Ok(()),
             observations: Err(String::new()),
             tag: format!("{tag:x}"),
@@ -412,7 +408,6 @@ impl Bench {
             .collect();
         let health = load::run(spec, workers).await;
         log(format!("Health/Check, {connections} connections: {}", health.summary()));
-        self.health = Some(health.clone());
 
         let get_name = "GetInitiative req/s ÷ Health/Check req/s";
         let rest_name = "REST GET /v1/initiatives/{id} req/s ÷ gRPC GetInitiative req/s";
@@ -449,7 +444,6 @@ impl Bench {
             log(format!("GetInitiative, {connections} connections: {}", get.summary()));
             self.rows
                 .push(throughput_row(get_name, &get, "Health/Check", &health, 0.5));
-            self.get_initiative = Some(get.clone());
 
             let rest = self.rest_get(spec, initiatives).await;
             log(format!("REST GET, {connections} connections: {}", rest.summary()));
