@@ -1095,6 +1095,36 @@ def test_requests_the_gateway_cannot_read_are_400(gw):
     status_of(not_an_enum, 3)
 
 
+def test_batch_get_initiatives_keeps_the_order_asked_and_404s_on_a_missing_name(gw):
+    names = ["initiatives/tzcld", "initiatives/mondragon", "initiatives/tzcld"]
+    found = gw.get("/v1/initiatives:batchGet", params={"names": names})
+    assert found.status_code == 200, found.text
+    assert [item["name"] for item in found.json()["initiatives"]] == names
+    missing = status_of(gw.get("/v1/initiatives:batchGet", params={"names": ["initiatives/tzcld", "initiatives/nope"]}), 5)
+    assert "initiatives/nope" in missing["message"]
+
+
+@pytest.mark.server_env(OBSERVATORY_REST_MAX_BODY_BYTES="2000")
+def test_a_body_over_the_configured_limit_is_413_and_one_under_it_is_read(gw):
+    small = initiative_json(displayName="Small enough")
+    created = gw.post("/v1/initiatives", params={"initiativeId": "small-enough"}, json=small)
+    assert created.status_code == 200, created.text
+    large = initiative_json(displayName="Too large", description="x" * 3000)
+    refused = gw.post("/v1/initiatives", params={"initiativeId": "too-large"}, json=large)
+    assert refused.status_code == 413, refused.text
+    assert detail(refused.json(), "ErrorInfo")["reason"] == "BODY_TOO_LARGE"
+    assert gw.get("/v1/initiatives/too-large").status_code == 404
+
+
+def test_the_default_body_limit_is_8_mib(gw):
+    refused = gw.post(
+        "/v1/initiatives:batchCreate",
+        data=b'{"requests": [' + b" " * (8 * 1024 * 1024) + b"]}",
+        headers={"Content-Type": "application/json"},
+    )
+    assert refused.status_code == 413, refused.text[:200]
+
+
 def test_error_statuses_follow_grpc_gateway(gw):
     missing = status_of(gw.get("/v1/initiatives/no-such-one"), 5)
     assert (detail(missing, "ErrorInfo")["reason"], detail(missing, "ErrorInfo")["domain"]) == ("NOT_FOUND", DOMAIN)

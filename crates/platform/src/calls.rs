@@ -85,6 +85,21 @@ pub fn parse_grpc_timeout(text: &str) -> Option<Duration> {
     })
 }
 
+/// The resource a NOT_FOUND answer names (its `ErrorInfo` metadata `resource`), e.g. the first
+/// missing name of a batch get.
+pub fn missing_resource(status: &Status) -> Option<String> {
+    use tonic_types::StatusExt;
+    if status.code() != Code::NotFound {
+        return None;
+    }
+    status
+        .get_error_details()
+        .error_info()?
+        .metadata
+        .get("resource")
+        .cloned()
+}
+
 /// What a failed call to `service` means for our own caller: a dependency that is down or too
 /// slow is UNAVAILABLE (retry later); anything else is our own internal error.
 pub fn dependency_error(service: &str, status: Status) -> ServiceError {

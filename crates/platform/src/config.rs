@@ -56,6 +56,9 @@ pub struct Settings {
     /// Browser origins allowed to call the gateway cross-origin (REST and gRPC-Web), e.g.
     /// `["https://app.example.org"]`; none by default.
     pub cors_allowed_origins: Vec<String>,
+    /// The largest REST request body the gateway reads, in bytes; larger ones get 413. Bulk
+    /// writes of more belong on gRPC (messages up to 64 MiB).
+    pub rest_max_body_bytes: usize,
 }
 
 impl Default for Settings {
@@ -74,6 +77,7 @@ impl Default for Settings {
             indicators_url: String::new(),
             law_guide_url: String::new(),
             cors_allowed_origins: Vec::new(),
+            rest_max_body_bytes: 8 * 1024 * 1024,
         }
     }
 }

@@ -38,7 +38,7 @@ pub fn router(settings: &Settings) -> anyhow::Result<Router> {
     let backends = Backends::from_settings(settings)?;
     let routes = rest::routes::routes(&rest::routes::pool()?)?;
     let openapi = Arc::new(openapi::document(&routes));
-    let rest = Arc::new(Rest::new(routes, backends.clone()));
+    let rest = Arc::new(Rest::new(routes, backends.clone(), settings.rest_max_body_bytes));
     let grpc_web = grpc_web::service(backends.clone());
 
     let api = Router::new()

@@ -3,9 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use sse_platform::calls;
 use sse_proto::{
     indicators::{ListSdgGoalsRequest, ListSdgIndicatorsRequest, ListSdgTargetsRequest},
-    initiatives::{Initiative, ListInitiativesRequest},
+    initiatives::{BatchGetInitiativesRequest, Initiative, ListInitiativesRequest},
     lawguide::ListLegalTextsRequest,
 };
 use tonic::Status;
@@ -86,29 +87,24 @@ pub async fn sdg_indicators(backends: &Backends, lang: Lang) -> Result<HashMap<S
 
 /// The display names of these initiatives, for links; like [`law_titles`], only a nicety.
 pub async fn initiative_names(backends: &Backends, names: &[&str]) -> HashMap<String, String> {
-    let names: Vec<&&str> = names
+    let names: Vec<String> = names
         .iter()
-        .filter(|name| name.starts_with("initiatives/") && !name.contains('"') && !name.contains('\\'))
+        .filter(|name| name.starts_with("initiatives/"))
+        .map(|name| (*name).to_owned())
         .collect();
-    if names.is_empty() {
-        return HashMap::new();
-    }
-    let filter = names
-        .iter()
-        .map(|name| format!("name = \"{name}\""))
-        .collect::<Vec<_>>()
-        .join(" OR ");
-    let listed = initiatives_client(backends)
-        .list_initiatives(call(ListInitiativesRequest {
-            page_size: 1000,
-            filter,
-            ..ListInitiativesRequest::default()
-        }))
-        .await;
-    match listed {
-        Ok(response) => response
-            .into_inner()
-            .initiatives
+    let client = initiatives_client(backends);
+    let found = batch_get_existing(names, |names| {
+        let mut client = client.clone();
+        async move {
+            let response = client
+                .batch_get_initiatives(call(BatchGetInitiativesRequest { names }))
+                .await?;
+            Ok(response.into_inner().initiatives)
+        }
+    })
+    .await;
+    match found {
+        Ok(initiatives) => initiatives
             .into_iter()
             .map(|initiative| (initiative.name, initiative.display_name))
             .collect(),
@@ -117,6 +113,46 @@ pub async fn initiative_names(backends: &Backends, names: &[&str]) -> HashMap<St
             HashMap::new()
         }
     }
+}
+
+/// The resources of these names that exist, through a batch get (AIP-231) of up to 1000 names a
+/// call: a name the service does not know (a dangling link) is left out and the call repeated,
+/// a few times at most.
+async fn batch_get_existing<T, F, Fut>(mut names: Vec<String>, get: F) -> Result<Vec<T>, Status>
+where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, Status>>,
+{
+    const MOST_MISSING: usize = 10;
+    names.sort();
+    names.dedup();
+    let mut found = Vec::with_capacity(names.len());
+    for chunk in names.chunks(1000) {
+        let mut chunk = chunk.to_vec();
+        for attempt in 0..=MOST_MISSING {
+            if chunk.is_empty() {
+                break;
+            }
+            match get(chunk.clone()).await {
+                Ok(resources) => {
+                    found.extend(resources);
+                    break;
+                }
+                Err(status) if attempt < MOST_MISSING => {
+                    let Some(missing) = calls::missing_resource(&status) else {
+                        return Err(status);
+                    };
+                    let before = chunk.len();
+                    chunk.retain(|name| *name != missing);
+                    if chunk.len() == before {
+                        return Err(status);
+                    }
+                }
+                Err(status) => return Err(status),
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// A legal text as a link shows it.

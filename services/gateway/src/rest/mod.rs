@@ -30,19 +30,23 @@ use crate::backends::Backends;
 use call::BytesCodec;
 use routes::Route;
 
-/// The largest request body the gateway reads.
-pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// How long a call to a service may take when the client says nothing.
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 
 pub struct Rest {
     routes: Vec<Route>,
     backends: Backends,
+    /// The largest request body read (the `rest_max_body_bytes` setting).
+    max_body_bytes: usize,
 }
 
 impl Rest {
-    pub fn new(routes: Vec<Route>, backends: Backends) -> Rest {
-        Rest { routes, backends }
+    pub fn new(routes: Vec<Route>, backends: Backends, max_body_bytes: usize) -> Rest {
+        Rest {
+            routes,
+            backends,
+            max_body_bytes,
+        }
     }
 
     pub fn routes(&self) -> &[Route] {
@@ -55,7 +59,7 @@ pub async fn handle(State(rest): State<Arc<Rest>>, request: Request) -> Response
     let (parts, body) = request.into_parts();
     // The body is read before any answer, even a refusal: a client still sending it would
     // otherwise find its connection closed under the next request.
-    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    let body = match axum::body::to_bytes(body, rest.max_body_bytes).await {
         Ok(body) => body,
         Err(_) => {
             let status =
@@ -121,7 +125,11 @@ pub async fn handle(State(rest): State<Arc<Rest>>, request: Request) -> Response
             "the service is unavailable",
         ));
     }
+    // The body and the decoded message are let go as soon as the next form exists: a large
+    // request is held about twice, not four times.
+    drop(body);
     let grpc_request = outgoing(&parts.headers, Bytes::from(message.encode_to_vec()));
+    drop(message);
     let Ok(grpc_path) = PathAndQuery::from_str(&route.grpc_path()) else {
         return status_response(&Status::new(Code::Internal, "bad method path"));
     };
@@ -136,25 +144,24 @@ pub async fn handle(State(rest): State<Arc<Rest>>, request: Request) -> Response
         Ok(reply) => reply.into_inner(),
         Err(status) => return status_response(&status),
     };
-    let json = match DynamicMessage::decode(route.method.output(), reply)
+    let (json, etag) = match DynamicMessage::decode(route.method.output(), reply)
         .map_err(|error| error.to_string())
-        .and_then(|message| transcode::response_json(route, &message).map_err(|error| error.to_string()))
+        .and_then(|message| transcode::response_body(route, &message).map_err(|error| error.to_string()))
     {
-        Ok(json) => json,
+        Ok(written) => written,
         Err(error) => return status_response(&Status::new(Code::Internal, format!("unreadable response: {error}"))),
     };
-    let etag = json
-        .get("etag")
-        .and_then(|etag| etag.as_str())
-        .filter(|_| !route.response_body.is_empty());
-    if let Some(etag) = etag
+    if let Some(etag) = &etag
         && parts.method == http::Method::GET
         && condition(&parts.headers, header::IF_NONE_MATCH).is_some_and(|condition| condition.matches(etag))
     {
         return (StatusCode::NOT_MODIFIED, etag_header(etag)).into_response();
     }
-    let mut response = axum::Json(&json).into_response();
-    if let Some(etag) = etag {
+    let mut response = Response::new(Body::from(json));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let Some(etag) = &etag {
         response.headers_mut().extend(etag_header(etag));
     }
     response

@@ -12,7 +12,9 @@ use super::routes::Route;
 #[derive(Debug)]
 pub struct BadRequest(pub String);
 
-/// The request message for `route`, from the path values, the query string and the body.
+/// The request message for `route`, from the path values, the query string and the body. The
+/// body is read straight into the message (no intermediate JSON tree, which would hold several
+/// times its size); the path values and query parameters, small, are then laid over it.
 pub fn request_message(
     route: &Route,
     path_values: &[String],
@@ -20,19 +22,36 @@ pub fn request_message(
     body: &[u8],
 ) -> Result<DynamicMessage, BadRequest> {
     let input = route.method.input();
-    let mut json = Map::new();
+    let body_given = !body.iter().all(u8::is_ascii_whitespace);
+    let mut request = DynamicMessage::new(input.clone());
+    let mut body_keys = Vec::new();
     match route.body.as_str() {
         "" => {}
-        "*" => json = body_object(body)?,
-        field => {
+        "*" if body_given => request = from_json(input.clone(), body)?,
+        "*" => {}
+        field if body_given => {
             let descriptor = field_by_name(&input, field)?;
-            if !body.iter().all(u8::is_ascii_whitespace) {
-                let value: Value = serde_json::from_slice(body)
-                    .map_err(|error| BadRequest(format!("the body is not JSON: {error}")))?;
-                json.insert(descriptor.json_name().to_owned(), value);
+            match descriptor.kind() {
+                Kind::Message(resource) if !descriptor.is_list() => {
+                    if route.http_method == http::Method::PATCH {
+                        body_keys = object_keys(body)?;
+                    }
+                    let value = from_json(resource, body)?;
+                    request.set_field(&descriptor, prost_reflect::Value::Message(value));
+                }
+                _ => {
+                    let value: Value = serde_json::from_slice(body)
+                        .map_err(|error| BadRequest(format!("the body is not JSON: {error}")))?;
+                    let mut json = Map::new();
+                    json.insert(descriptor.json_name().to_owned(), value);
+                    request = DynamicMessage::deserialize(input.clone(), Value::Object(json))
+                        .map_err(|error| BadRequest(format!("invalid request: {error}")))?;
+                }
             }
         }
+        _ => {}
     }
+    let mut json = Map::new();
     for (field_path, value) in route.template.variables.iter().zip(path_values) {
         set_path(&input, &mut json, field_path, Value::String(value.clone()), false)?;
     }
@@ -54,18 +73,78 @@ pub fn request_message(
     }
     // A PATCH without an update mask updates the fields its body names, as grpc-gateway
     // derives the mask from the body.
-    if route.http_method == http::Method::PATCH
-        && let Some(mask) = input.get_field_by_name("update_mask")
+    if let Some(mask) = input.get_field_by_name("update_mask")
+        && !body_keys.is_empty()
         && !json.contains_key(mask.json_name())
-        && let Some(Value::Object(resource)) = input
-            .get_field_by_name(&route.body)
-            .and_then(|field| json.get(field.json_name()))
     {
-        let paths: Vec<&str> = resource.keys().map(String::as_str).collect();
-        json.insert(mask.json_name().to_owned(), Value::String(paths.join(",")));
+        json.insert(mask.json_name().to_owned(), Value::String(body_keys.join(",")));
     }
-    let deserializer = Value::Object(json);
-    DynamicMessage::deserialize(input, deserializer).map_err(|error| BadRequest(format!("invalid request: {error}")))
+    let overlay = DynamicMessage::deserialize(input, Value::Object(json))
+        .map_err(|error| BadRequest(format!("invalid request: {error}")))?;
+    lay_over(&mut request, &overlay);
+    Ok(request)
+}
+
+/// A message of `descriptor` read from JSON bytes.
+fn from_json(descriptor: MessageDescriptor, body: &[u8]) -> Result<DynamicMessage, BadRequest> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let message = DynamicMessage::deserialize(descriptor, &mut deserializer)
+        .and_then(|message| deserializer.end().map(|()| message))
+        .map_err(|error| match error.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                BadRequest(format!("the body is not JSON: {error}"))
+            }
+            _ if !body.trim_ascii_start().starts_with(b"{") => BadRequest("the body must be a JSON object".to_owned()),
+            _ => BadRequest(format!("invalid request: {error}")),
+        })?;
+    Ok(message)
+}
+
+/// The top-level keys of a JSON object, without reading its values into memory.
+fn object_keys(body: &[u8]) -> Result<Vec<String>, BadRequest> {
+    let keys: std::collections::BTreeMap<String, serde::de::IgnoredAny> =
+        serde_json::from_slice(body).map_err(|error| BadRequest(format!("the body is not JSON: {error}")))?;
+    Ok(keys.into_keys().collect())
+}
+
+/// Sets every field `overlay` sets on `target`, going into messages both set, so that a path
+/// value (`initiative.name`) lands inside the body's resource.
+fn lay_over(target: &mut DynamicMessage, overlay: &DynamicMessage) {
+    for (field, value) in overlay.fields() {
+        if let prost_reflect::Value::Message(inner) = value
+            && target.has_field(&field)
+            && let prost_reflect::Value::Message(existing) = target.get_field_mut(&field)
+        {
+            lay_over(existing, inner);
+            continue;
+        }
+        target.set_field(&field, value.clone());
+    }
+}
+
+/// The HTTP body of a unary response, and the etag of the resource it is, if any: the whole
+/// message, or the field the rule names, written straight to JSON bytes.
+pub fn response_body(route: &Route, message: &DynamicMessage) -> Result<(Vec<u8>, Option<String>), serde_json::Error> {
+    let options = SerializeOptions::new()
+        .skip_default_fields(true)
+        .stringify_64_bit_integers(true);
+    let resource = match route.response_body.as_str() {
+        "" => None,
+        field => match message.get_field_by_name(field).as_deref() {
+            Some(prost_reflect::Value::Message(resource)) => Some(resource.clone()),
+            _ => return Ok((serde_json::to_vec(&response_json(route, message)?)?, None)),
+        },
+    };
+    let written = resource.as_ref().unwrap_or(message);
+    let etag = resource
+        .as_ref()
+        .and_then(|resource| match resource.get_field_by_name("etag").as_deref() {
+            Some(prost_reflect::Value::String(etag)) if !etag.is_empty() => Some(etag.clone()),
+            _ => None,
+        });
+    let mut bytes = Vec::with_capacity(512);
+    written.serialize_with_options(&mut serde_json::Serializer::new(&mut bytes), &options)?;
+    Ok((bytes, etag))
 }
 
 /// The JSON of a response message: the whole message, or the field the rule names.
@@ -106,17 +185,6 @@ pub fn set_if_match(message: &mut DynamicMessage, route: &Route, etag: &str) -> 
             true
         }
         _ => false,
-    }
-}
-
-fn body_object(body: &[u8]) -> Result<Map<String, Value>, BadRequest> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice(body) {
-        Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(BadRequest("the body must be a JSON object".to_owned())),
-        Err(error) => Err(BadRequest(format!("the body is not JSON: {error}"))),
     }
 }
 

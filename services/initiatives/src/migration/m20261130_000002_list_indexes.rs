@@ -2,6 +2,10 @@
 //! default order, and counting), facet values with their owners (a filter reads the index
 //! alone), and substring search over the text fields: trigrams (pg_trgm) on PostgreSQL, an
 //! FTS5 trigram table kept in step by triggers on SQLite (see `store::FILTER_SCHEMA`).
+//!
+//! The FTS5 table is keyed by the rowid of `initiatives`, which only an explicit `VACUUM` may
+//! renumber (the table's key is text): after one, rebuild it with
+//! `INSERT INTO initiatives_text (initiatives_text) VALUES ('rebuild')` (README, Operations).
 
 use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
 
