@@ -126,6 +126,8 @@ async fn execute(command: Command, settings: &Settings, modules: &[&dyn ServiceM
             let created = module.generate(&db, &spec).await?;
             tracing::info!(module = module.name(), created, "generated");
         }
+        // Fresh statistics, so that the planners choose their plans for the data now there.
+        sea_orm::ConnectionTrait::execute_unprepared(&db, "ANALYZE").await?;
     }
     if !matches!(command, Command::Serve) {
         return Ok(());

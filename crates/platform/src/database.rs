@@ -23,6 +23,9 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     options
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
+        // A ping on every checkout is a round trip on every query; only a connection idle long
+        // enough to have been dropped by the server or a proxy is checked.
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false);
     if url.starts_with("sqlite:") {
         // Every pooled connection gets the same settings (pragmas are per connection): foreign
@@ -34,6 +37,8 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
                 .foreign_keys(true)
                 .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .busy_timeout(Duration::from_secs(10))
+                // Statistics for the query planner, kept current as SQLite advises.
+                .optimize_on_close(true, 1000)
         });
     }
     let connection = Database::connect(options)

@@ -38,7 +38,7 @@ pub const FILTER_SCHEMA: FilterSchema = FilterSchema {
     fields: &[
         FilterField::new("name", "id", FieldKind::ResourceName { prefix: "initiatives/" }),
         FilterField::named("display_name", FieldKind::IndexedText),
-        FilterField::named("description", FieldKind::IndexedText),
+        FilterField::named("description", FieldKind::Text),
         FilterField::named(
             "legal_form",
             FieldKind::Enum {

@@ -920,7 +920,6 @@ async fn substring_filters_take_wildcards_short_text_and_case_literally(backend:
             update_mask: Some(pbjson_types::FieldMask {
                 paths: vec!["display_name".to_owned()],
             }),
-            ..Default::default()
         })
         .await
         .expect("rename");

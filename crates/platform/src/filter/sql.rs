@@ -30,8 +30,7 @@ pub enum FieldKind {
     Text,
     /// A text column with a substring index, so that `:` does not read every row: trigrams
     /// (pg_trgm, on `lower(column)`) on PostgreSQL; on SQLite the FTS5 trigram table
-    /// `{table}_text`, which holds every column of the schema's `text_columns` under its own
-    /// name and is keyed by the table's rowid (bare values search it too).
+    /// `{table}_text`, keyed by the table's rowid, holding the column under its own name.
     IndexedText,
     /// An enum stored as its short name (`COOPERATIVE`); `=` and `!=` only. The filter may give
     /// the short name or the full one (`LEGAL_FORM_COOPERATIVE`).
@@ -143,20 +142,6 @@ impl FilterSchema {
                 Ok::<_, ServiceError>(any.add(self.translate(item, sqlite_text_index)?))
             })?,
             Expr::Not(inner) => self.translate(inner, sqlite_text_index)?.not(),
-            Expr::Bare { value, .. } if sqlite_text_index && value.as_str().chars().count() >= 3 => {
-                // A quoted FTS5 string is a phrase of trigrams: a substring of any column.
-                let phrase = format!("\"{}\"", value.as_str().replace('"', "\"\""));
-                let table = self.text_index_table();
-                Condition::all().add(
-                    self.in_text_index(
-                        Query::select()
-                            .expr(SqlExpr::col("rowid"))
-                            .from(table.clone())
-                            .and_where(SqlExpr::cust_with_values(format!("\"{table}\" MATCH ?"), [phrase]))
-                            .to_owned(),
-                    ),
-                )
-            }
             Expr::Bare { value, .. } => {
                 let pattern = contains_pattern(value.as_str());
                 self.text_columns.iter().fold(Condition::any(), |any, column| {
