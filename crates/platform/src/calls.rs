@@ -22,6 +22,22 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 /// How long a call to another service may take unless said otherwise.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
 
+/// How one service reaches another: over the network ([`remote`]), or, when both run in one
+/// process, straight to the served gRPC services behind the same layers as a network call
+/// (`GrpcServer::in_process`), without a socket or HTTP/2 framing on the way. A transport
+/// failure is the `Status` tonic would make of it (UNAVAILABLE when the service is down).
+pub type ServiceChannel =
+    tower::util::BoxCloneSyncService<http::Request<tonic::body::Body>, http::Response<tonic::body::Body>, Status>;
+
+/// The service at `url` (`http://host:port`), over a [`lazy_channel`].
+pub fn remote(url: &str) -> anyhow::Result<ServiceChannel> {
+    let channel = lazy_channel(url)?;
+    Ok(ServiceChannel::new(tower::ServiceExt::map_err(
+        channel,
+        |error: tonic::transport::Error| Status::from_error(Box::new(error)),
+    )))
+}
+
 /// A channel to the service at `url` (`http://host:port`), connected on first use so that the
 /// services of one deployment may start in any order. TCP_NODELAY is set explicitly: a call
 /// must never wait on Nagle's algorithm (40 ms per call over loopback).

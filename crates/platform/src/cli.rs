@@ -135,14 +135,16 @@ async fn execute(command: Command, settings: &Settings, modules: &[&dyn ServiceM
     let listener = TcpListener::bind(settings.grpc_addr)
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen for gRPC on {}: {error}", settings.grpc_addr))?;
-    let context = ModuleContext {
+    let mut context = ModuleContext {
         db: db.clone(),
         settings: settings.clone(),
+        local_services: None,
     };
     let server = modules.iter().try_fold(
         GrpcServer::new(settings.admin_key.clone(), settings.shutdown_grace()),
         |server, module| module.register(server, &context),
     )?;
+    context.local_services = Some(server.in_process());
     let mut http_routes = Vec::new();
     for module in modules {
         http_routes.extend(module.http_routes(&context)?);

@@ -6,13 +6,28 @@ use std::{future::Future, pin::Pin};
 
 use sea_orm::DatabaseConnection;
 
-use crate::{config::Settings, generate::GenerateSpec, server::GrpcServer};
+use crate::{calls::ServiceChannel, config::Settings, generate::GenerateSpec, server::GrpcServer};
 
 /// What a module is given to build its services: the migrated database and the settings (for
 /// example, where the other services it calls listen).
 pub struct ModuleContext {
     pub db: DatabaseConnection,
     pub settings: Settings,
+    /// This process's own gRPC services, once registered (for `http_routes`): a module that
+    /// calls a service running in the same process calls it here rather than over a socket.
+    pub local_services: Option<ServiceChannel>,
+}
+
+impl ModuleContext {
+    /// How to reach the service whose `*_url` setting is `configured_url`: in this process
+    /// when the setting is empty (every service in one process) and the services are known,
+    /// else over the network at `resolved_url`.
+    pub fn service_channel(&self, configured_url: &str, resolved_url: &str) -> anyhow::Result<ServiceChannel> {
+        match &self.local_services {
+            Some(local) if configured_url.is_empty() => Ok(local.clone()),
+            _ => crate::calls::remote(resolved_url),
+        }
+    }
 }
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -18,7 +18,7 @@ use tower_http::{
     trace::{DefaultOnFailure, TraceLayer},
 };
 
-use crate::{auth, shutdown::Shutdown, telemetry};
+use crate::{auth, calls::ServiceChannel, shutdown::Shutdown, telemetry};
 
 /// The gRPC services of one process, collected before serving.
 pub struct GrpcServer {
@@ -52,6 +52,26 @@ impl GrpcServer {
         self.service_names.push(S::NAME);
         self.routes.add_service(service);
         self
+    }
+
+    /// The services added so far, for callers in this process: the same interceptor and
+    /// tracing as a call from the network, and no socket, no HTTP/2 framing. Health and
+    /// reflection are for the network only.
+    pub fn in_process(&self) -> ServiceChannel {
+        let routes = self.routes.clone().routes();
+        let service = tower::ServiceBuilder::new()
+            .layer(
+                TraceLayer::new(SharedClassifier::new(caller_errors_are_not_failures()))
+                    .make_span_with(telemetry::grpc_request_span)
+                    .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
+            )
+            .layer(InterceptorLayer::new(auth::identify_caller(self.admin_key.clone())))
+            .service(routes);
+        let service = tower::ServiceExt::map_err(
+            tower::ServiceExt::map_response(service, |response: http::Response<_>| response.map(Body::new)),
+            |never: Infallible| -> tonic::Status { match never {} },
+        );
+        ServiceChannel::new(service)
     }
 
     /// Serves until `shutdown`, then drains in-flight calls for at most the grace period.

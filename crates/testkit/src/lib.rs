@@ -175,6 +175,7 @@ pub fn grpc_server_with_settings(
     let context = ModuleContext {
         db: database.connection.clone(),
         settings,
+        local_services: None,
     };
     module.register(grpc_server(), &context)
 }

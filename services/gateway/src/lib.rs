@@ -20,10 +20,7 @@ use axum::{
     routing::get,
 };
 use http::{HeaderName, HeaderValue, Method, header};
-use sse_platform::{
-    config::Settings,
-    module::{ModuleContext, ServiceModule},
-};
+use sse_platform::module::{ModuleContext, ServiceModule};
 use tower::ServiceExt;
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
@@ -34,8 +31,9 @@ use backends::Backends;
 use rest::Rest;
 
 /// The gateway's routes, calling the services where `settings` says they are.
-pub fn router(settings: &Settings) -> anyhow::Result<Router> {
-    let backends = Backends::from_settings(settings)?;
+pub fn router(context: &ModuleContext) -> anyhow::Result<Router> {
+    let settings = &context.settings;
+    let backends = Backends::from_context(context)?;
     let routes = rest::routes::routes(&rest::routes::pool()?)?;
     let openapi = Arc::new(openapi::document(&routes));
     let rest = Arc::new(Rest::new(routes, backends.clone(), settings.rest_max_body_bytes));
@@ -132,6 +130,6 @@ impl ServiceModule for Module {
     }
 
     fn http_routes(&self, context: &ModuleContext) -> anyhow::Result<Option<Router>> {
-        router(&context.settings).map(Some)
+        router(context).map(Some)
     }
 }

@@ -23,13 +23,14 @@ use axum::{
 };
 use http::{HeaderValue, StatusCode, header, request::Parts};
 use maud::{DOCTYPE, Markup, html};
+use sse_platform::calls::ServiceChannel;
 use sse_platform::{calls::CallContext, error::http_status};
 use sse_proto::{
     indicators::indicator_service_client::IndicatorServiceClient,
     initiatives::initiative_service_client::InitiativeServiceClient,
     lawguide::law_guide_service_client::LawGuideServiceClient,
 };
-use tonic::{Code, Status, transport::Channel};
+use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::backends::Backends;
@@ -73,17 +74,17 @@ fn call<T>(message: T) -> tonic::Request<T> {
     CallContext::default().outgoing(message, DEADLINE)
 }
 
-fn initiatives_client(backends: &Backends) -> InitiativeServiceClient<Channel> {
+fn initiatives_client(backends: &Backends) -> InitiativeServiceClient<ServiceChannel> {
     InitiativeServiceClient::new(backends.initiatives.clone())
         .max_decoding_message_size(sse_platform::calls::MAX_MESSAGE_BYTES)
 }
 
-fn indicators_client(backends: &Backends) -> IndicatorServiceClient<Channel> {
+fn indicators_client(backends: &Backends) -> IndicatorServiceClient<ServiceChannel> {
     IndicatorServiceClient::new(backends.indicators.clone())
         .max_decoding_message_size(sse_platform::calls::MAX_MESSAGE_BYTES)
 }
 
-fn law_guide_client(backends: &Backends) -> LawGuideServiceClient<Channel> {
+fn law_guide_client(backends: &Backends) -> LawGuideServiceClient<ServiceChannel> {
     LawGuideServiceClient::new(backends.law_guide.clone())
         .max_decoding_message_size(sse_platform::calls::MAX_MESSAGE_BYTES)
 }
