@@ -85,6 +85,11 @@ pub fn redact(url: &str) -> String {
 /// 65,535, so a multi-row INSERT of any table fits on both.
 pub const MAX_BIND_PARAMETERS: usize = 30_000;
 
+/// Names or ids in one `IN (…)` list. Short lists keep a primary key in use even on a table the
+/// planner has no statistics for: with a long list of parameters PostgreSQL's generic plan
+/// scans the table and tests each row against the whole list (seconds at a million rows).
+pub const IN_LIST_CHUNK: usize = 100;
+
 /// How many rows of `columns` columns one multi-row INSERT may carry.
 pub const fn rows_per_insert(columns: usize) -> usize {
     let rows = MAX_BIND_PARAMETERS / if columns == 0 { 1 } else { columns };

@@ -11,7 +11,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use std::collections::HashMap;
 
 use crate::{
-    database::rows_per_insert,
+    database::{IN_LIST_CHUNK, rows_per_insert},
     error::{ServiceError, ServiceResult},
 };
 
@@ -61,7 +61,7 @@ impl RequestLog {
     }
 
     /// The responses recorded for `method` under any of `request_ids` (empty ids are skipped),
-    /// by request id: one query per thousand ids, for batches.
+    /// by request id: one query per [`IN_LIST_CHUNK`] ids, for batches.
     pub async fn recorded_many<T: DeserializeOwned>(
         &self,
         db: &impl ConnectionTrait,
@@ -70,7 +70,7 @@ impl RequestLog {
     ) -> ServiceResult<HashMap<String, T>> {
         let ids: Vec<&str> = request_ids.iter().copied().filter(|id| !id.is_empty()).collect();
         let mut found = HashMap::new();
-        for chunk in ids.chunks(1000) {
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
             let select = Query::select()
                 .columns(["request_id", "response"])
                 .from(self.table)
@@ -98,15 +98,39 @@ impl RequestLog {
         responses: &[(&str, &R)],
         now_micros: i64,
     ) -> ServiceResult<()> {
-        let recorded: Vec<&(&str, &R)> = responses.iter().filter(|(id, _)| !id.is_empty()).collect();
+        let serialized = responses
+            .iter()
+            .filter(|(request_id, _)| !request_id.is_empty())
+            .map(|(request_id, response)| {
+                let json = serde_json::to_string(response).map_err(|error| ServiceError::Internal(error.into()))?;
+                Ok(((*request_id).to_owned(), json))
+            })
+            .collect::<ServiceResult<Vec<_>>>()?;
+        self.record_many_json(db, method, &serialized, now_micros).await
+    }
+
+    /// As [`RequestLog::record_many`], with each response already written as JSON (a caller that
+    /// serializes a resource once for several uses).
+    pub async fn record_many_json(
+        &self,
+        db: &impl ConnectionTrait,
+        method: &str,
+        records: &[(String, String)],
+        now_micros: i64,
+    ) -> ServiceResult<()> {
+        let recorded: Vec<&(String, String)> = records.iter().filter(|(id, _)| !id.is_empty()).collect();
         for chunk in recorded.chunks(rows_per_insert(4)) {
             let mut insert = Query::insert()
                 .into_table(self.table)
                 .columns(["method", "request_id", "response", "create_time"])
                 .to_owned();
             for (request_id, response) in chunk {
-                let json = serde_json::to_string(response).map_err(|error| ServiceError::Internal(error.into()))?;
-                insert.values_panic([method.into(), (*request_id).into(), json.into(), now_micros.into()]);
+                insert.values_panic([
+                    method.into(),
+                    request_id.as_str().into(),
+                    response.as_str().into(),
+                    now_micros.into(),
+                ]);
             }
             db.execute(&insert).await?;
         }

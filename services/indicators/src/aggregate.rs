@@ -106,59 +106,151 @@ pub fn resolve_conflicts(rows: &[Row]) -> Vec<Kept<'_>> {
         .collect()
 }
 
-#[derive(Default)]
-struct Accumulator<'a> {
-    sum: f64,
-    count: i32,
-    max: Option<f64>,
-    last: Option<&'a Row>,
-    set_aside: i32,
+/// The figure a group counts as its latest (for [`Aggregation::Last`]), with what decides
+/// between two of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LastFigure {
+    pub period_end: String,
+    pub source_date: String,
+    pub value: f64,
+    pub name: String,
 }
 
-impl<'a> Accumulator<'a> {
-    fn add(&mut self, kept: &Kept<'a>) {
-        let row = kept.row;
-        self.sum += row.value;
-        self.count += 1;
-        self.max = Some(self.max.map_or(row.value, |max| max.max(row.value)));
-        let later = match self.last {
-            None => true,
-            Some(last) => {
-                row.period_end > last.period_end || (row.period_end == last.period_end && preference(row, last).is_lt())
-            }
-        };
-        if later {
-            self.last = Some(row);
+impl LastFigure {
+    fn of(row: &Row) -> LastFigure {
+        LastFigure {
+            period_end: row.period_end.clone(),
+            source_date: row.source_date.clone(),
+            value: row.value,
+            name: row.name.clone(),
         }
-        self.set_aside += kept.set_aside;
+    }
+
+    /// Whether `self` comes after `other`: a later period end, then the source rule.
+    fn is_later_than(&self, other: &LastFigure) -> bool {
+        self.period_end
+            .cmp(&other.period_end)
+            .then(self.source_date.cmp(&other.source_date))
+            .then(other.value.total_cmp(&self.value))
+            .then(other.name.cmp(&self.name))
+            .is_gt()
+    }
+}
+
+/// Kept figures summed up by the values of some fields (what the database returns, or one
+/// figure of the in-memory path), before they are combined into the groups asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FigureGroup {
+    /// The values of the grouping columns ([`sql_group_fields`]), in order.
+    pub keys: Vec<String>,
+    pub sum: f64,
+    pub count: i64,
+    pub max: f64,
+    /// The latest figure, when the rule needs it.
+    pub last: Option<LastFigure>,
+    /// How many figures the kept ones were preferred to.
+    pub set_aside: i64,
+}
+
+/// The fields the database groups by for `group_by`: the initiative stands for its legal form
+/// and goals, which the initiatives service knows.
+pub fn sql_group_fields(group_by: &[GroupField]) -> Vec<GroupField> {
+    let mut fields = Vec::with_capacity(group_by.len());
+    for field in group_by {
+        let stored = if field.needs_initiatives() {
+            GroupField::Initiative
+        } else {
+            *field
+        };
+        if !fields.contains(&stored) {
+            fields.push(stored);
+        }
+    }
+    fields
+}
+
+#[derive(Default)]
+struct Accumulator {
+    sum: f64,
+    count: i64,
+    max: Option<f64>,
+    last: Option<LastFigure>,
+    set_aside: i64,
+}
+
+impl Accumulator {
+    fn add(&mut self, group: &FigureGroup) {
+        self.sum += group.sum;
+        self.count += group.count;
+        self.max = Some(self.max.map_or(group.max, |max| max.max(group.max)));
+        if let Some(candidate) = &group.last
+            && self.last.as_ref().is_none_or(|last| candidate.is_later_than(last))
+        {
+            self.last = Some(candidate.clone());
+        }
+        self.set_aside += group.set_aside;
     }
 
     fn value(&self, rule: Aggregation) -> f64 {
         match rule {
-            Aggregation::Mean if self.count > 0 => self.sum / f64::from(self.count),
+            Aggregation::Mean if self.count > 0 => self.sum / self.count as f64,
             Aggregation::Max => self.max.unwrap_or_default(),
-            Aggregation::Last => self.last.map_or(0.0, |row| row.value),
+            Aggregation::Last => self.last.as_ref().map_or(0.0, |figure| figure.value),
             _ => self.sum,
         }
     }
 }
 
-/// The rows of AggregateObservations, ordered by group values, and the total set aside.
-pub fn aggregate(
-    rows: &[Row],
-    rule: Aggregation,
+/// The rows of AggregateObservations from `groups` (grouped by `sql_group_fields(group_by)`),
+/// ordered by group values, and the total set aside. `facts` are the initiatives' attributes
+/// when `group_by` needs them.
+pub fn combine(
+    groups: impl IntoIterator<Item = FigureGroup>,
     group_by: &[GroupField],
+    rule: Aggregation,
     facts: &HashMap<String, InitiativeFacts>,
 ) -> (Vec<AggregateRow>, i32) {
-    let kept = resolve_conflicts(rows);
-    let mut groups: BTreeMap<Vec<String>, Accumulator> = BTreeMap::new();
-    for figure in &kept {
-        for key in group_keys(figure.row, group_by, facts) {
-            groups.entry(key).or_default().add(figure);
+    let stored = sql_group_fields(group_by);
+    let position = |wanted: GroupField| stored.iter().position(|field| *field == wanted);
+    let initiative_position = position(GroupField::Initiative);
+    let mut combined: BTreeMap<Vec<String>, Accumulator> = BTreeMap::new();
+    let mut total_set_aside: i64 = 0;
+    for group in groups {
+        total_set_aside += group.set_aside;
+        let initiative = initiative_position
+            .and_then(|index| group.keys.get(index))
+            .and_then(|name| facts.get(name));
+        let mut keys = vec![Vec::with_capacity(group_by.len())];
+        for field in group_by {
+            let values: Vec<String> = match field {
+                GroupField::LegalForm => vec![initiative.map(|facts| facts.legal_form.clone()).unwrap_or_default()],
+                GroupField::SdgGoal => match initiative {
+                    Some(facts) if !facts.sdg_goals.is_empty() => facts.sdg_goals.iter().map(i32::to_string).collect(),
+                    _ => vec![String::new()],
+                },
+                stored_field => vec![
+                    position(*stored_field)
+                        .and_then(|index| group.keys.get(index))
+                        .cloned()
+                        .unwrap_or_default(),
+                ],
+            };
+            keys = keys
+                .into_iter()
+                .flat_map(|key| {
+                    values.iter().map(move |value| {
+                        let mut extended = key.clone();
+                        extended.push(value.clone());
+                        extended
+                    })
+                })
+                .collect();
+        }
+        for key in keys {
+            combined.entry(key).or_default().add(&group);
         }
     }
-    let total_set_aside = kept.iter().map(|figure| figure.set_aside).sum();
-    let rows = groups
+    let rows = combined
         .into_iter()
         .map(|(key, accumulator)| AggregateRow {
             group: group_by
@@ -170,56 +262,43 @@ pub fn aggregate(
                 })
                 .collect(),
             value: accumulator.value(rule),
-            count: accumulator.count,
-            set_aside_count: accumulator.set_aside,
+            count: saturating_i32(accumulator.count),
+            set_aside_count: saturating_i32(accumulator.set_aside),
         })
         .collect();
-    (rows, total_set_aside)
+    (rows, saturating_i32(total_set_aside))
 }
 
-/// The group keys a figure counts in: one, or one per SDG goal of its initiative.
-fn group_keys(row: &Row, group_by: &[GroupField], facts: &HashMap<String, InitiativeFacts>) -> Vec<Vec<String>> {
-    let initiative = facts.get(&row.initiative);
-    let mut keys = vec![Vec::with_capacity(group_by.len())];
-    for field in group_by {
-        let values: Vec<String> = match field {
-            GroupField::RefArea => vec![row.ref_area.clone()],
-            GroupField::Year => vec![row.year.to_string()],
-            GroupField::Initiative => vec![row.initiative.clone()],
-            GroupField::Status => vec![row.status.clone()],
-            GroupField::LegalForm => vec![initiative.map(|facts| facts.legal_form.clone()).unwrap_or_default()],
-            GroupField::SdgGoal => match initiative {
-                Some(facts) if !facts.sdg_goals.is_empty() => facts.sdg_goals.iter().map(i32::to_string).collect(),
-                _ => vec![String::new()],
-            },
-        };
-        keys = keys
-            .into_iter()
-            .flat_map(|key| {
-                values.iter().map(move |value| {
-                    let mut extended = key.clone();
-                    extended.push(value.clone());
-                    extended
-                })
+fn saturating_i32(count: i64) -> i32 {
+    i32::try_from(count).unwrap_or(i32::MAX)
+}
+
+/// Aggregation in memory, over `rows` already read: the reference the database path is
+/// checked against, in the same terms ([`combine`]).
+pub fn aggregate(
+    rows: &[Row],
+    rule: Aggregation,
+    group_by: &[GroupField],
+    facts: &HashMap<String, InitiativeFacts>,
+) -> (Vec<AggregateRow>, i32) {
+    let stored = sql_group_fields(group_by);
+    let groups = resolve_conflicts(rows).into_iter().map(|kept| FigureGroup {
+        keys: stored
+            .iter()
+            .map(|field| match field {
+                GroupField::RefArea => kept.row.ref_area.clone(),
+                GroupField::Year => kept.row.year.to_string(),
+                GroupField::Status => kept.row.status.clone(),
+                _ => kept.row.initiative.clone(),
             })
-            .collect();
-    }
-    keys
-}
-
-/// For GetProgress: among the figures of one status, the one with the latest period end (the
-/// source rule deciding between figures of the same period), and how many it was preferred to.
-pub fn latest<'a>(kept: &[Kept<'a>], status: &str) -> Option<(&'a Row, i32)> {
-    kept.iter()
-        .filter(|figure| figure.row.status == status)
-        .max_by(|first, second| {
-            first
-                .row
-                .period_end
-                .cmp(&second.row.period_end)
-                .then(preference(second.row, first.row))
-        })
-        .map(|figure| (figure.row, figure.set_aside))
+            .collect(),
+        sum: kept.row.value,
+        count: 1,
+        max: kept.row.value,
+        last: Some(LastFigure::of(kept.row)),
+        set_aside: i64::from(kept.set_aside),
+    });
+    combine(groups, group_by, rule, facts)
 }
 
 #[cfg(test)]

@@ -1,20 +1,20 @@
 //! What the indicators service asks the initiatives service: whether the initiatives that
 //! observations name exist, and their legal form and SDG goals for aggregation. Names are looked
-//! up in batches through ListInitiatives, never one call per observation; each call carries a
-//! deadline, the trace context and the caller's credentials.
+//! up through BatchGetInitiatives, up to 1000 a call, never one call per observation; each call
+//! carries a deadline, the trace context and the caller's credentials.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sse_platform::{
     ServiceError, ServiceResult,
-    calls::{CallContext, DEFAULT_DEADLINE, MAX_MESSAGE_BYTES, dependency_error},
+    calls::{self, CallContext, DEFAULT_DEADLINE, MAX_MESSAGE_BYTES, dependency_error},
     names::short_enum_name,
 };
-use sse_proto::initiatives::{ListInitiativesRequest, initiative_service_client::InitiativeServiceClient};
-use tonic::transport::Channel;
+use sse_proto::initiatives::{BatchGetInitiativesRequest, initiative_service_client::InitiativeServiceClient};
+use tonic::{Code, Status, transport::Channel};
 
-/// How many names one ListInitiatives filter carries.
-const NAMES_PER_CALL: usize = 100;
+/// How many names one BatchGetInitiatives call carries (the service's limit).
+pub const NAMES_PER_CALL: usize = 1000;
 
 /// What aggregation needs to know of an initiative.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +28,13 @@ pub struct InitiativeFacts {
 #[derive(Clone)]
 pub struct Initiatives {
     client: InitiativeServiceClient<Channel>,
+}
+
+/// What one lookup found: the facts of the initiatives that exist, and the names that do not.
+#[derive(Debug, Default)]
+pub struct Lookup {
+    pub facts: HashMap<String, InitiativeFacts>,
+    pub missing: HashSet<String>,
 }
 
 impl Initiatives {
@@ -46,64 +53,104 @@ impl Initiatives {
         context: &CallContext,
         names: &[String],
     ) -> ServiceResult<HashMap<String, InitiativeFacts>> {
-        let mut unique: Vec<&String> = names.iter().filter(|name| !name.is_empty()).collect();
-        unique.sort();
-        unique.dedup();
-        let mut facts = HashMap::new();
-        for chunk in unique.chunks(NAMES_PER_CALL) {
-            let filter = chunk
-                .iter()
-                .map(|name| format!("name = {}", quoted(name)))
-                .collect::<Vec<_>>()
-                .join(" OR ");
-            let request = ListInitiativesRequest {
-                page_size: NAMES_PER_CALL as i32,
-                filter,
-                show_deleted: true,
-                ..Default::default()
-            };
-            let mut client = self.client.clone();
-            let response = client
-                .list_initiatives(context.outgoing(request, DEFAULT_DEADLINE))
-                .await
-                .map_err(|status| dependency_error("initiatives", status))?
-                .into_inner();
-            for initiative in response.initiatives {
-                let legal_form = short_enum_name(initiative.legal_form().as_str_name(), "LEGAL_FORM_").to_owned();
-                facts.insert(
-                    initiative.name,
-                    InitiativeFacts {
-                        legal_form,
-                        sdg_goals: initiative.sdg_goals,
-                        deleted: initiative.delete_time.is_some(),
-                    },
-                );
-            }
-        }
-        Ok(facts)
+        Ok(self.look_up(context, names, false).await?.facts)
     }
 
-    /// Checks that every one of `names` exists and is not deleted; `field_of(name)` names the
-    /// request field to blame in the error.
+    /// Looks `names` up, up to [`NAMES_PER_CALL`] a call. A name the initiatives service does not
+    /// know is set aside and the rest asked again, unless `stop_at_missing`: then the lookup ends
+    /// at the first one (the caller refuses the request anyway).
+    async fn look_up(&self, context: &CallContext, names: &[String], stop_at_missing: bool) -> ServiceResult<Lookup> {
+        let unique: BTreeSet<&String> = names.iter().filter(|name| !name.is_empty()).collect();
+        let unique: Vec<&String> = unique.into_iter().collect();
+        let mut lookup = Lookup::default();
+        for chunk in unique.chunks(NAMES_PER_CALL) {
+            let mut wanted: Vec<String> = chunk.iter().map(|name| (*name).clone()).collect();
+            while !wanted.is_empty() {
+                let request = BatchGetInitiativesRequest { names: wanted.clone() };
+                let mut client = self.client.clone();
+                match client
+                    .batch_get_initiatives(context.outgoing(request, DEFAULT_DEADLINE))
+                    .await
+                {
+                    Ok(response) => {
+                        for initiative in response.into_inner().initiatives {
+                            let legal_form =
+                                short_enum_name(initiative.legal_form().as_str_name(), "LEGAL_FORM_").to_owned();
+                            lookup.facts.insert(
+                                initiative.name,
+                                InitiativeFacts {
+                                    legal_form,
+                                    sdg_goals: initiative.sdg_goals,
+                                    deleted: initiative.delete_time.is_some(),
+                                },
+                            );
+                        }
+                        break;
+                    }
+                    Err(status) => {
+                        let Some(missing) = missing_name(&status, &wanted) else {
+                            return Err(dependency_error("initiatives", status));
+                        };
+                        wanted.retain(|name| *name != missing);
+                        lookup.missing.insert(missing);
+                        if stop_at_missing {
+                            return Ok(lookup);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(lookup)
+    }
+
+    /// Checks that every one of `names` (each with the request field to blame) exists and is not
+    /// deleted.
     pub async fn require_live(&self, context: &CallContext, names: &[(String, String)]) -> ServiceResult<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
         let wanted: Vec<String> = names.iter().map(|(name, _)| name.clone()).collect();
-        let facts = self.facts(context, &wanted).await?;
+        let lookup = self.look_up(context, &wanted, true).await?;
         for (name, field) in names {
-            let problem = match facts.get(name) {
-                None => "does not exist",
+            let problem = match lookup.facts.get(name) {
+                _ if lookup.missing.contains(name) => "does not exist",
                 Some(facts) if facts.deleted => "is deleted",
                 Some(_) => continue,
+                // Not asked: the lookup stopped at an earlier missing name, blamed below.
+                None => continue,
             };
-            return Err(ServiceError::FailedPrecondition {
-                reason: "INITIATIVE_NOT_FOUND",
-                message: format!("{field}: {name} {problem} in the initiatives service"),
-            });
+            return Err(initiative_not_found(field, name, problem));
+        }
+        // The lookup stopped at a missing name that a later field of the request names.
+        if let Some((name, field)) = names.iter().find(|(name, _)| lookup.missing.contains(name)) {
+            return Err(initiative_not_found(field, name, "does not exist"));
         }
         Ok(())
     }
 }
 
-/// A filter string literal.
-fn quoted(text: &str) -> String {
-    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+fn initiative_not_found(field: &str, name: &str, problem: &str) -> ServiceError {
+    ServiceError::FailedPrecondition {
+        reason: "INITIATIVE_NOT_FOUND",
+        message: format!("{field}: {name} {problem} in the initiatives service"),
+    }
+}
+
+/// Which of `asked` a NOT_FOUND answer of BatchGetInitiatives names (its ErrorInfo's
+/// `resource`, else the first asked name its message mentions); `None` for any other answer.
+fn missing_name(status: &Status, asked: &[String]) -> Option<String> {
+    if status.code() != Code::NotFound {
+        return None;
+    }
+    calls::missing_resource(status)
+        .filter(|name| asked.contains(name))
+        .or_else(|| {
+            let message = status.message();
+            asked
+                .iter()
+                .filter(|name| message.contains(name.as_str()))
+                // The longest match, so `initiatives/a` does not win over `initiatives/ab`.
+                .max_by_key(|name| name.len())
+                .cloned()
+        })
 }

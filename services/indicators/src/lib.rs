@@ -4,11 +4,12 @@
 //! it is stored (`entity`, `migration`, `store`); `period` reads ISO 8601 periods; `aggregate`
 //! combines figures (and applies the rule between conflicting sources); `initiatives` asks the
 //! initiatives service; `sdmx` writes the exports; `sdg` serves the reference lists; `seed` holds
-//! the figures the observatory ships with.
+//! the figures the observatory ships with; `generate` writes synthetic figures at scale.
 #![forbid(unsafe_code)]
 
 pub mod aggregate;
 pub mod entity;
+pub mod generate;
 pub mod indicator;
 pub mod initiatives;
 pub mod migration;
@@ -22,6 +23,7 @@ pub mod store;
 
 use sea_orm::DatabaseConnection;
 use sse_platform::{
+    generate::GenerateSpec,
     module::{BoxFuture, ModuleContext, ServiceModule},
     server::GrpcServer,
 };
@@ -58,6 +60,14 @@ impl ServiceModule for Module {
 
     fn seed<'a>(&'a self, db: &'a DatabaseConnection) -> BoxFuture<'a, anyhow::Result<usize>> {
         Box::pin(async move { seed::seed(&Store::new(db.clone())).await })
+    }
+
+    fn generate<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        spec: &'a GenerateSpec,
+    ) -> BoxFuture<'a, anyhow::Result<usize>> {
+        Box::pin(async move { generate::generate(&Store::new(db.clone()), spec).await })
     }
 
     fn register(&self, server: GrpcServer, context: &ModuleContext) -> anyhow::Result<GrpcServer> {

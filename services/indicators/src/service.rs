@@ -2,9 +2,11 @@
 //! initiatives service what it must, and hands the rest to the store, the aggregation and the
 //! SDMX writers.
 
-use std::{collections::BTreeMap, pin::Pin};
+use std::{
+    collections::{HashMap, HashSet},
+    pin::Pin,
+};
 
-use sea_orm::{ColumnTrait, Condition};
 use sse_platform::{
     ServiceError, ServiceResult,
     calls::CallContext,
@@ -20,19 +22,19 @@ use sse_proto::indicators::{
     CreateObservationResponse, DeleteIndicatorRequest, DeleteIndicatorResponse, DeleteObservationRequest,
     DeleteObservationResponse, ExportFormat, ExportObservationsRequest, ExportObservationsResponse,
     GetDataStructureRequest, GetDataStructureResponse, GetIndicatorRequest, GetIndicatorResponse,
-    GetObservationRequest, GetObservationResponse, GetProgressRequest, GetProgressResponse, IndicatorProgress,
-    ListIndicatorsRequest, ListIndicatorsResponse, ListObservationsRequest, ListObservationsResponse,
-    ListSdgGoalsRequest, ListSdgGoalsResponse, ListSdgIndicatorsRequest, ListSdgIndicatorsResponse,
-    ListSdgTargetsRequest, ListSdgTargetsResponse, Observation, UndeleteIndicatorRequest, UndeleteIndicatorResponse,
-    UpdateIndicatorRequest, UpdateIndicatorResponse, UpdateObservationRequest, UpdateObservationResponse,
-    indicator_service_server::IndicatorService,
+    GetObservationRequest, GetObservationResponse, GetProgressRequest, GetProgressResponse, Indicator,
+    IndicatorProgress, ListIndicatorsRequest, ListIndicatorsResponse, ListObservationsRequest,
+    ListObservationsResponse, ListSdgGoalsRequest, ListSdgGoalsResponse, ListSdgIndicatorsRequest,
+    ListSdgIndicatorsResponse, ListSdgTargetsRequest, ListSdgTargetsResponse, Observation, UndeleteIndicatorRequest,
+    UndeleteIndicatorResponse, UpdateIndicatorRequest, UpdateIndicatorResponse, UpdateObservationRequest,
+    UpdateObservationResponse, indicator::Aggregation, indicator_service_server::IndicatorService,
 };
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use crate::{
     aggregate,
-    entity::observation::Column as ObservationColumn,
+    entity::observation::Model as ObservationRow,
     indicator,
     initiatives::Initiatives,
     observation, sdg, sdmx,
@@ -41,6 +43,10 @@ use crate::{
 
 /// How many bytes of an export one streamed message carries.
 const EXPORT_CHUNK_BYTES: usize = 64 * 1024;
+/// Observations read from the database at a time while exporting.
+const EXPORT_PAGE_ROWS: u64 = 2_000;
+/// Messages written ahead of a slow reader before the export waits for it.
+const EXPORT_MESSAGES_AHEAD: usize = 4;
 
 #[derive(Clone)]
 pub struct IndicatorsService {
@@ -146,38 +152,161 @@ impl IndicatorsService {
                 });
             }
         }
+        let mut seen_ids = HashSet::new();
+        let mut seen_request_ids = HashSet::new();
         for (index, item) in items.iter().enumerate() {
-            let earlier = &items[..index];
-            let same_name = |other: &NewObservation| other.indicator_code == item.indicator_code && other.id == item.id;
-            if item.id.is_some() && earlier.iter().any(same_name) {
+            if let Some(id) = &item.id
+                && !seen_ids.insert((item.indicator_code.as_str(), id.as_str()))
+            {
                 violations.add(
                     format!("requests[{index}].observation_id"),
                     "is given twice in this batch",
                 );
             }
-            if !item.request_id.is_empty() && earlier.iter().any(|other| other.request_id == item.request_id) {
+            if !item.request_id.is_empty() && !seen_request_ids.insert(item.request_id.as_str()) {
                 violations.add(format!("requests[{index}].request_id"), "is given twice in this batch");
             }
         }
         violations.into_result()?;
         // Items already answered (their request_id recorded) are replayed, not checked again.
-        let mut to_check = Vec::with_capacity(initiatives.len());
-        for (request_id, name, field) in initiatives {
-            let answered = self
-                .store
-                .recorded::<Observation>(store::CREATE_OBSERVATION, &request_id)
-                .await?
-                .is_some();
-            if !answered {
-                to_check.push((name, field));
-            }
-        }
+        let request_ids: Vec<&str> = initiatives
+            .iter()
+            .map(|(request_id, _, _)| request_id.as_str())
+            .collect();
+        let answered = self.store.recorded_observations(&request_ids).await?;
+        let to_check: Vec<(String, String)> = initiatives
+            .into_iter()
+            .filter(|(request_id, _, _)| !answered.contains_key(request_id))
+            .map(|(_, name, field)| (name, field))
+            .collect();
         self.initiatives.require_live(context, &to_check).await?;
         self.store.create_observations(items, batch_request_id).await
     }
 }
 
 type ExportStream = Pin<Box<dyn Stream<Item = Result<ExportObservationsResponse, Status>> + Send>>;
+
+enum ExportWriter {
+    Csv,
+    Json(Box<sdmx::json::JsonWriter>),
+}
+
+/// An export being streamed: keyset pages of observations are read, written as SDMX and sent
+/// in messages of up to [`EXPORT_CHUNK_BYTES`], a few ahead of the reader at most, so neither
+/// the observations nor the document are ever held whole. Figures that could share an SDMX key
+/// come together in the export order, and are converted together so repeated keys are told
+/// apart as in a whole-document export.
+struct Export {
+    store: Store,
+    filter: String,
+    indicators: HashMap<String, Indicator>,
+    content_type: &'static str,
+    sender: tokio::sync::mpsc::Sender<Result<ExportObservationsResponse, Status>>,
+}
+
+impl Export {
+    async fn run(mut self, writer: ExportWriter) {
+        if let Err(error) = self.write(writer).await {
+            // The reader may be gone already; then there is no one to tell.
+            let _ = self.sender.send(Err(error.into())).await;
+        }
+    }
+
+    async fn write(&mut self, mut writer: ExportWriter) -> ServiceResult<()> {
+        let mut pending = match &writer {
+            ExportWriter::Csv => sdmx::csv::header(),
+            ExportWriter::Json(json) => json.start(),
+        }
+        .into_bytes();
+        let mut sent_any = false;
+        let mut run: Vec<ObservationRow> = Vec::new();
+        let mut after: Option<ObservationRow> = None;
+        loop {
+            let page = self
+                .store
+                .export_page(&self.filter, after.as_ref(), EXPORT_PAGE_ROWS)
+                .await?;
+            let complete = (page.len() as u64) < EXPORT_PAGE_ROWS;
+            after = page.last().cloned();
+            for row in page {
+                if run.first().is_some_and(|first| !could_share_a_key(first, &row)) {
+                    self.convert(&mut writer, &mut pending, &run)?;
+                    run.clear();
+                }
+                run.push(row);
+            }
+            // The first message goes as soon as there is something to send.
+            let everything = !sent_any;
+            if !self.send_full_chunks(&mut pending, &mut sent_any, everything).await {
+                return Ok(());
+            }
+            if complete {
+                break;
+            }
+        }
+        self.convert(&mut writer, &mut pending, &run)?;
+        if let ExportWriter::Json(json) = writer {
+            pending.extend(json.finish().into_bytes());
+        }
+        self.send_full_chunks(&mut pending, &mut sent_any, true).await;
+        Ok(())
+    }
+
+    fn convert(&self, writer: &mut ExportWriter, pending: &mut Vec<u8>, run: &[ObservationRow]) -> ServiceResult<()> {
+        if run.is_empty() {
+            return Ok(());
+        }
+        let observations = sdmx::observations(run, &self.indicators)?;
+        let mut text = String::new();
+        match writer {
+            ExportWriter::Csv => sdmx::csv::write_lines(&mut text, &observations),
+            ExportWriter::Json(json) => json.write_observations(&mut text, &observations),
+        }
+        pending.extend(text.into_bytes());
+        Ok(())
+    }
+
+    /// Sends `pending` in full chunks, and the remainder too when `everything`; false when the
+    /// reader has gone.
+    async fn send_full_chunks(&self, pending: &mut Vec<u8>, sent_any: &mut bool, everything: bool) -> bool {
+        let bytes = std::mem::take(pending);
+        let mut chunks = bytes.chunks(EXPORT_CHUNK_BYTES).peekable();
+        while let Some(chunk) = chunks.next() {
+            let last = chunks.peek().is_none();
+            if last && chunk.len() < EXPORT_CHUNK_BYTES && !everything {
+                // A partial chunk waits for more (chunks may split a character: the reader
+                // joins the bytes).
+                *pending = chunk.to_vec();
+                break;
+            }
+            let message = ExportObservationsResponse {
+                content_type: if *sent_any {
+                    String::new()
+                } else {
+                    self.content_type.to_owned()
+                },
+                data: chunk.to_vec(),
+            };
+            if self.sender.send(Ok(message)).await.is_err() {
+                return false;
+            }
+            *sent_any = true;
+        }
+        true
+    }
+}
+
+/// Whether two rows, next to each other in the export order, could get the same SDMX key: the
+/// key is made of the indicator, place, initiative, status, source and period (equal periods as
+/// SDMX writes them have equal first and last days).
+fn could_share_a_key(first: &ObservationRow, second: &ObservationRow) -> bool {
+    first.indicator == second.indicator
+        && first.ref_area == second.ref_area
+        && first.initiative == second.initiative
+        && first.status == second.status
+        && first.period_start == second.period_start
+        && first.period_end == second.period_end
+}
 
 #[tonic::async_trait]
 impl IndicatorService for IndicatorsService {
@@ -459,21 +588,33 @@ impl IndicatorService for IndicatorsService {
         let code = indicator::parse_name(&request.indicator, "indicator")?;
         let group_by = aggregate::parse_group_by(&request.group_by)?;
         let indicator = self.store.get_indicator(code).await?;
-        let rows = self
-            .store
-            .matching_observations(
+        let rule = indicator::aggregation(&indicator);
+        let stored_fields = aggregate::sql_group_fields(&group_by);
+        let needs_initiatives = group_by.iter().any(|field| field.needs_initiatives());
+        let mut groups = Vec::new();
+        self.store
+            .aggregate_figures(
+                &request.indicator,
                 &request.filter,
-                Condition::all().add(ObservationColumn::Indicator.eq(&request.indicator)),
+                &stored_fields,
+                rule == Aggregation::Last,
+                |group| groups.push(group),
             )
             .await?;
-        let facts = if group_by.iter().any(|field| field.needs_initiatives()) {
-            let names: Vec<String> = rows.iter().map(|row| row.initiative.clone()).collect();
+        let facts = if needs_initiatives {
+            let initiative = stored_fields
+                .iter()
+                .position(|field| *field == aggregate::GroupField::Initiative)
+                .unwrap_or_default();
+            let names: Vec<String> = groups
+                .iter()
+                .filter_map(|group| group.keys.get(initiative).cloned())
+                .collect();
             self.initiatives.facts(&context, &names).await?
         } else {
             Default::default()
         };
-        let rule = indicator::aggregation(&indicator);
-        let (rows, set_aside_count) = aggregate::aggregate(&rows, rule, &group_by, &facts);
+        let (rows, set_aside_count) = aggregate::combine(groups, &group_by, rule, &facts);
         Ok(Response::new(AggregateObservationsResponse {
             rows,
             aggregation: rule.into(),
@@ -492,43 +633,37 @@ impl IndicatorService for IndicatorsService {
                 ServiceError::invalid_field("initiative", "must be an initiative name (initiatives/{id})").into(),
             );
         }
-        let rows = self
-            .store
-            .matching_observations("", Condition::all().add(ObservationColumn::Initiative.eq(initiative)))
-            .await?;
+        let (indicator_names, latest) = self.store.latest_figures(initiative, &["TARGET", "REPORTED"]).await?;
         let indicators = self.store.indicators_by_code().await?;
-        let mut by_indicator: BTreeMap<&str, Vec<_>> = BTreeMap::new();
-        for row in &rows {
-            by_indicator
-                .entry(row.indicator.as_str())
-                .or_default()
-                .push(row.clone());
-        }
         let mut progress = Vec::new();
-        for (name, figures) in by_indicator {
-            let code = name.strip_prefix("indicators/").unwrap_or(name);
+        for name in indicator_names {
+            let code = name.strip_prefix("indicators/").unwrap_or(&name);
             let Some(definition) = indicators
                 .get(code)
                 .filter(|definition| definition.delete_time.is_none())
             else {
                 continue;
             };
-            let kept = aggregate::resolve_conflicts(&figures);
-            let target = aggregate::latest(&kept, "TARGET");
-            let reported = aggregate::latest(&kept, "REPORTED");
+            let of_status = |status: &str| {
+                latest
+                    .iter()
+                    .find(|(row, _)| row.indicator == name && row.status == status)
+            };
+            let target = of_status("TARGET");
+            let reported = of_status("REPORTED");
             let ratio = match (target, reported) {
                 (Some((target, _)), Some((reported, _))) if target.value != 0.0 => Some(reported.value / target.value),
                 _ => None,
             };
-            let set_aside_count = target.map_or(0, |(_, count)| count) + reported.map_or(0, |(_, count)| count);
+            let set_aside = target.map_or(0, |(_, count)| *count) + reported.map_or(0, |(_, count)| *count);
             progress.push(IndicatorProgress {
-                indicator: name.to_owned(),
+                indicator: name.clone(),
                 display_name: definition.display_name.clone(),
                 unit: definition.unit.clone(),
                 latest_target: target.map(|(row, _)| observation::from_row(row)).transpose()?,
                 latest_reported: reported.map(|(row, _)| observation::from_row(row)).transpose()?,
                 ratio,
-                set_aside_count,
+                set_aside_count: i32::try_from(set_aside).unwrap_or(i32::MAX),
             });
         }
         Ok(Response::new(GetProgressResponse { progress }))
@@ -575,34 +710,35 @@ impl IndicatorService for IndicatorsService {
         let request = request.into_inner();
         let format = ExportFormat::try_from(request.format)
             .map_err(|_| ServiceError::invalid_field("format", format!("unknown value {}", request.format)))?;
-        let rows = self
-            .store
-            .matching_observations(&request.filter, Condition::all())
-            .await?;
+        self.store.check_observation_filter(&request.filter)?;
         let indicators = self.store.indicators_by_code().await?;
-        let observations = sdmx::observations(&rows, &indicators)?;
-        let (content_type, document) = match format {
-            ExportFormat::SdmxJson => (sdmx::JSON_MEDIA_TYPE, sdmx::json::write(&observations)),
-            ExportFormat::SdmxCsv | ExportFormat::Unspecified => {
-                (sdmx::CSV_MEDIA_TYPE, sdmx::csv::write(&observations))
+        let (content_type, writer) = match format {
+            ExportFormat::SdmxJson => {
+                let (named, [title, url, publisher, date, note]) = self.store.export_contents(&request.filter).await?;
+                let unit = named.iter().any(|name| {
+                    let code = name.strip_prefix("indicators/").unwrap_or(name);
+                    indicators.get(code).is_some_and(|indicator| !indicator.unit.is_empty())
+                });
+                let has = [unit, title, url, publisher, date, note];
+                (
+                    sdmx::JSON_MEDIA_TYPE,
+                    ExportWriter::Json(Box::new(sdmx::json::JsonWriter::new(has))),
+                )
             }
+            ExportFormat::SdmxCsv | ExportFormat::Unspecified => (sdmx::CSV_MEDIA_TYPE, ExportWriter::Csv),
         };
-        let bytes = document.into_bytes();
-        let messages: Vec<Result<ExportObservationsResponse, Status>> = bytes
-            .chunks(EXPORT_CHUNK_BYTES)
-            .enumerate()
-            .map(|(index, chunk)| {
-                Ok(ExportObservationsResponse {
-                    content_type: if index == 0 {
-                        content_type.to_owned()
-                    } else {
-                        String::new()
-                    },
-                    data: chunk.to_vec(),
-                })
-            })
-            .collect();
-        Ok(Response::new(Box::pin(tokio_stream::iter(messages))))
+        let (sender, receiver) = tokio::sync::mpsc::channel(EXPORT_MESSAGES_AHEAD);
+        let export = Export {
+            store: self.store.clone(),
+            filter: request.filter,
+            indicators,
+            content_type,
+            sender,
+        };
+        tokio::spawn(export.run(writer));
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(
+            receiver,
+        ))))
     }
 
     async fn get_data_structure(

@@ -2,14 +2,15 @@
 //! facets and request records commit together or not at all; updates are conditional on the
 //! etag read, so concurrent writers cannot overwrite each other unseen.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ActiveValue, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement, StreamTrait, TransactionTrait,
+    sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
 use sse_platform::{
-    ServiceError, ServiceResult, error,
+    ServiceError, ServiceResult, database, error,
     filter::{FacetTable, FieldKind, FilterField, FilterSchema},
     idempotency::RequestLog,
     lifecycle::{self, Lifecycle},
@@ -18,8 +19,10 @@ use sse_platform::{
     time,
 };
 use sse_proto::indicators::{Indicator, Observation};
+use tokio_stream::StreamExt;
 
 use crate::{
+    aggregate::{FigureGroup, GroupField, LastFigure},
     entity::{indicator as indicator_row, observation as observation_row},
     indicator::{self, AGGREGATION_PREFIX, AGGREGATIONS, CATEGORIES, CATEGORY_PREFIX},
     observation::{self, STATUS_PREFIX, STATUSES},
@@ -37,7 +40,26 @@ pub const BATCH_CREATE_OBSERVATIONS: &str = "BatchCreateObservations";
 /// The most observations one BatchCreateObservations may carry.
 pub const MAX_BATCH_SIZE: usize = 10_000;
 
+/// Observation rows in one INSERT: each binds one parameter per column, and a statement stays
+/// within both databases' bind-parameter limits.
+pub const ROWS_PER_INSERT: usize = database::rows_per_insert(OBSERVATION_COLUMNS);
+const OBSERVATION_COLUMNS: usize = 19;
+/// Names in one `IN (…)` list (see the platform's reason).
+const NAMES_PER_QUERY: usize = database::IN_LIST_CHUNK;
+
 const INDICATORS: &str = "indicators";
+
+/// The order of exports: figures that could share an SDMX key (same indicator, place,
+/// initiative, status and period) come together, then by name; an index follows it.
+pub const EXPORT_ORDER: [&str; 7] = [
+    "indicator",
+    "ref_area",
+    "initiative",
+    "status",
+    "period_start",
+    "period_end",
+    "name",
+];
 const OBSERVATIONS: &str = "observations";
 
 /// One row per SDG indicator code an indicator names.
@@ -136,6 +158,9 @@ const OBSERVATION_ORDER: &[OrderField] = &[
     OrderField::named("create_time"),
     OrderField::named("update_time"),
 ];
+
+/// A figure GetProgress shows, with how many figures it was preferred to.
+pub type LatestFigure = (observation_row::Model, i64);
 
 /// One observation to create, already validated.
 pub struct NewObservation {
@@ -364,6 +389,213 @@ impl Store {
             .await?)
     }
 
+    /// Applies the source rule and sums up the kept figures of `indicator` (a name) matching
+    /// `filter`, grouped by `fields`, all in the database: rows come back one group at a time
+    /// and are handed to `each`, so no observation is held in memory. `with_last` asks for each
+    /// group's latest figure too (an extra sort, so only when the rule needs it).
+    #[tracing::instrument(skip(self, each), err(level = "debug", Display))]
+    pub async fn aggregate_figures(
+        &self,
+        indicator: &str,
+        filter: &str,
+        fields: &[GroupField],
+        with_last: bool,
+        mut each: impl FnMut(FigureGroup) + Send,
+    ) -> ServiceResult<()> {
+        let matching = self
+            .observation_condition(filter, false)?
+            .add(observation_row::Column::Indicator.eq(indicator));
+        let backend = self.db.get_database_backend();
+        let ranked = backend.build(&ranked_figures(matching, "initiative", false));
+        let columns: Vec<&str> = fields.iter().map(|field| group_column(*field)).collect();
+        let columns = columns.join(", ");
+        let (group_rank, last) = if with_last {
+            (
+                format!(
+                    ", ROW_NUMBER() OVER (PARTITION BY {columns} ORDER BY period_end DESC, {PREFERENCE}) AS group_rank"
+                ),
+                ["value", "period_end", "source_date", "name"]
+                    .map(|column| format!(", MAX(CASE WHEN group_rank = 1 THEN {column} END) AS last_{column}"))
+                    .concat(),
+            )
+        } else {
+            (String::new(), String::new())
+        };
+        let sql = format!(
+            "WITH ranked AS ({ranked}), \
+             kept AS (SELECT *{group_rank} FROM ranked WHERE figure_rank = 1) \
+             SELECT {columns}, SUM(value) AS total, COUNT(*) AS figures, MAX(value) AS highest, \
+             CAST(SUM(figure_count - 1) AS BIGINT) AS set_aside{last} \
+             FROM kept GROUP BY {columns}",
+            ranked = ranked.sql
+        );
+        let statement = Statement {
+            sql,
+            values: ranked.values,
+            db_backend: backend,
+        };
+        let mut rows = self.db.stream_raw(statement).await?;
+        while let Some(row) = rows.next().await {
+            let row = row?;
+            let mut keys = Vec::with_capacity(fields.len());
+            for field in fields {
+                let column = group_column(*field);
+                keys.push(match field {
+                    GroupField::Year => row.try_get::<i32>("", column)?.to_string(),
+                    _ => row.try_get::<String>("", column)?,
+                });
+            }
+            let last = if with_last {
+                Some(LastFigure {
+                    period_end: row.try_get("", "last_period_end")?,
+                    source_date: row.try_get("", "last_source_date")?,
+                    value: row.try_get("", "last_value")?,
+                    name: row.try_get("", "last_name")?,
+                })
+            } else {
+                None
+            };
+            each(FigureGroup {
+                keys,
+                sum: row.try_get("", "total")?,
+                count: row.try_get("", "figures")?,
+                max: row.try_get("", "highest")?,
+                last,
+                set_aside: row.try_get("", "set_aside")?,
+            });
+        }
+        Ok(())
+    }
+
+    /// For GetProgress: the indicators `initiative` (a name) has live figures of, in name order,
+    /// and for each indicator and of the `statuses`, the kept figure with the latest period end
+    /// (the source rule deciding between figures of one period) with how many it was preferred
+    /// to. The database does the choosing; at most one row per indicator and status comes back.
+    #[tracing::instrument(skip(self), err(level = "debug", Display))]
+    pub async fn latest_figures(
+        &self,
+        initiative: &str,
+        statuses: &[&str],
+    ) -> ServiceResult<(Vec<String>, Vec<LatestFigure>)> {
+        let live = Condition::all()
+            .add(observation_row::Column::Initiative.eq(initiative))
+            .add(observation_row::Column::DeleteTime.is_null());
+        let indicators = Query::select()
+            .distinct()
+            .column("indicator")
+            .from(OBSERVATIONS)
+            .cond_where(live.clone())
+            .to_owned();
+        let mut indicator_names: Vec<String> = self
+            .db
+            .query_all(&indicators)
+            .await?
+            .iter()
+            .map(|row| row.try_get::<String>("", "indicator"))
+            .collect::<Result<_, _>>()?;
+        indicator_names.sort();
+        let backend = self.db.get_database_backend();
+        let with_status = live.add(observation_row::Column::Status.is_in(statuses.iter().copied()));
+        let ranked = backend.build(&ranked_figures(with_status, "indicator", true));
+        let sql = format!(
+            "WITH ranked AS ({ranked}), \
+             latest AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY indicator, status \
+             ORDER BY period_end DESC, {PREFERENCE}) AS latest_rank FROM ranked WHERE figure_rank = 1) \
+             SELECT * FROM latest WHERE latest_rank = 1",
+            ranked = ranked.sql
+        );
+        let statement = Statement {
+            sql,
+            values: ranked.values,
+            db_backend: backend,
+        };
+        let mut figures = Vec::new();
+        for row in self.db.query_all_raw(statement).await? {
+            let set_aside: i64 = row.try_get("", "figure_count")?;
+            figures.push((observation_row::Model::from_query_result(&row, "")?, set_aside - 1));
+        }
+        Ok((indicator_names, figures))
+    }
+
+    /// Checks `filter` for ExportObservations before the stream starts, so a bad one is an
+    /// INVALID_ARGUMENT rather than a broken stream.
+    pub fn check_observation_filter(&self, filter: &str) -> ServiceResult<()> {
+        self.observation_condition(filter, false).map(|_| ())
+    }
+
+    /// One page of the live observations matching `filter`, in [`EXPORT_ORDER`], after the row
+    /// `after` (keyset pagination: each page is an index range scan, however far in).
+    pub async fn export_page(
+        &self,
+        filter: &str,
+        after: Option<&observation_row::Model>,
+        limit: u64,
+    ) -> ServiceResult<Vec<observation_row::Model>> {
+        let mut matching = self.observation_condition(filter, false)?;
+        if let Some(last) = after {
+            let values = [
+                &last.indicator,
+                &last.ref_area,
+                &last.initiative,
+                &last.status,
+                &last.period_start,
+                &last.period_end,
+                &last.name,
+            ];
+            let columns = Expr::tuple(EXPORT_ORDER.iter().map(|column| Expr::col((OBSERVATIONS, *column))));
+            matching = matching.add(columns.gt(Expr::tuple(values.map(|value| Expr::value(value.clone())))));
+        }
+        let mut select = observation_row::Entity::find().filter(matching);
+        for column in EXPORT_ORDER {
+            select = select.order_by_asc(Expr::col((OBSERVATIONS, column)));
+        }
+        Ok(select.limit(limit).all(&self.db).await?)
+    }
+
+    /// What an export of `filter` will hold, read before it is written (SDMX-JSON lists only
+    /// the attributes some observation has): the indicators named, and whether any observation
+    /// has a source title, URL, publisher, date and note.
+    pub async fn export_contents(&self, filter: &str) -> ServiceResult<(Vec<String>, [bool; 5])> {
+        let matching = self.observation_condition(filter, false)?;
+        let indicators = Query::select()
+            .distinct()
+            .column("indicator")
+            .from(OBSERVATIONS)
+            .cond_where(matching.clone())
+            .to_owned();
+        let indicators = self
+            .db
+            .query_all(&indicators)
+            .await?
+            .iter()
+            .map(|row| row.try_get::<String>("", "indicator"))
+            .collect::<Result<Vec<_>, _>>()?;
+        // pbjson leaves empty strings out, so `"note":"` is in the JSON exactly when there is a
+        // note (inside a string value the quotes would be escaped).
+        let tests = [
+            "source_title <> ''",
+            "source_url <> ''",
+            "source_publisher <> ''",
+            "source_date <> ''",
+            "resource LIKE '%\"note\":\"%'",
+        ];
+        let mut select = Query::select();
+        for (index, test) in tests.iter().enumerate() {
+            select.expr_as(
+                Expr::cust(format!("MAX(CASE WHEN {test} THEN 1 ELSE 0 END)")),
+                format!("has_{index}"),
+            );
+        }
+        select.from(OBSERVATIONS).cond_where(matching);
+        let mut present = [false; 5];
+        if let Some(row) = self.db.query_one(&select).await? {
+            for (index, flag) in present.iter_mut().enumerate() {
+                *flag = row.try_get::<Option<i32>>("", &format!("has_{index}"))?.unwrap_or(0) > 0;
+            }
+        }
+        Ok((indicators, present))
+    }
+
     fn observation_condition(&self, filter: &str, show_deleted: bool) -> ServiceResult<Condition> {
         let mut matching = Condition::all();
         if let Some(filter) = OBSERVATION_FILTER.condition(filter)? {
@@ -376,7 +608,10 @@ impl Store {
     }
 
     /// Creates every observation or none. A `request_id` seen before (of the batch, or of one
-    /// item) returns what that request returned, and writes nothing for it.
+    /// item) returns what that request returned, and writes nothing for it. Every step is done in
+    /// bulk: one query for the recorded requests, one for the indicators, one per
+    /// [`NAMES_PER_QUERY`] names for clashes, one multi-row INSERT per [`ROWS_PER_INSERT`] rows and
+    /// as few for the request records.
     #[tracing::instrument(skip(self, items), fields(count = items.len()), err(level = "debug", Display))]
     pub async fn create_observations(
         &self,
@@ -391,19 +626,28 @@ impl Store {
             {
                 return Ok(recorded);
             }
+            let request_ids: Vec<&str> = items.iter().map(|item| item.request_id.as_str()).collect();
+            let mut answered: HashMap<String, Observation> = REQUEST_LOG
+                .recorded_many(&txn, CREATE_OBSERVATION, &request_ids)
+                .await?;
+            let codes: BTreeSet<&str> = items
+                .iter()
+                .filter(|item| !answered.contains_key(&item.request_id))
+                .map(|item| item.indicator_code.as_str())
+                .collect();
+            require_live_indicators(&txn, &codes).await?;
             let now = time::now_micros();
-            let mut live_indicators = HashSet::new();
             let mut created = Vec::with_capacity(items.len());
+            // Each observation's JSON, serialized once: the row's `resource`, its request record
+            // and its part of the batch's record.
+            let mut created_json = Vec::with_capacity(items.len());
             let mut rows = Vec::with_capacity(items.len());
-            let mut names = Vec::with_capacity(items.len());
+            let mut records = Vec::new();
             for item in items {
-                if let Some(recorded) = REQUEST_LOG.recorded(&txn, CREATE_OBSERVATION, &item.request_id).await? {
+                if let Some(recorded) = answered.remove(&item.request_id) {
+                    created_json.push(to_json(&recorded)?);
                     created.push(recorded);
                     continue;
-                }
-                if !live_indicators.contains(&item.indicator_code) {
-                    require_live_indicator(&txn, &item.indicator_code).await?;
-                    live_indicators.insert(item.indicator_code.clone());
                 }
                 let id = item.id.unwrap_or_else(names::generate_id);
                 let indicator_name = indicator::name_of(&item.indicator_code);
@@ -412,39 +656,61 @@ impl Store {
                 stored.create_time = Some(time::timestamp(now));
                 stored.update_time = Some(time::timestamp(now));
                 stored.delete_time = None;
-                rows.push(observation::to_row(&mut stored, &indicator_name, &item.period)?);
-                names.push(stored.name.clone());
-                REQUEST_LOG
-                    .record(&txn, CREATE_OBSERVATION, &item.request_id, &stored, now)
-                    .await?;
+                let row = observation::to_row(&mut stored, &indicator_name, &item.period)?;
+                let json = match &row.resource {
+                    ActiveValue::Set(json) | ActiveValue::Unchanged(json) => json.clone(),
+                    ActiveValue::NotSet => to_json(&stored)?,
+                };
+                rows.push(row);
+                if !item.request_id.is_empty() {
+                    records.push((item.request_id, json.clone()));
+                }
+                created_json.push(json);
                 created.push(stored);
             }
-            for chunk in names.chunks(500) {
-                let taken = observation_row::Entity::find()
-                    .filter(observation_row::Column::Name.is_in(chunk.iter().cloned()))
-                    .one(&txn)
-                    .await?;
-                if let Some(taken) = taken {
-                    return Err(ServiceError::already_exists(taken.name));
-                }
-            }
-            // Chunks keep each statement under the databases' bound-parameter limits.
-            let mut pending = rows.into_iter().peekable();
-            while pending.peek().is_some() {
-                let chunk: Vec<_> = pending.by_ref().take(500).collect();
-                observation_row::Entity::insert_many(chunk)
-                    .exec_without_returning(&txn)
-                    .await?;
-            }
+            let names: Vec<String> = created.iter().map(|observation| observation.name.clone()).collect();
+            require_unused_names(&txn, &names).await?;
+            insert_observation_rows(&txn, rows).await?;
             REQUEST_LOG
-                .record(&txn, BATCH_CREATE_OBSERVATIONS, batch_request_id, &created, now)
+                .record_many_json(&txn, CREATE_OBSERVATION, &records, now)
                 .await?;
+            if !batch_request_id.is_empty() {
+                // What `serde_json::to_string(&created)` gives, from the pieces at hand.
+                let response = format!("[{}]", created_json.join(","));
+                let record = [(batch_request_id.to_owned(), response)];
+                REQUEST_LOG
+                    .record_many_json(&txn, BATCH_CREATE_OBSERVATIONS, &record, now)
+                    .await?;
+            }
             txn.commit().await?;
             self.counts.changed();
             Ok(created)
         }
         .await;
         error::concurrent_writes_abort(created)
+    }
+
+    /// Writes observation rows as they are, in one transaction, without any check: for
+    /// `observatory generate`, which makes rows it knows are valid and new.
+    pub async fn insert_generated(&self, rows: Vec<observation_row::ActiveModel>) -> ServiceResult<()> {
+        let txn = self.db.begin().await?;
+        insert_observation_rows(&txn, rows).await?;
+        txn.commit().await?;
+        self.counts.changed();
+        Ok(())
+    }
+
+    /// Refreshes the planner's statistics of the observations table, after a bulk load.
+    pub async fn analyze_observations(&self) -> ServiceResult<()> {
+        self.db.execute_unprepared("ANALYZE observations").await?;
+        Ok(())
+    }
+
+    /// Which of `request_ids` were answered by CreateObservation, with their answers.
+    pub async fn recorded_observations(&self, request_ids: &[&str]) -> ServiceResult<HashMap<String, Observation>> {
+        REQUEST_LOG
+            .recorded_many(&self.db, CREATE_OBSERVATION, request_ids)
+            .await
     }
 
     /// Changes one observation in the `required` state whose etag is still `etag` (when
@@ -492,11 +758,103 @@ impl Store {
     }
 }
 
-async fn require_live_indicator(txn: &DatabaseTransaction, code: &str) -> ServiceResult<()> {
-    let name = indicator::name_of(code);
-    let row = indicator_row::Entity::find_by_id(code.to_owned())
-        .one(txn)
-        .await?
-        .ok_or_else(|| ServiceError::not_found(&name))?;
-    lifecycle::check_change(&name, Lifecycle::of(row.delete_time), Lifecycle::Live, "", "")
+/// Checks, in one query, that every indicator of `codes` exists and is not deleted.
+async fn require_live_indicators(txn: &DatabaseTransaction, codes: &BTreeSet<&str>) -> ServiceResult<()> {
+    if codes.is_empty() {
+        return Ok(());
+    }
+    let rows = indicator_row::Entity::find()
+        .filter(indicator_row::Column::Id.is_in(codes.iter().map(|code| (*code).to_owned())))
+        .all(txn)
+        .await?;
+    let found: HashMap<&str, &indicator_row::Model> = rows.iter().map(|row| (row.id.as_str(), row)).collect();
+    for code in codes {
+        let name = indicator::name_of(code);
+        let row = found.get(code).ok_or_else(|| ServiceError::not_found(&name))?;
+        lifecycle::check_change(&name, Lifecycle::of(row.delete_time), Lifecycle::Live, "", "")?;
+    }
+    Ok(())
+}
+
+fn to_json(resource: &impl serde::Serialize) -> ServiceResult<String> {
+    serde_json::to_string(resource).map_err(|error| ServiceError::Internal(error.into()))
+}
+
+/// Refuses the batch if any of `names` is taken (ALREADY_EXISTS naming it).
+async fn require_unused_names(txn: &DatabaseTransaction, names: &[String]) -> ServiceResult<()> {
+    for chunk in names.chunks(NAMES_PER_QUERY) {
+        let select = Query::select()
+            .column("name")
+            .from(OBSERVATIONS)
+            .and_where(Expr::col("name").is_in(chunk.iter().cloned()))
+            .limit(1)
+            .to_owned();
+        if let Some(row) = txn.query_one(&select).await? {
+            let taken: String = row.try_get("", "name")?;
+            return Err(ServiceError::already_exists(taken));
+        }
+    }
+    Ok(())
+}
+
+/// Inserts `rows`, one multi-row INSERT per [`ROWS_PER_INSERT`].
+async fn insert_observation_rows(
+    db: &impl ConnectionTrait,
+    rows: Vec<observation_row::ActiveModel>,
+) -> ServiceResult<()> {
+    let mut pending = rows.into_iter().peekable();
+    while pending.peek().is_some() {
+        let chunk: Vec<_> = pending.by_ref().take(ROWS_PER_INSERT).collect();
+        observation_row::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The source rule's order within one initiative, place, period and status: the most recently
+/// published source first (no date sorts as oldest), then the lowest figure, then the name.
+const PREFERENCE: &str = "source_date DESC, value ASC, name ASC";
+
+/// The figures matching `condition` with their rank under the source rule (`figure_rank`, 1 for
+/// the kept one) and the size of their conflict set (`figure_count`). Conflicts are between
+/// figures of one `owner` (column: the initiative, or the indicator when the initiative is
+/// fixed), place, period and status; `whole_rows` selects every column.
+fn ranked_figures(condition: Condition, owner: &str, whole_rows: bool) -> SelectStatement {
+    let partition = format!("PARTITION BY {owner}, ref_area, time_period, status");
+    let mut select = Query::select();
+    if whole_rows {
+        select.expr(Expr::cust("*"));
+    } else {
+        select.columns([
+            "initiative",
+            "ref_area",
+            "time_period",
+            "status",
+            "year",
+            "value",
+            "period_end",
+            "source_date",
+            "name",
+        ]);
+    }
+    select
+        .expr_as(
+            Expr::cust(format!("ROW_NUMBER() OVER ({partition} ORDER BY {PREFERENCE})")),
+            "figure_rank",
+        )
+        .expr_as(Expr::cust(format!("COUNT(*) OVER ({partition})")), "figure_count")
+        .from(OBSERVATIONS)
+        .cond_where(condition)
+        .to_owned()
+}
+
+/// The column a stored group field reads.
+fn group_column(field: GroupField) -> &'static str {
+    match field {
+        GroupField::RefArea => "ref_area",
+        GroupField::Year => "year",
+        GroupField::Status => "status",
+        GroupField::Initiative | GroupField::LegalForm | GroupField::SdgGoal => "initiative",
+    }
 }

@@ -12,6 +12,10 @@ use sse_proto::indicators::{
     indicator_service_client::IndicatorServiceClient,
     observation::Status as FigureStatus,
 };
+use sse_proto::initiatives::{
+    BatchCreateInitiativesRequest, CreateInitiativeRequest, Initiative, initiative::LegalForm,
+    initiative_service_client::InitiativeServiceClient,
+};
 use sse_proto::types::{PartialDate, SourceCitation};
 use sse_testkit::{Backend, TestDatabase, TestServer, on_both_databases, violated_fields};
 use tokio_stream::StreamExt;
@@ -236,6 +240,7 @@ on_both_databases!(
     progress_of_the_great_green_wall_compares_reported_with_target,
     sdg_reference_lists_come_in_three_languages,
     exports_are_sdmx_csv_and_json_with_a_published_structure,
+    a_batch_naming_a_hundred_initiatives_with_long_ids_is_checked_in_bulk,
 );
 
 async fn indicators_are_created_validated_and_updated_with_etags(backend: Backend) {
@@ -803,4 +808,139 @@ async fn exports_are_sdmx_csv_and_json_with_a_published_structure(backend: Backe
     assert!(xml.contains("<str:DataStructure id=\"DSD_SSE_OBS\""));
     assert!(!xml.contains("{prepared}"));
     app.stop().await;
+}
+
+/// Creates `count` cooperatives (SDG 8) with 40-character ids in the initiatives service.
+async fn create_long_named_initiatives(app: &App, count: usize) -> Vec<String> {
+    let initiatives = app.initiatives.as_ref().expect("initiatives service");
+    let intercept: fn(Request<()>) -> Result<Request<()>, Status> = sse_testkit::with_admin_key;
+    let mut client = InitiativeServiceClient::with_interceptor(initiatives.channel.clone(), intercept);
+    let ids: Vec<String> = (0..count)
+        .map(|index| format!("a-long-initiative-identifier-number-{index:04}"))
+        .collect();
+    let requests = ids
+        .iter()
+        .map(|id| CreateInitiativeRequest {
+            initiative_id: id.clone(),
+            initiative: Some(Initiative {
+                display_name: format!("Cooperative {id}"),
+                legal_form: LegalForm::Cooperative.into(),
+                countries: vec!["FR".to_owned()],
+                sdg_goals: vec![8],
+                ..Default::default()
+            }),
+            request_id: String::new(),
+        })
+        .collect();
+    client
+        .batch_create_initiatives(BatchCreateInitiativesRequest {
+            requests,
+            request_id: String::new(),
+        })
+        .await
+        .expect("create initiatives");
+    ids.iter().map(|id| format!("initiatives/{id}")).collect()
+}
+
+async fn a_batch_naming_a_hundred_initiatives_with_long_ids_is_checked_in_bulk(backend: Backend) {
+    let mut app = App::start(backend, false).await;
+    app.create_indicator("jobs", Aggregation::Sum).await;
+    let names = create_long_named_initiatives(&app, 100).await;
+    assert_eq!(names[0].len(), "initiatives/".len() + 40);
+    let batch = |names: &[String]| BatchCreateObservationsRequest {
+        parent: "indicators/jobs".to_owned(),
+        requests: names
+            .iter()
+            .map(|name| CreateObservationRequest {
+                observation: Some(Observation {
+                    initiative: name.clone(),
+                    ..figure("", "FR", "2020", FigureStatus::Reported, 2.0, "x")
+                }),
+                ..Default::default()
+            })
+            .collect(),
+        request_id: String::new(),
+    };
+    let created = app
+        .client
+        .batch_create_observations(batch(&names))
+        .await
+        .expect("a hundred long-named initiatives")
+        .into_inner();
+    assert_eq!(created.observations.len(), 100);
+
+    let mut with_unknown = names.clone();
+    with_unknown[57] = "initiatives/a-long-initiative-identifier-that-is-unknown".to_owned();
+    let status = app
+        .client
+        .batch_create_observations(batch(&with_unknown))
+        .await
+        .expect_err("one unknown initiative");
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(
+        status.message().contains("requests[57].observation.initiative"),
+        "{}",
+        status.message()
+    );
+    assert!(status.message().contains(&with_unknown[57]), "{}", status.message());
+    assert_eq!(
+        app.count("indicators/jobs").await,
+        100,
+        "a refused batch writes nothing"
+    );
+
+    let by_form = aggregate(&mut app, &["legal_form"], "").await;
+    assert_eq!(by_form, [row(&["COOPERATIVE", "REPORTED"], 200.0, 100, 0)]);
+    app.stop().await;
+}
+
+/// Throughput of BatchCreateObservations, run by hand:
+/// `cargo test -p sse-indicators --test api batch_create_throughput -- --ignored --nocapture`.
+/// Ten batches of 5,000 figures, each with its own request_id, naming 100 initiatives.
+async fn batch_create_throughput(backend: Backend) {
+    let mut app = App::start(backend, false).await;
+    app.create_indicator("jobs", Aggregation::Sum).await;
+    let names = create_long_named_initiatives(&app, 100).await;
+    let started = std::time::Instant::now();
+    let batches = 10;
+    for batch in 0..batches {
+        let requests = (0..5_000)
+            .map(|index| CreateObservationRequest {
+                observation: Some(Observation {
+                    initiative: names[index % names.len()].clone(),
+                    ..figure("", "FR", "2020", FigureStatus::Reported, f64::from(index as u32), "x")
+                }),
+                request_id: format!("item-{batch}-{index}"),
+                ..Default::default()
+            })
+            .collect();
+        app.client
+            .batch_create_observations(BatchCreateObservationsRequest {
+                parent: "indicators/jobs".to_owned(),
+                requests,
+                request_id: format!("batch-{batch}"),
+            })
+            .await
+            .expect("batch");
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{backend:?}: {} rows in {seconds:.2} s: {:.0} rows/s",
+        batches * 5_000,
+        f64::from(batches * 5_000) / seconds
+    );
+    assert_eq!(app.count("indicators/jobs").await, batches * 5_000);
+    app.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "throughput measurement"]
+async fn batch_create_throughput_on_postgres() {
+    batch_create_throughput(Backend::Postgres).await;
+}
+
+#[tokio::test]
+#[ignore = "throughput measurement"]
+async fn batch_create_throughput_on_sqlite() {
+    batch_create_throughput(Backend::Sqlite).await;
 }

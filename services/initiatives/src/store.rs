@@ -10,7 +10,7 @@ use sea_orm::{
 };
 use sse_platform::{
     ServiceError, ServiceResult,
-    database::rows_per_insert,
+    database::{IN_LIST_CHUNK, rows_per_insert},
     error,
     filter::{FacetTable, FieldKind, FilterField, FilterSchema},
     idempotency::RequestLog,
@@ -122,14 +122,17 @@ impl Store {
     }
 
     /// The initiatives with these ids, in their order (an id may repeat), soft-deleted ones
-    /// included; NOT_FOUND names the first id that does not exist. One query for the batch.
+    /// included; NOT_FOUND names the first id that does not exist. One query per hundred ids.
     #[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug", Display))]
     pub async fn get_all(&self, ids: &[&str]) -> ServiceResult<Vec<Initiative>> {
-        let wanted: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
-        let rows = initiative::Entity::find()
-            .filter(initiative::Column::Id.is_in(wanted))
-            .all(&self.db)
-            .await?;
+        let mut rows = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_LIST_CHUNK) {
+            let found = initiative::Entity::find()
+                .filter(initiative::Column::Id.is_in(chunk.iter().copied()))
+                .all(&self.db)
+                .await?;
+            rows.extend(found);
+        }
         let by_id: std::collections::HashMap<&str, &initiative::Model> =
             rows.iter().map(|row| (row.id.as_str(), row)).collect();
         ids.iter()
@@ -283,7 +286,7 @@ impl Store {
 /// The first of `ids` (in their order) that an initiative already has, deleted or not.
 async fn first_existing(db: &impl ConnectionTrait, ids: &[&str]) -> ServiceResult<Option<String>> {
     let mut taken = std::collections::HashSet::new();
-    for chunk in ids.chunks(1000) {
+    for chunk in ids.chunks(IN_LIST_CHUNK) {
         let found: Vec<String> = initiative::Entity::find()
             .select_only()
             .column(initiative::Column::Id)

@@ -3,7 +3,9 @@
 //! verbatim form (lower case, accents kept), its folded form (accents and ligatures removed), a
 //! cheap cross-language stem (plurals and final vowels stripped), and its Snowball stem in the
 //! text's language. A query word is expanded the same way, in the query's language or in all of
-//! them, so that the closer a text's word is to the one asked for, the more it counts.
+//! them, so that the closer a text's word is to the one asked for, the more it counts. Two
+//! neighbouring words of one passage are also indexed as a pair of light stems, so that a phrase
+//! is found by looking its pairs up, without word positions.
 
 use std::collections::BTreeMap;
 
@@ -79,7 +81,19 @@ impl Field {
     pub fn parse(text: &str) -> Option<Field> {
         Field::ALL.into_iter().find(|field| field.as_str() == text)
     }
+
+    /// Its place in [`Field::ALL`], and in the per-field counts of a posting.
+    pub fn index(self) -> usize {
+        match self {
+            Field::Title => 0,
+            Field::Summary => 1,
+            Field::Provisions => 2,
+        }
+    }
 }
+
+/// How often a term occurs in each field of a text, in the order of [`Field::ALL`].
+pub type FieldCounts = [i32; 3];
 
 /// One word of a text: where it is (byte offsets, for highlighting), in lower case, and folded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,6 +203,26 @@ fn stem_term(language: &str, stemmer: &Stemmer, folded: &str) -> String {
     format!("{language}:{}", stemmer.stem(folded))
 }
 
+/// What ends a phrase: two words with one of these between them are not neighbours.
+const PHRASE_BREAKS: &[char] = &['.', ',', ';', ':', '!', '?', '(', ')', '[', ']', '…', '\n'];
+
+/// Whether `first` and `second`, in this order in `text`, are neighbours: nothing but spaces
+/// and inner punctuation (hyphens, apostrophes, quotes) between them; no word, not even a
+/// stopword ("economy and social" is no phrase), and no sentence or clause break.
+pub fn are_neighbours(text: &str, first: &Token, second: &Token) -> bool {
+    text.get(first.end..second.start).is_some_and(|between| {
+        !between
+            .chars()
+            .any(|character| character.is_alphanumeric() || PHRASE_BREAKS.contains(&character))
+    })
+}
+
+/// The term of two neighbouring words (folded), each as its light stem: "economía social",
+/// "economia social" and "économie sociale" are all the pair `2:econom social`.
+pub fn pair_term(first: &str, second: &str) -> String {
+    format!("2:{} {}", light_stem(first), light_stem(second))
+}
+
 /// The terms one word of a text in `language` is indexed under.
 pub struct Indexer {
     language: String,
@@ -220,21 +254,27 @@ impl Indexer {
 /// word weighted by its field.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct IndexedText {
-    pub counts: BTreeMap<(Field, String), i32>,
+    pub counts: BTreeMap<String, FieldCounts>,
     pub weighted_length: i64,
 }
 
 impl IndexedText {
-    /// Indexes the texts of each field, written in `language`.
+    /// Indexes the texts of each field, written in `language`. Each string is a passage of its
+    /// own: its last word and the next string's first are not a pair.
     pub fn new<'a>(language: &str, fields: impl IntoIterator<Item = (Field, &'a str)>) -> IndexedText {
         let indexer = Indexer::new(language);
         let mut indexed = IndexedText::default();
         for (field, text) in fields {
-            for token in tokens(text) {
+            let found = tokens(text);
+            for token in &found {
                 indexed.weighted_length += i64::from(field.weight());
-                for term in indexer.terms(&token) {
-                    *indexed.counts.entry((field, term)).or_default() += 1;
+                for term in indexer.terms(token) {
+                    indexed.counts.entry(term).or_default()[field.index()] += 1;
                 }
+            }
+            for pair in found.windows(2).filter(|pair| are_neighbours(text, &pair[0], &pair[1])) {
+                let term = pair_term(&pair[0].folded, &pair[1].folded);
+                indexed.counts.entry(term).or_default()[field.index()] += 1;
             }
         }
         indexed
@@ -291,6 +331,90 @@ pub fn query_words(query: &str, language: Option<&str>) -> Vec<QueryWord> {
         });
     }
     words
+}
+
+/// Marks that quote a phrase: straight, curly and angle quotes.
+const QUOTES: &[char] = &['"', '\u{201c}', '\u{201d}', '\u{201e}', '\u{ab}', '\u{bb}'];
+
+/// A query: its words, the pairs of neighbouring words that make a phrase match (in the order
+/// written), and the quoted phrases a text must contain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub words: Vec<QueryWord>,
+    /// The pair terms (see [`pair_term`]) of each two neighbouring words, each once.
+    pub pairs: Vec<String>,
+    pub required: Vec<Phrase>,
+}
+
+/// A quoted phrase: a text matches when it holds every pair of it, or (for a phrase of one
+/// word) the word in any form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phrase {
+    /// Indices into [`Query::pairs`].
+    Pairs(Vec<usize>),
+    /// An index into [`Query::words`].
+    Word(usize),
+}
+
+impl Query {
+    /// Parses `query`: a quote mark opens a phrase and the next one closes it (an unclosed one
+    /// runs to the end).
+    pub fn parse(query: &str, language: Option<&str>) -> Query {
+        let words = query_words(query, language);
+        let quotes: Vec<usize> = query.match_indices(QUOTES).map(|(offset, _)| offset).collect();
+        let found = tokens(query);
+        // Which quoted phrase (by the number of quote marks before it) each word is in, if any.
+        let phrase_of = |start: usize| {
+            let before = quotes.iter().take_while(|quote| **quote < start).count();
+            (before % 2 == 1).then_some(before)
+        };
+        let mut pairs: Vec<String> = Vec::new();
+        let mut index_of = |term: String| match pairs.iter().position(|pair| *pair == term) {
+            Some(index) => index,
+            None => {
+                pairs.push(term);
+                pairs.len() - 1
+            }
+        };
+        let mut required: Vec<Phrase> = Vec::new();
+        let mut current: Option<(usize, Vec<usize>, usize)> = None;
+        let close = |current: &mut Option<(usize, Vec<usize>, usize)>, required: &mut Vec<Phrase>| {
+            if let Some((_, pairs, first)) = current.take() {
+                required.push(if pairs.is_empty() {
+                    Phrase::Word(first)
+                } else {
+                    Phrase::Pairs(pairs)
+                });
+            }
+        };
+        for (position, token) in found.iter().enumerate() {
+            let pair = position
+                .checked_sub(1)
+                .filter(|previous| are_neighbours(query, &found[*previous], token))
+                .map(|previous| index_of(pair_term(&found[previous].folded, &token.folded)));
+            let phrase = phrase_of(token.start);
+            let same_phrase = matches!((&current, phrase), (Some((open, _, _)), Some(now)) if *open == now);
+            if !same_phrase {
+                close(&mut current, &mut required);
+                if let Some(now) = phrase {
+                    let word = words
+                        .iter()
+                        .position(|word| word.folded == token.folded)
+                        .unwrap_or_default();
+                    current = Some((now, Vec::new(), word));
+                }
+            } else if let (Some((_, phrase_pairs, _)), Some(pair)) = (&mut current, pair) {
+                phrase_pairs.push(pair);
+            }
+        }
+        close(&mut current, &mut required);
+        Query { words, pairs, required }
+    }
+
+    /// Every term the query looks up.
+    pub fn terms(&self) -> impl Iterator<Item = &String> {
+        self.words.iter().flat_map(QueryWord::terms).chain(&self.pairs)
+    }
 }
 
 #[cfg(test)]
@@ -384,15 +508,45 @@ mod tests {
             [(Field::Title, "Coopératives"), (Field::Summary, "coopérative et")],
         );
         assert_eq!(indexed.weighted_length, 3 + 2);
-        assert_eq!(
-            indexed.counts.get(&(Field::Title, "~coopératives".to_owned())),
-            Some(&1)
+        assert_eq!(indexed.counts.get("~coopératives"), Some(&[1, 0, 0]));
+        assert_eq!(indexed.counts.get("*:cooperativ"), Some(&[1, 1, 0]));
+        assert_eq!(indexed.counts.get("=cooperative"), Some(&[0, 1, 0]));
+        assert_eq!(indexed.counts.get("fr:cooper"), Some(&[1, 1, 0]));
+    }
+
+    #[test]
+    fn neighbouring_words_of_one_passage_are_indexed_as_a_pair() {
+        let indexed = IndexedText::new(
+            "es",
+            [
+                (Field::Title, "Ley 5, de Economía Social"),
+                (Field::Provisions, "economía"),
+                (Field::Provisions, "social"),
+            ],
         );
-        assert_eq!(indexed.counts.get(&(Field::Title, "*:cooperativ".to_owned())), Some(&1));
+        assert_eq!(indexed.counts.get("2:ley econom"), None, "a stopword between");
+        assert_eq!(indexed.counts.get("2:5 econom"), None, "not across a comma");
+        assert_eq!(indexed.counts.get("2:ley 5"), Some(&[1, 0, 0]));
         assert_eq!(
-            indexed.counts.get(&(Field::Summary, "=cooperative".to_owned())),
-            Some(&1)
+            indexed.counts.get("2:econom social"),
+            Some(&[1, 0, 0]),
+            "not across passages"
         );
-        assert_eq!(indexed.counts.get(&(Field::Summary, "fr:cooper".to_owned())), Some(&1));
+        assert_eq!(pair_term("economie", "sociale"), "2:econom social");
+    }
+
+    #[test]
+    fn quoted_phrases_are_required_and_every_pair_counts() {
+        let query = Query::parse("ley \"economía social\" cooperativas", Some("es"));
+        assert_eq!(query.words.len(), 4);
+        assert_eq!(query.pairs, ["2:ley econom", "2:econom social", "2:social cooperativ"]);
+        assert_eq!(Query::parse("ley de economía", None).pairs, Vec::<String>::new());
+        assert_eq!(query.required, [Phrase::Pairs(vec![1])]);
+        let single = Query::parse("\u{ab}cooperativas\u{bb} ley", None);
+        assert_eq!(single.required, [Phrase::Word(0)]);
+        let unclosed = Query::parse("ley \"de economía social", None);
+        assert_eq!(unclosed.required, [Phrase::Pairs(vec![0])]);
+        assert!(Query::parse("economía social", None).required.is_empty());
+        assert!(Query::parse("\"de la\"", None).required.is_empty());
     }
 }

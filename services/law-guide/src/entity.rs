@@ -1,6 +1,6 @@
 //! The tables of the law guide. A legal text is stored whole, as its proto3 JSON in `resource`,
 //! with the fields that List filters and sorts on copied into columns; its repeated values that
-//! filters reach go into `legal_text_facets`, its search terms into `legal_text_terms`, and each
+//! filters reach go into `legal_text_facets`, its search index into `legal_text_postings`, and each
 //! state an update or delete replaces into `legal_text_revisions`. Requests with a `request_id`
 //! are recorded in `legal_text_requests` (see `store::REQUEST_LOG`).
 
@@ -56,21 +56,26 @@ pub mod legal_text {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// The search index: how often each term occurs in each field of each text (see `analysis`).
-pub mod term {
+/// The search index, one posting per term and text: how often the term (see `analysis`) occurs
+/// in each field of the text, and the text's weighted length, so that a query reads the postings
+/// of its terms and nothing else.
+pub mod posting {
     use sea_orm::entity::prelude::*;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "legal_text_terms")]
+    #[sea_orm(table_name = "legal_text_postings")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
-        pub legal_text_id: String,
-        /// `title`, `summary` or `provisions`.
-        #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
-        pub field: String,
-        #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
         pub term: String,
-        pub count: i32,
+        #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+        pub legal_text_id: String,
+        /// Occurrences in the number and titles.
+        pub title: i32,
+        pub summary: i32,
+        /// Occurrences in the provisions' headings and texts.
+        pub provisions: i32,
+        /// The text's `search_length`.
+        pub length: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

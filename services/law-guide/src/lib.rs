@@ -3,12 +3,13 @@
 //! `service` is the gRPC face, `validation` (with `codes`) what a valid legal text is, `store`
 //! how texts and their revisions are kept (`entity`, `migration`), `resource` how the two map,
 //! `analysis` and `search` the cross-language free-text search, `matrix` the jurisdiction-by-topic
-//! guide, and `seed` the texts the observatory ships with.
+//! guide, `seed` the texts the observatory ships with, and `generate` synthetic ones at scale.
 #![forbid(unsafe_code)]
 
 pub mod analysis;
 pub mod codes;
 pub mod entity;
+pub mod generate;
 pub mod matrix;
 pub mod migration;
 pub mod resource;
@@ -46,6 +47,14 @@ impl sse_platform::module::ServiceModule for Module {
 
     fn seed<'a>(&'a self, db: &'a DatabaseConnection) -> sse_platform::module::BoxFuture<'a, anyhow::Result<usize>> {
         Box::pin(async move { seed::seed(&Store::new(db.clone())).await })
+    }
+
+    fn generate<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        spec: &'a sse_platform::generate::GenerateSpec,
+    ) -> sse_platform::module::BoxFuture<'a, anyhow::Result<usize>> {
+        Box::pin(async move { generate::generate(&Store::new(db.clone()), spec).await })
     }
 
     fn register(

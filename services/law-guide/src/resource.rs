@@ -16,7 +16,7 @@ use sse_proto::lawguide::{
 
 use crate::{
     analysis::{Field, IndexedText},
-    entity::{legal_text, term},
+    entity::{legal_text, posting},
 };
 
 /// The collection part of every legal text's name.
@@ -165,15 +165,17 @@ pub fn facets(resource: &LegalText) -> Vec<(&'static str, String)> {
 }
 
 /// The search index rows of a text.
-pub fn terms(indexed: &IndexedText, id: &str) -> Vec<term::ActiveModel> {
+pub fn postings(indexed: &IndexedText, id: &str) -> Vec<posting::ActiveModel> {
     indexed
         .counts
         .iter()
-        .map(|((field, term), count)| term::ActiveModel {
-            legal_text_id: Set(id.to_owned()),
-            field: Set(field.as_str().to_owned()),
+        .map(|(term, [title, summary, provisions])| posting::ActiveModel {
             term: Set(term.clone()),
-            count: Set(*count),
+            legal_text_id: Set(id.to_owned()),
+            title: Set(*title),
+            summary: Set(*summary),
+            provisions: Set(*provisions),
+            length: Set(indexed.weighted_length),
         })
         .collect()
 }

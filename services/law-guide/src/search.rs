@@ -1,13 +1,15 @@
-//! Ranking and snippets for SearchLegalTexts, computed in Rust from the stored search terms so
-//! that the same query ranks the same on SQLite and PostgreSQL. Ranking is BM25 over the
-//! weighted fields of a text (title 3, summary 2, provisions 1); a word found in the exact form
-//! asked for (up to case and accents) counts fully, in another form (a stem match) half.
+//! Ranking and snippets for SearchLegalTexts, computed in Rust from the postings of the query's
+//! terms, so that the same query ranks the same on SQLite and PostgreSQL. Ranking is BM25 over
+//! the weighted fields of a text (title 3, summary 2, provisions 1); a word found in the exact
+//! form asked for (up to case and accents) counts fully, in another form (a stem match) half; two
+//! query words found side by side (a phrase) count again, more in a title; a quoted phrase must
+//! be found. The README states the rules.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 
 use sse_proto::lawguide::{LegalText, Snippet, snippet::Section};
 
-use crate::analysis::{Field, Indexer, QueryWord, tokens};
+use crate::analysis::{Field, FieldCounts, Indexer, Phrase, Query, QueryWord, tokens};
 
 /// BM25's term-frequency saturation and length normalisation.
 const K1: f64 = 1.2;
@@ -17,19 +19,28 @@ const B: f64 = 0.75;
 const VERBATIM_WEIGHT: f64 = 0.5;
 const EXACT_WEIGHT: f64 = 1.0;
 const ANY_FORM_WEIGHT: f64 = 0.5;
+/// What two query words side by side count, on top of each word (see [`rank`]).
+const PHRASE_WEIGHT: f64 = 1.0;
+/// A phrase is rare enough that a long text holding it often is about it: its count is not
+/// normalised by the text's length.
+const PHRASE_B: f64 = 0.65;
+/// What a query word or phrase found in a title counts on top of its BM25 share, so that a title
+/// match outranks matches in the body (see [`rank`]).
+const TITLE_WEIGHT: f64 = 0.5;
 /// The most snippets per result.
 pub const MAX_SNIPPETS: usize = 3;
 /// About how many characters a snippet shows, and how many of them come before the first match.
 const SNIPPET_CHARS: usize = 280;
 const CONTEXT_CHARS: usize = 60;
 
-/// One row of the search index.
+/// One row of the search index, as ranking reads it.
 #[derive(Debug, Clone)]
 pub struct Posting {
-    pub legal_text_id: String,
-    pub field: Field,
     pub term: String,
-    pub count: i32,
+    pub legal_text_id: String,
+    pub counts: FieldCounts,
+    /// The text's weighted length.
+    pub length: i64,
 }
 
 /// What BM25 needs to know of the whole collection.
@@ -45,56 +56,138 @@ pub struct Ranked {
     pub score: f64,
 }
 
-/// The texts matching at least one query word, best first (ties by id). `lengths` holds each
-/// text's weighted length; `allowed`, when given, the ids a filter lets through.
+/// What one query term stands for.
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Verbatim(usize),
+    Exact(usize),
+    /// A stem of a word (the word in another form).
+    Stem(usize),
+    Pair(usize),
+}
+
+/// What the postings say of one text: per query word, its counts as written, up to accents and
+/// in any form; per pair of neighbouring words, its counts.
+struct Matched {
+    length: i64,
+    words: Vec<[FieldCounts; 3]>,
+    pairs: Vec<FieldCounts>,
+}
+
+/// The texts matching at least one query word (and every quoted phrase), best first (ties by
+/// id). `allowed`, when given, holds the ids a filter lets through; it does not change scores.
 ///
 /// Each query word counts as three BM25 terms: the word as written, the word up to case and
 /// accents, and the word in any form (stem matches), weighted by [`VERBATIM_WEIGHT`],
 /// [`EXACT_WEIGHT`] and [`ANY_FORM_WEIGHT`]. Each has its own rarity, so a word whose stem is
 /// everywhere ("econom") still tells texts apart by its exact form ("economia"), and an
-/// accented word ("coopératives") prefers texts that spell it so.
-/// Frequencies are gathered in sorted maps, so the floating-point sums run in the same order
-/// whatever order the database returned the postings in.
+/// accented word ("coopératives") prefers texts that spell it so. Each pair of neighbouring
+/// query words counts as one more BM25 term, weighted by [`PHRASE_WEIGHT`], so a text with the
+/// phrase outranks one with the words apart. A word or pair found in a title adds
+/// [`TITLE_WEIGHT`] times its rarity, unsaturated by length.
+/// Counts are whole numbers gathered per text, and each text's score is summed in query order,
+/// so scores do not depend on the order the database returned the postings in.
 pub fn rank(
-    words: &[QueryWord],
+    query: &Query,
     postings: &[Posting],
-    lengths: &BTreeMap<String, i64>,
     collection: Collection,
     allowed: Option<&BTreeSet<String>>,
 ) -> Vec<Ranked> {
-    let mut counts: BTreeMap<&str, BTreeMap<(Field, &str), i32>> = BTreeMap::new();
-    for posting in postings {
-        counts
-            .entry(&posting.legal_text_id)
-            .or_default()
-            .insert((posting.field, &posting.term), posting.count);
+    let mut roles: HashMap<&str, Vec<Role>> = HashMap::new();
+    for (index, word) in query.words.iter().enumerate() {
+        roles.entry(&word.verbatim).or_default().push(Role::Verbatim(index));
+        roles.entry(&word.exact).or_default().push(Role::Exact(index));
+        for stem in &word.stems {
+            roles.entry(stem).or_default().push(Role::Stem(index));
+        }
     }
-    let mut scores: BTreeMap<&str, f64> = BTreeMap::new();
-    for word in words {
-        let forms = [
-            (Form::Verbatim, VERBATIM_WEIGHT),
-            (Form::Exact, EXACT_WEIGHT),
-            (Form::Any, ANY_FORM_WEIGHT),
-        ];
-        for (form, weight) in forms {
-            let frequencies: Vec<(&str, f64)> = counts
-                .iter()
-                .map(|(id, terms)| (*id, weighted_frequency(word, form, terms)))
-                .filter(|(_, frequency)| *frequency > 0.0)
-                .collect();
-            let idf = inverse_document_frequency(collection.texts, frequencies.len());
-            for (id, frequency) in frequencies {
-                let length = lengths.get(id).copied().unwrap_or_default();
-                *scores.entry(id).or_default() += weight * idf * saturation(frequency, length, collection);
+    for (index, pair) in query.pairs.iter().enumerate() {
+        roles.entry(pair).or_default().push(Role::Pair(index));
+    }
+    let mut position: HashMap<&str, usize> = HashMap::new();
+    let mut texts: Vec<(&str, Matched)> = Vec::new();
+    for posting in postings {
+        let Some(roles) = roles.get(posting.term.as_str()) else {
+            continue;
+        };
+        let index = *position.entry(&posting.legal_text_id).or_insert_with(|| {
+            texts.push((
+                &posting.legal_text_id,
+                Matched {
+                    length: posting.length,
+                    words: vec![[[0; 3]; 3]; query.words.len()],
+                    pairs: vec![[0; 3]; query.pairs.len()],
+                },
+            ));
+            texts.len() - 1
+        });
+        let matched = &mut texts[index].1;
+        for role in roles {
+            match *role {
+                Role::Verbatim(word) => matched.words[word][0] = posting.counts,
+                Role::Exact(word) => {
+                    matched.words[word][1] = posting.counts;
+                    max_into(&mut matched.words[word][2], posting.counts);
+                }
+                Role::Stem(word) => max_into(&mut matched.words[word][2], posting.counts),
+                Role::Pair(pair) => matched.pairs[pair] = posting.counts,
             }
         }
     }
-    let mut ranked: Vec<Ranked> = scores
-        .into_iter()
-        .filter(|(id, _)| allowed.is_none_or(|allowed| allowed.contains(*id)))
-        .map(|(id, score)| Ranked {
-            legal_text_id: id.to_owned(),
-            score,
+    // Rarity is counted over every text holding a term, whatever the filter and the quoted
+    // phrases, as BM25 expects.
+    let rarity = |holding: &dyn Fn(&Matched) -> bool| {
+        inverse_document_frequency(
+            collection.texts,
+            texts.iter().filter(|(_, matched)| holding(matched)).count(),
+        )
+    };
+    let word_rarity: Vec<[f64; 3]> = (0..query.words.len())
+        .map(|word| [0, 1, 2].map(|form| rarity(&|matched: &Matched| weighted(matched.words[word][form]) > 0.0)))
+        .collect();
+    let pair_rarity: Vec<f64> = (0..query.pairs.len())
+        .map(|pair| rarity(&|matched: &Matched| weighted(matched.pairs[pair]) > 0.0))
+        .collect();
+    texts.retain(|(id, matched)| {
+        allowed.is_none_or(|allowed| allowed.contains(*id))
+            && query.required.iter().all(|phrase| match phrase {
+                Phrase::Word(word) => weighted(matched.words[*word][2]) > 0.0,
+                Phrase::Pairs(pairs) => pairs.iter().all(|pair| weighted(matched.pairs[*pair]) > 0.0),
+            })
+            // A pair of stems alone (no word in the exact form or a stem) is not a hit.
+            && matched.words.iter().any(|forms| weighted(forms[2]) > 0.0)
+    });
+    let forms = [VERBATIM_WEIGHT, EXACT_WEIGHT, ANY_FORM_WEIGHT];
+    let mut ranked: Vec<Ranked> = texts
+        .iter()
+        .map(|(id, matched)| {
+            let mut score = 0.0;
+            for (word, counts) in matched.words.iter().enumerate() {
+                for (form, weight) in forms.iter().enumerate() {
+                    let frequency = weighted(counts[form]);
+                    if frequency > 0.0 {
+                        score += weight * word_rarity[word][form] * saturation(frequency, matched.length, collection);
+                    }
+                }
+                if counts[2][Field::Title.index()] > 0 {
+                    score += TITLE_WEIGHT * word_rarity[word][2];
+                }
+            }
+            for (pair, counts) in matched.pairs.iter().enumerate() {
+                let frequency = weighted(*counts);
+                if frequency > 0.0 {
+                    score += PHRASE_WEIGHT
+                        * pair_rarity[pair]
+                        * saturation_with(frequency, matched.length, collection, PHRASE_B);
+                }
+                if counts[Field::Title.index()] > 0 {
+                    score += TITLE_WEIGHT * pair_rarity[pair];
+                }
+            }
+            Ranked {
+                legal_text_id: (*id).to_owned(),
+                score,
+            }
         })
         .collect();
     ranked.sort_by(|a, b| {
@@ -105,15 +198,18 @@ pub fn rank(
     ranked
 }
 
-/// Which matches of a query word count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Form {
-    /// The word as asked, up to case.
-    Verbatim,
-    /// The word as asked, up to case and accents.
-    Exact,
-    /// The word in any form: the exact one or a stem match.
-    Any,
+fn max_into(target: &mut FieldCounts, counts: FieldCounts) {
+    for (target, count) in target.iter_mut().zip(counts) {
+        *target = (*target).max(count);
+    }
+}
+
+/// Occurrences, each weighted by its field.
+fn weighted(counts: FieldCounts) -> f64 {
+    Field::ALL
+        .into_iter()
+        .map(|field| f64::from(field.weight()) * f64::from(counts[field.index()]))
+        .sum()
 }
 
 fn inverse_document_frequency(texts: usize, matching: usize) -> f64 {
@@ -123,26 +219,14 @@ fn inverse_document_frequency(texts: usize, matching: usize) -> f64 {
 
 /// BM25's frequency saturation, normalised by the text's length.
 fn saturation(frequency: f64, length: i64, collection: Collection) -> f64 {
-    let average_length = collection.average_length.max(1.0);
-    let norm = K1 * (1.0 - B + B * length as f64 / average_length);
-    frequency * (K1 + 1.0) / (frequency + norm)
+    saturation_with(frequency, length, collection, B)
 }
 
-/// How often `word` occurs in a text in `form`, each field weighted.
-fn weighted_frequency(word: &QueryWord, form: Form, terms: &BTreeMap<(Field, &str), i32>) -> f64 {
-    Field::ALL
-        .into_iter()
-        .map(|field| {
-            let count = |term: &str| f64::from(terms.get(&(field, term)).copied().unwrap_or_default());
-            let exact = count(&word.exact);
-            let occurrences = match form {
-                Form::Verbatim => count(&word.verbatim),
-                Form::Exact => exact,
-                Form::Any => word.stems.iter().map(|stem| count(stem)).fold(exact, f64::max),
-            };
-            f64::from(field.weight()) * occurrences
-        })
-        .sum()
+/// BM25's frequency saturation with `b` as the length normalisation.
+fn saturation_with(frequency: f64, length: i64, collection: Collection, b: f64) -> f64 {
+    let average_length = collection.average_length.max(1.0);
+    let norm = K1 * (1.0 - b + b * length as f64 / average_length);
+    frequency * (K1 + 1.0) / (frequency + norm)
 }
 
 /// Where the query's words occur in one string: the byte spans to highlight and which query
@@ -351,19 +435,33 @@ mod tests {
     use crate::analysis::{IndexedText, query_words};
     use sse_proto::lawguide::Provision;
 
-    fn postings(id: &str, language: &str, title: &str, summary: &str) -> (Vec<Posting>, i64) {
-        let indexed = IndexedText::new(language, [(Field::Title, title), (Field::Summary, summary)]);
-        let postings = indexed
-            .counts
-            .iter()
-            .map(|((field, term), count)| Posting {
-                legal_text_id: id.to_owned(),
-                field: *field,
+    /// The postings of each text (id, language, title, summary), and the collection they make.
+    fn index(texts: &[(&str, &str, &str, &str)]) -> (Vec<Posting>, Collection) {
+        let mut all = Vec::new();
+        let mut total = 0;
+        for (id, language, title, summary) in texts {
+            let indexed = IndexedText::new(language, [(Field::Title, *title), (Field::Summary, *summary)]);
+            total += indexed.weighted_length;
+            all.extend(indexed.counts.iter().map(|(term, counts)| Posting {
                 term: term.clone(),
-                count: *count,
-            })
-            .collect();
-        (postings, indexed.weighted_length)
+                legal_text_id: (*id).to_owned(),
+                counts: *counts,
+                length: indexed.weighted_length,
+            }));
+        }
+        let collection = Collection {
+            texts: texts.len(),
+            average_length: total as f64 / texts.len() as f64,
+        };
+        (all, collection)
+    }
+
+    fn ids(query: &str, language: Option<&str>, texts: &[(&str, &str, &str, &str)]) -> Vec<String> {
+        let (postings, collection) = index(texts);
+        rank(&Query::parse(query, language), &postings, collection, None)
+            .into_iter()
+            .map(|ranked| ranked.legal_text_id)
+            .collect()
     }
 
     #[test]
@@ -379,28 +477,62 @@ mod tests {
             ),
             ("other", "en", "Cooperatives act", "Nothing relevant."),
         ];
-        let mut all = Vec::new();
-        let mut lengths = BTreeMap::new();
-        for (id, language, title, summary) in texts {
-            let (found, length) = postings(id, language, title, summary);
-            all.extend(found);
-            lengths.insert(id.to_owned(), length);
-        }
-        let collection = Collection {
-            texts: lengths.len(),
-            average_length: lengths.values().sum::<i64>() as f64 / lengths.len() as f64,
-        };
-        let words = query_words("economia social", None);
-        let ranked: Vec<String> = rank(&words, &all, &lengths, collection, None)
-            .into_iter()
-            .map(|ranked| ranked.legal_text_id)
-            .collect();
         // The exact forms in the title first; exact forms in the summary outweigh other forms
         // ("économie") in the title.
-        assert_eq!(ranked, ["es", "summary-only", "fr"]);
+        assert_eq!(ids("economia social", None, &texts), ["es", "summary-only", "fr"]);
+        let (postings, collection) = index(&texts);
         let allowed = BTreeSet::from(["fr".to_owned()]);
-        let filtered = rank(&words, &all, &lengths, collection, Some(&allowed));
+        let filtered = rank(
+            &Query::parse("economia social", None),
+            &postings,
+            collection,
+            Some(&allowed),
+        );
         assert_eq!(filtered.len(), 1);
+    }
+
+    #[test]
+    fn a_phrase_outranks_its_words_apart_and_a_quoted_phrase_is_required() {
+        let texts = [
+            (
+                "apart",
+                "es",
+                "Ley de fomento",
+                "La economía del país y la cohesión social.",
+            ),
+            (
+                "phrase",
+                "es",
+                "Ley de fomento",
+                "La economía social del país y su cohesión.",
+            ),
+            ("one-word", "es", "Ley de fomento", "La economía del país."),
+        ];
+        assert_eq!(
+            ids("economía social", Some("es"), &texts),
+            ["phrase", "apart", "one-word"]
+        );
+        assert_eq!(ids("\"economía social\"", Some("es"), &texts), ["phrase"]);
+        assert_eq!(ids("\"cohesión\" economía", Some("es"), &texts), ["apart", "phrase"]);
+    }
+
+    #[test]
+    fn a_title_match_outranks_body_matches() {
+        let texts = [
+            (
+                "body",
+                "es",
+                "Ley de fomento",
+                "Las mutualidades y otras mutualidades del sector.",
+            ),
+            (
+                "title",
+                "es",
+                "Ley de mutualidades",
+                "Regula el sector y otras entidades del país.",
+            ),
+        ];
+        assert_eq!(ids("mutualidades", Some("es"), &texts), ["title", "body"]);
     }
 
     #[test]

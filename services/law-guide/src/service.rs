@@ -3,10 +3,11 @@
 
 use sse_platform::{ServiceError, pagination::ListQuery, update_mask, validate::Violations};
 use sse_proto::lawguide::{
-    CompareJurisdictionsRequest, CompareJurisdictionsResponse, CreateLegalTextRequest, CreateLegalTextResponse,
-    DeleteLegalTextRequest, DeleteLegalTextResponse, GetLegalTextRequest, GetLegalTextResponse, LegalText,
-    ListLegalTextRevisionsRequest, ListLegalTextRevisionsResponse, ListLegalTextsRequest, ListLegalTextsResponse,
-    SearchLegalTextsRequest, SearchLegalTextsResponse, Topic, UpdateLegalTextRequest, UpdateLegalTextResponse,
+    BatchGetLegalTextsRequest, BatchGetLegalTextsResponse, CompareJurisdictionsRequest, CompareJurisdictionsResponse,
+    CreateLegalTextRequest, CreateLegalTextResponse, DeleteLegalTextRequest, DeleteLegalTextResponse,
+    GetLegalTextRequest, GetLegalTextResponse, LegalText, ListLegalTextRevisionsRequest,
+    ListLegalTextRevisionsResponse, ListLegalTextsRequest, ListLegalTextsResponse, SearchLegalTextsRequest,
+    SearchLegalTextsResponse, Topic, UpdateLegalTextRequest, UpdateLegalTextResponse,
     law_guide_service_server::LawGuideService,
 };
 use tonic::{Request, Response, Status};
@@ -20,6 +21,9 @@ use crate::{
         check_topics,
     },
 };
+
+/// The most names one BatchGetLegalTexts may carry (AIP-231).
+pub const MAX_BATCH_GET: usize = 1000;
 
 /// The longest search query, in characters.
 pub const MAX_QUERY_CHARS: usize = 500;
@@ -47,6 +51,34 @@ impl LawGuideService for LawGuide {
         Ok(Response::new(GetLegalTextResponse {
             legal_text: Some(legal_text),
         }))
+    }
+
+    async fn batch_get_legal_texts(
+        &self,
+        request: Request<BatchGetLegalTextsRequest>,
+    ) -> Result<Response<BatchGetLegalTextsResponse>, Status> {
+        let names = request.into_inner().names;
+        if names.is_empty() || names.len() > MAX_BATCH_GET {
+            return Err(ServiceError::invalid_field(
+                "names",
+                format!("must hold 1 to {MAX_BATCH_GET} names, not {}", names.len()),
+            )
+            .into());
+        }
+        let mut violations = Violations::default();
+        let mut ids = Vec::with_capacity(names.len());
+        for (index, name) in names.iter().enumerate() {
+            match resource::parse_name(name, "names") {
+                Ok(id) => ids.push(id),
+                Err(_) => violations.add(
+                    format!("names[{index}]"),
+                    format!("`{name}` is not a legal text name (legalTexts/{{id}})"),
+                ),
+            }
+        }
+        violations.into_result()?;
+        let legal_texts = self.store.get_all(&ids).await?;
+        Ok(Response::new(BatchGetLegalTextsResponse { legal_texts }))
     }
 
     async fn list_legal_texts(

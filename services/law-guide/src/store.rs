@@ -3,7 +3,10 @@
 //! or not at all. Updates and deletes are conditional on the etag read, so concurrent writers
 //! cannot overwrite each other unseen.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    sync::{Arc, Mutex},
+};
 
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait,
@@ -20,8 +23,8 @@ use sse_platform::{
 use sse_proto::lawguide::{LegalText, LegalTextRevision, SearchResult, legal_text_revision::Change};
 
 use crate::{
-    analysis::{Field, IndexedText, query_words},
-    entity::{legal_text, revision, term},
+    analysis::{IndexedText, Query, QueryWord},
+    entity::{legal_text, posting, revision},
     resource::{self, KIND_PREFIX, KINDS, LEVEL_PREFIX, LEVELS, STATUS_PREFIX, STATUSES},
     search::{self, Collection, Posting},
 };
@@ -94,8 +97,9 @@ pub const REQUEST_LOG: RequestLog = RequestLog {
 
 /// The method name request records are kept under.
 pub const CREATE_METHOD: &str = "CreateLegalText";
-/// The most postings rows one statement inserts, well below SQLite's bound on parameters.
-const INSERT_CHUNK: usize = 500;
+/// The most bound parameters one statement carries: below SQLite's 32,766 and PostgreSQL's
+/// 65,535, so that multi-row INSERTs of any of these tables fit in one statement per chunk.
+pub const MAX_PARAMETERS: usize = 30_000;
 /// The most terms one postings query asks for.
 const TERM_CHUNK: usize = 500;
 
@@ -150,6 +154,15 @@ pub struct SearchPage {
     pub total_size: i32,
 }
 
+/// A synthetic legal text (see `generate`), with its earlier states, oldest first.
+pub struct GeneratedText {
+    pub id: String,
+    pub legal_text: LegalText,
+    pub earlier: Vec<LegalText>,
+    /// Microseconds since the Unix epoch.
+    pub create_time: i64,
+}
+
 pub struct RevisionPage {
     pub revisions: Vec<LegalTextRevision>,
     pub next_page_token: String,
@@ -158,11 +171,91 @@ pub struct RevisionPage {
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    rankings: Arc<Rankings>,
+}
+
+/// The table holding the search index's version: one row, whose `version` every write of a
+/// text, its postings included, increments in its own transaction.
+pub const INDEX_VERSION_TABLE: &str = "legal_text_index_version";
+
+/// The most rankings kept in memory; past it, all are dropped and the cache refills.
+const MAX_CACHED_RANKINGS: usize = 128;
+
+/// The rankings of recent searches, by query, language and filter, each with the index version
+/// it was computed at, and the pages of it already shown. A search already ranked at the
+/// current version (the next page, or the same search by another user) reads only the version,
+/// and the page's texts unless that page was shown too.
+#[derive(Default)]
+struct Rankings {
+    entries: Mutex<HashMap<RankingKey, Ranking>>,
+}
+
+/// Query, language and filter.
+type RankingKey = (String, String, String);
+
+/// The results of a page shown.
+type SharedPage = Arc<Vec<SearchResult>>;
+
+#[derive(Clone)]
+struct Ranking {
+    version: i64,
+    ranked: Arc<Vec<search::Ranked>>,
+    /// Pages shown, by offset and size.
+    pages: HashMap<(usize, usize), Arc<Vec<SearchResult>>>,
+}
+
+/// The most pages kept per ranking.
+const MAX_CACHED_PAGES: usize = 16;
+
+impl Rankings {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<RankingKey, Ranking>> {
+        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The ranking of `key` at `version`, and the page at `page` if it was shown.
+    fn get(
+        &self,
+        key: &RankingKey,
+        version: i64,
+        page: (usize, usize),
+    ) -> Option<(Arc<Vec<search::Ranked>>, Option<SharedPage>)> {
+        let entries = self.lock();
+        let ranking = entries.get(key).filter(|ranking| ranking.version == version)?;
+        Some((ranking.ranked.clone(), ranking.pages.get(&page).cloned()))
+    }
+
+    fn put(&self, key: RankingKey, version: i64, ranked: Arc<Vec<search::Ranked>>) {
+        let mut entries = self.lock();
+        if entries.len() >= MAX_CACHED_RANKINGS {
+            entries.clear();
+        }
+        entries.insert(
+            key,
+            Ranking {
+                version,
+                ranked,
+                pages: HashMap::new(),
+            },
+        );
+    }
+
+    fn put_page(&self, key: &RankingKey, version: i64, page: (usize, usize), results: Arc<Vec<SearchResult>>) {
+        let mut entries = self.lock();
+        if let Some(ranking) = entries.get_mut(key).filter(|ranking| ranking.version == version) {
+            if ranking.pages.len() >= MAX_CACHED_PAGES {
+                ranking.pages.clear();
+            }
+            ranking.pages.insert(page, results);
+        }
+    }
 }
 
 impl Store {
     pub fn new(db: DatabaseConnection) -> Self {
-        Store { db }
+        Store {
+            db,
+            rankings: Arc::default(),
+        }
     }
 
     #[tracing::instrument(skip(self), err(level = "debug", Display))]
@@ -171,6 +264,24 @@ impl Store {
             .await?
             .ok_or_else(|| ServiceError::not_found(resource::name_of(id)))?;
         resource::from_row(&row)
+    }
+
+    /// The texts of `ids`, in their order (an id may repeat), read in one query; NOT_FOUND
+    /// names the first missing one.
+    #[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug", Display))]
+    pub async fn get_all(&self, ids: &[&str]) -> ServiceResult<Vec<LegalText>> {
+        let wanted: BTreeSet<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+        let rows = legal_text::Entity::find()
+            .filter(legal_text::Column::Id.is_in(wanted))
+            .all(&self.db)
+            .await?;
+        let by_id: BTreeMap<&str, &legal_text::Model> = rows.iter().map(|row| (row.id.as_str(), row)).collect();
+        ids.iter()
+            .map(|id| match by_id.get(id) {
+                Some(row) => resource::from_row(row),
+                None => Err(ServiceError::not_found(resource::name_of(id))),
+            })
+            .collect()
     }
 
     pub async fn exists(&self, id: &str) -> ServiceResult<bool> {
@@ -235,11 +346,98 @@ impl Store {
             .exec_without_returning(&txn)
             .await?;
         write_derived(&txn, &stored, &id, &indexed).await?;
+        bump_index_version(&txn, 1, indexed.weighted_length).await?;
         REQUEST_LOG
             .record(&txn, CREATE_METHOD, &item.request_id, &stored, now)
             .await?;
         txn.commit().await?;
         Ok(stored)
+    }
+
+    /// Writes many texts at once, with their facets, search index and revisions, in one
+    /// transaction of a few multi-row statements per table; ids already taken (by a text, or by
+    /// the revisions of a deleted one) are skipped. Returns how many texts were written.
+    pub async fn insert_generated(&self, texts: Vec<GeneratedText>) -> ServiceResult<usize> {
+        let ids: Vec<String> = texts.iter().map(|text| text.id.clone()).collect();
+        let txn = self.db.begin().await?;
+        let mut taken: BTreeSet<String> = legal_text::Entity::find()
+            .select_only()
+            .column(legal_text::Column::Id)
+            .filter(legal_text::Column::Id.is_in(ids.iter().cloned()))
+            .into_tuple::<String>()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .collect();
+        taken.extend(
+            revision::Entity::find()
+                .select_only()
+                .column(revision::Column::LegalTextId)
+                .distinct()
+                .filter(revision::Column::LegalTextId.is_in(ids))
+                .into_tuple::<String>()
+                .all(&txn)
+                .await?,
+        );
+        let mut rows = Vec::new();
+        let mut facets = Vec::new();
+        let mut postings = Vec::new();
+        let mut revisions = Vec::new();
+        let mut total_length = 0;
+        for text in texts {
+            if taken.contains(&text.id) {
+                continue;
+            }
+            let created = text.create_time;
+            let mut states = text.earlier;
+            states.push(text.legal_text);
+            let last = states.len() - 1;
+            for (position, state) in states.iter_mut().enumerate() {
+                // Each state was written a second after the one before.
+                let written = created + i64::try_from(position).unwrap_or_default() * 1_000_000;
+                state.name = resource::name_of(&text.id);
+                state.create_time = Some(time::timestamp(created));
+                state.update_time = Some(time::timestamp(written));
+                resource::set_etag(state)?;
+                if position < last {
+                    revisions.push(revision::ActiveModel::from(revision::Model {
+                        legal_text_id: text.id.clone(),
+                        revision_id: i64::try_from(position).unwrap_or_default() + 1,
+                        change: change_name(Change::Update).to_owned(),
+                        revision_create_time: written + 1_000_000,
+                        resource: resource::to_json(state)?,
+                    }));
+                }
+            }
+            let stored = &states[last];
+            let indexed = resource::index(stored);
+            total_length += indexed.weighted_length;
+            rows.push(resource::to_row(stored, &text.id, &indexed)?);
+            let mut values = resource::facets(stored);
+            values.sort();
+            values.dedup();
+            facets.extend(values.into_iter().map(|(field, value)| (text.id.clone(), field, value)));
+            postings.extend(resource::postings(&indexed, &text.id));
+        }
+        let written = rows.len();
+        insert_chunked::<legal_text::Entity>(&txn, rows, 18).await?;
+        insert_facets(&txn, facets).await?;
+        insert_postings(&txn, postings).await?;
+        insert_chunked::<revision::Entity>(&txn, revisions, 5).await?;
+        bump_index_version(&txn, i64::try_from(written).unwrap_or_default(), total_length).await?;
+        txn.commit().await?;
+        Ok(written)
+    }
+
+    /// After a bulk write: lets PostgreSQL read postings from the index alone (its visibility
+    /// map) and plan with fresh statistics. SQLite needs nothing.
+    pub async fn refresh_statistics(&self) -> ServiceResult<()> {
+        if self.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            self.db
+                .execute_unprepared("VACUUM ANALYZE legal_text_postings, legal_texts")
+                .await?;
+        }
+        Ok(())
     }
 
     /// Changes one legal text if its etag is still `etag` (when given), keeping its previous
@@ -275,6 +473,7 @@ impl Store {
             keep_revision(&txn, id, &previous, Change::Update, now).await?;
             delete_derived(&txn, id).await?;
             write_derived(&txn, &changed, id, &indexed).await?;
+            bump_index_version(&txn, 0, indexed.weighted_length - row.search_length).await?;
             txn.commit().await?;
             Ok(changed)
         }
@@ -300,6 +499,7 @@ impl Store {
                 return Err(lifecycle::stale_etag(&resource::name_of(id)));
             }
             let kept = keep_revision(&txn, id, &previous, Change::Delete, now).await?;
+            bump_index_version(&txn, -1, -row.search_length).await?;
             txn.commit().await?;
             Ok(kept)
         }
@@ -358,57 +558,48 @@ impl Store {
         };
         let condition = filter_condition(query.filter)?;
         let language = Some(query.language).filter(|language| !language.is_empty());
-        let words = query_words(query.query, language);
-        let terms: BTreeSet<String> = words.iter().flat_map(|word| word.terms().cloned()).collect();
-        let terms: Vec<String> = terms.into_iter().collect();
-
-        let mut postings = Vec::new();
-        for chunk in terms.chunks(TERM_CHUNK) {
-            let rows = term::Entity::find()
-                .filter(term::Column::Term.is_in(chunk.iter().cloned()))
-                .all(&self.db)
-                .await?;
-            postings.extend(rows.into_iter().filter_map(|row| {
-                Some(Posting {
-                    field: Field::parse(&row.field)?,
-                    legal_text_id: row.legal_text_id,
-                    term: row.term,
-                    count: row.count,
-                })
-            }));
-        }
-        let lengths: BTreeMap<String, i64> = legal_text::Entity::find()
-            .select_only()
-            .column(legal_text::Column::Id)
-            .column(legal_text::Column::SearchLength)
-            .into_tuple::<(String, i64)>()
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .collect();
-        let allowed = match condition {
-            None => None,
-            Some(condition) => Some(
-                legal_text::Entity::find()
-                    .select_only()
-                    .column(legal_text::Column::Id)
-                    .filter(condition)
-                    .into_tuple::<String>()
-                    .all(&self.db)
-                    .await?
-                    .into_iter()
-                    .collect::<BTreeSet<String>>(),
-            ),
+        let parsed = Query::parse(query.query, language);
+        let key = (
+            query.query.to_owned(),
+            query.language.to_owned(),
+            query.filter.to_owned(),
+        );
+        let IndexState { version, collection } = index_state(&self.db).await?;
+        let requested = (usize::try_from(offset).unwrap_or(usize::MAX), page_size as usize);
+        let (ranked, shown) = match self.rankings.get(&key, version, requested) {
+            Some(found) => found,
+            None => {
+                let ranked = Arc::new(self.rank(&parsed, condition, collection).await?);
+                self.rankings.put(key.clone(), version, ranked.clone());
+                (ranked, None)
+            }
         };
-        let collection = Collection {
-            texts: lengths.len(),
-            average_length: lengths.values().sum::<i64>() as f64 / lengths.len().max(1) as f64,
-        };
-        let ranked = search::rank(&words, &postings, &lengths, collection, allowed.as_ref());
 
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(ranked.len());
-        let end = start.saturating_add(page_size as usize).min(ranked.len());
-        let page = &ranked[start..end];
+        let start = requested.0.min(ranked.len());
+        let end = start.saturating_add(requested.1).min(ranked.len());
+        let results = match shown {
+            Some(results) => results,
+            None => {
+                let results = Arc::new(self.page(&ranked[start..end], &parsed.words).await?);
+                self.rankings.put_page(&key, version, requested, results.clone());
+                results
+            }
+        };
+        let next_page_token = if end < ranked.len() {
+            PageToken::new(fingerprint, vec![(end as u64).into()]).encode()
+        } else {
+            String::new()
+        };
+        Ok(SearchPage {
+            results: results.as_ref().clone(),
+            next_page_token,
+            total_size: i32::try_from(ranked.len()).unwrap_or(i32::MAX),
+        })
+    }
+
+    /// The results of one page of a ranking: the texts and their snippets. A text deleted
+    /// between the two reads is left out of the page rather than failing it.
+    async fn page(&self, page: &[search::Ranked], words: &[QueryWord]) -> ServiceResult<Vec<SearchResult>> {
         let ids: Vec<String> = page.iter().map(|ranked| ranked.legal_text_id.clone()).collect();
         let mut texts: BTreeMap<String, LegalText> = BTreeMap::new();
         for row in legal_text::Entity::find()
@@ -418,28 +609,85 @@ impl Store {
         {
             texts.insert(row.id.clone(), resource::from_row(&row)?);
         }
-        // A text deleted between the two reads is left out of the page rather than failing it.
-        let results = page
+        Ok(page
             .iter()
             .filter_map(|ranked| {
                 let text = texts.remove(&ranked.legal_text_id)?;
                 Some(SearchResult {
-                    snippets: search::snippets(&text, &words),
+                    snippets: search::snippets(&text, words),
                     legal_text: Some(text),
                     score: ranked.score,
                 })
             })
-            .collect();
-        let next_page_token = if end < ranked.len() {
-            PageToken::new(fingerprint, vec![(end as u64).into()]).encode()
-        } else {
-            String::new()
+            .collect())
+    }
+
+    /// Every text matching `parsed` (and `condition`), ranked, read from the postings of the
+    /// query's terms.
+    async fn rank(
+        &self,
+        parsed: &Query,
+        condition: Option<Condition>,
+        collection: Collection,
+    ) -> ServiceResult<Vec<search::Ranked>> {
+        let terms: BTreeSet<String> = parsed.terms().cloned().collect();
+        let terms: Vec<String> = terms.into_iter().collect();
+
+        let mut postings = Vec::new();
+        for chunk in terms.chunks(TERM_CHUNK) {
+            // Read by position, not by column name: a broad query reads tens of thousands.
+            let rows: Vec<(String, String, i32, i32, i32, i64)> = posting::Entity::find()
+                .select_only()
+                .columns([
+                    posting::Column::Term,
+                    posting::Column::LegalTextId,
+                    posting::Column::Title,
+                    posting::Column::Summary,
+                    posting::Column::Provisions,
+                    posting::Column::Length,
+                ])
+                .filter(posting::Column::Term.is_in(chunk.iter().cloned()))
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            postings.extend(
+                rows.into_iter()
+                    .map(|(term, legal_text_id, title, summary, provisions, length)| Posting {
+                        term,
+                        legal_text_id,
+                        counts: [title, summary, provisions],
+                        length,
+                    }),
+            );
+        }
+        // The filter is applied to the texts the postings name only, not to the whole table.
+        let allowed = match condition {
+            None => None,
+            Some(_) if postings.is_empty() => Some(BTreeSet::new()),
+            Some(condition) => Some(
+                legal_text::Entity::find()
+                    .select_only()
+                    .column(legal_text::Column::Id)
+                    .filter(condition)
+                    .filter(
+                        legal_text::Column::Id.in_subquery(
+                            sea_orm::sea_query::Query::select()
+                                .distinct()
+                                .column(posting::Column::LegalTextId)
+                                .from(posting::Entity)
+                                .and_where(posting::Column::Term.is_in(terms.iter().cloned()))
+                                .to_owned(),
+                        ),
+                    )
+                    .into_tuple::<String>()
+                    .all(&self.db)
+                    .await?
+                    .into_iter()
+                    .collect::<BTreeSet<String>>(),
+            ),
         };
-        Ok(SearchPage {
-            results,
-            next_page_token,
-            total_size: i32::try_from(ranked.len()).unwrap_or(i32::MAX),
-        })
+        let ranked = search::rank(parsed, &postings, collection, allowed.as_ref());
+        Ok(ranked)
     }
 
     /// Every legal text matching `filter`, and in `jurisdictions` when some are given.
@@ -522,7 +770,85 @@ fn revision_from_row(row: &revision::Model) -> ServiceResult<LegalTextRevision> 
     })
 }
 
-/// Writes a text's facets and search terms.
+/// The search index's version and what BM25 needs of the collection, as of one write.
+struct IndexState {
+    version: i64,
+    collection: Collection,
+}
+
+/// The search index's state (see [`INDEX_VERSION_TABLE`]), in one read of one row.
+async fn index_state(db: &impl ConnectionTrait) -> ServiceResult<IndexState> {
+    let select = sea_orm::sea_query::Query::select()
+        .columns(["version", "texts", "total_length"])
+        .from(INDEX_VERSION_TABLE)
+        .to_owned();
+    let (version, texts, total_length): (i64, i64, i64) = match db.query_one(&select).await? {
+        Some(row) => (
+            row.try_get("", "version")?,
+            row.try_get("", "texts")?,
+            row.try_get("", "total_length")?,
+        ),
+        None => (0, 0, 0),
+    };
+    let texts = usize::try_from(texts).unwrap_or_default();
+    Ok(IndexState {
+        version,
+        collection: Collection {
+            texts,
+            average_length: total_length as f64 / texts.max(1) as f64,
+        },
+    })
+}
+
+/// Marks the search index changed, in the transaction that changes it, with the change in the
+/// number of texts and in their total weighted length: searches ranked before are ranked again.
+/// Writers of texts wait on each other here until they commit.
+pub async fn bump_index_version(db: &impl ConnectionTrait, texts: i64, length: i64) -> ServiceResult<()> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let update = sea_orm::sea_query::Query::update()
+        .table(INDEX_VERSION_TABLE)
+        .value("version", Expr::col("version").add(1))
+        .value("texts", Expr::col("texts").add(texts))
+        .value("total_length", Expr::col("total_length").add(length))
+        .to_owned();
+    db.execute(&update).await?;
+    Ok(())
+}
+
+/// The number of texts and their total weighted length as the index's state keeps them (which
+/// [`count_collection`] must match).
+pub async fn kept_collection(db: &impl ConnectionTrait) -> ServiceResult<(i64, i64)> {
+    let select = sea_orm::sea_query::Query::select()
+        .columns(["texts", "total_length"])
+        .from(INDEX_VERSION_TABLE)
+        .to_owned();
+    match db.query_one(&select).await? {
+        Some(row) => Ok((row.try_get("", "texts")?, row.try_get("", "total_length")?)),
+        None => Ok((0, 0)),
+    }
+}
+
+/// How many texts there are, and their total weighted length, counted over the texts' table
+/// (the migration's starting point for the index's state).
+pub async fn count_collection(db: &impl ConnectionTrait) -> ServiceResult<(i64, i64)> {
+    let (texts, total): (i64, Option<i64>) = legal_text::Entity::find()
+        .select_only()
+        .column_as(legal_text::Column::Id.count(), "texts")
+        .column_as(
+            sea_orm::sea_query::SimpleExpr::from(sea_orm::sea_query::Func::cast_as(
+                sea_orm::sea_query::Func::sum(sea_orm::sea_query::Expr::col(legal_text::Column::SearchLength)),
+                "BIGINT",
+            )),
+            "total",
+        )
+        .into_tuple()
+        .one(db)
+        .await?
+        .unwrap_or_default();
+    Ok((texts, total.unwrap_or_default()))
+}
+
+/// Writes a text's facets and search index.
 async fn write_derived(
     txn: &DatabaseTransaction,
     stored: &LegalText,
@@ -530,21 +856,51 @@ async fn write_derived(
     indexed: &IndexedText,
 ) -> ServiceResult<()> {
     FACETS.replace(txn, id, resource::facets(stored)).await?;
-    let terms = resource::terms(indexed, id);
-    let mut terms = terms.into_iter().peekable();
-    while terms.peek().is_some() {
-        let chunk: Vec<term::ActiveModel> = terms.by_ref().take(INSERT_CHUNK).collect();
-        term::Entity::insert_many(chunk).exec_without_returning(txn).await?;
+    insert_postings(txn, resource::postings(indexed, id)).await
+}
+
+/// Inserts facet rows (owner, field, value), a multi-row statement per chunk.
+async fn insert_facets(db: &impl ConnectionTrait, facets: Vec<(String, &'static str, String)>) -> ServiceResult<()> {
+    for chunk in facets.chunks(MAX_PARAMETERS / 3) {
+        let mut insert = sea_orm::sea_query::Query::insert()
+            .into_table(FACETS.table)
+            .columns([FACETS.owner_column, FACETS.field_column, FACETS.value_column])
+            .to_owned();
+        for (owner, field, value) in chunk {
+            insert.values_panic([owner.as_str().into(), (*field).into(), value.as_str().into()]);
+        }
+        db.execute(&insert).await?;
     }
     Ok(())
 }
 
-/// Removes a text's facets and search terms. Explicitly rather than by cascade: SQLite enforces
+/// Inserts postings with one multi-row statement per [`MAX_PARAMETERS`] worth of rows.
+pub async fn insert_postings(db: &impl ConnectionTrait, postings: Vec<posting::ActiveModel>) -> ServiceResult<()> {
+    insert_chunked::<posting::Entity>(db, postings, 6).await
+}
+
+/// Inserts `rows` of `columns` columns each, in as few multi-row statements as the databases'
+/// bounds on bound parameters allow.
+pub async fn insert_chunked<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    rows: Vec<E::ActiveModel>,
+    columns: usize,
+) -> ServiceResult<()> {
+    let per_statement = (MAX_PARAMETERS / columns.max(1)).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<E::ActiveModel> = rows.by_ref().take(per_statement).collect();
+        E::insert_many(chunk).exec_without_returning(db).await?;
+    }
+    Ok(())
+}
+
+/// Removes a text's facets and search index. Explicitly rather than by cascade: SQLite enforces
 /// foreign keys only on connections that asked for it.
 async fn delete_derived(txn: &DatabaseTransaction, id: &str) -> ServiceResult<()> {
     FACETS.replace(txn, id, Vec::new()).await?;
-    term::Entity::delete_many()
-        .filter(term::Column::LegalTextId.eq(id))
+    posting::Entity::delete_many()
+        .filter(posting::Column::LegalTextId.eq(id))
         .exec(txn)
         .await?;
     Ok(())

@@ -4,12 +4,16 @@
 use sea_orm_migration::{MigrationTrait, MigratorTrait, sea_orm::DynIden};
 
 mod m20261127_000001_create_indicators;
+mod m20261130_000001_index_observations_for_export;
 
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_create_indicators::Migration)]
+        vec![
+            Box::new(m20261127_000001_create_indicators::Migration),
+            Box::new(m20261130_000001_index_observations_for_export::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

@@ -1,17 +1,23 @@
-//! SDMX-CSV 2.0: one header, one row per observation, fields quoted only when they must be.
+//! SDMX-CSV 2.0: one header, one row per observation, fields quoted only when they must be;
+//! written piece by piece, so an export streams.
 
 use super::{ATTRIBUTES, DATAFLOW, DIMENSIONS, SdmxObservation};
 
-pub fn write(observations: &[SdmxObservation]) -> String {
-    let mut out = String::new();
+/// The header line.
+pub fn header() -> String {
     let header: Vec<&str> = ["STRUCTURE", "STRUCTURE_ID", "ACTION"]
         .into_iter()
         .chain(DIMENSIONS)
         .chain(["OBS_VALUE"])
         .chain(ATTRIBUTES)
         .collect();
-    out.push_str(&header.join(","));
+    let mut out = header.join(",");
     out.push('\n');
+    out
+}
+
+/// Appends one line per observation to `out`.
+pub fn write_lines(out: &mut String, observations: &[SdmxObservation]) {
     for observation in observations {
         let mut fields = vec!["dataflow".to_owned(), DATAFLOW.to_owned(), "I".to_owned()];
         fields.extend(observation.key.iter().cloned());
@@ -21,7 +27,6 @@ pub fn write(observations: &[SdmxObservation]) -> String {
         out.push_str(&line.join(","));
         out.push('\n');
     }
-    out
 }
 
 /// RFC 4180, quoting only when needed.

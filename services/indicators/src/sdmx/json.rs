@@ -3,6 +3,8 @@
 //! them by index. An attribute with no value in the whole message is left out: readers that meet
 //! an attribute with an empty value list misalign the ones after it.
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 
 use super::{ATTRIBUTES, DIMENSIONS, SdmxObservation, bounds, now, status_name};
@@ -27,133 +29,197 @@ const ATTRIBUTE_NAMES: [&str; 6] = [
 
 /// Distinct values in order of first use.
 #[derive(Default)]
-struct Values(Vec<String>);
+struct Values {
+    listed: Vec<String>,
+    positions: HashMap<String, usize>,
+}
 
 impl Values {
     fn index(&mut self, value: &str) -> usize {
-        match self.0.iter().position(|known| known == value) {
-            Some(index) => index,
-            None => {
-                self.0.push(value.to_owned());
-                self.0.len() - 1
-            }
+        if let Some(position) = self.positions.get(value) {
+            return *position;
         }
+        self.listed.push(value.to_owned());
+        self.positions.insert(value.to_owned(), self.listed.len() - 1);
+        self.listed.len() - 1
     }
 }
 
-pub fn write(observations: &[SdmxObservation]) -> String {
-    let mut dimension_values: [Values; 6] = Default::default();
-    let mut attribute_values: [Values; 6] = Default::default();
-    let mut periods = Vec::new();
-    let mut indexed = Vec::with_capacity(observations.len());
-    for observation in observations {
-        let key: Vec<usize> = observation
-            .key
-            .iter()
-            .zip(dimension_values.iter_mut())
-            .map(|(value, values)| values.index(value))
-            .collect();
-        if key[5] == periods.len() {
-            periods.push(bounds(&observation.period));
+/// An SDMX-JSON message written piece by piece: [`JsonWriter::start`], observations in any
+/// number of [`JsonWriter::write_observations`] calls, then [`JsonWriter::finish`]. The data set
+/// comes before the structure, whose value lists are only known at the end; which attributes
+/// the message has must be known at the start (every observation lists them by position).
+pub struct JsonWriter {
+    dimension_values: [Values; 6],
+    attribute_values: [Values; 6],
+    periods: Vec<(String, String)>,
+    /// The positions in [`ATTRIBUTES`] the message has.
+    used: Vec<usize>,
+    written: usize,
+}
+
+impl JsonWriter {
+    /// A writer of a message whose observations have the attributes flagged in `has`.
+    pub fn new(has: [bool; 6]) -> JsonWriter {
+        JsonWriter {
+            dimension_values: Default::default(),
+            attribute_values: Default::default(),
+            periods: Vec::new(),
+            used: (0..ATTRIBUTES.len()).filter(|index| has[*index]).collect(),
+            written: 0,
         }
-        let attributes: Vec<Option<usize>> = observation
-            .attributes
-            .iter()
-            .zip(attribute_values.iter_mut())
-            .map(|(value, values)| (!value.is_empty()).then(|| values.index(value)))
-            .collect();
-        indexed.push((key, observation.value, attributes));
-    }
-    let used: Vec<usize> = (0..ATTRIBUTES.len())
-        .filter(|index| !attribute_values[*index].0.is_empty())
-        .collect();
-
-    let dimensions: Vec<Value> = DIMENSIONS
-        .iter()
-        .enumerate()
-        .map(|(position, id)| {
-            let values: Vec<Value> = dimension_values[position]
-                .0
-                .iter()
-                .enumerate()
-                .map(|(index, value)| match position {
-                    3 => json!({"id": value, "name": status_name(value)}),
-                    5 => {
-                        let (start, end) = &periods[index];
-                        json!({"id": value, "name": value, "start": start, "end": end})
-                    }
-                    _ => json!({"id": value, "name": value}),
-                })
-                .collect();
-            let mut dimension =
-                json!({"id": id, "name": DIMENSION_NAMES[position], "keyPosition": position, "values": values});
-            if matches!(*id, "REF_AREA" | "TIME_PERIOD") {
-                dimension["roles"] = json!([id]);
-            }
-            dimension
-        })
-        .collect();
-    let attributes: Vec<Value> = used
-        .iter()
-        .map(|&index| {
-            let values: Vec<Value> = attribute_values[index]
-                .0
-                .iter()
-                .map(|value| json!({"value": value, "name": value}))
-                .collect();
-            let mut attribute = json!({
-                "id": ATTRIBUTES[index],
-                "name": ATTRIBUTE_NAMES[index],
-                "relationship": {"observation": {}},
-                "values": values,
-            });
-            if ATTRIBUTES[index] == "UNIT_MEASURE" {
-                attribute["roles"] = json!(["UNIT_MEASURE"]);
-            }
-            attribute
-        })
-        .collect();
-    let mut observation_map = serde_json::Map::new();
-    for (key, value, attribute_indices) in indexed {
-        let key = key.iter().map(usize::to_string).collect::<Vec<_>>().join(":");
-        let mut entry = vec![json!(value)];
-        entry.extend(
-            used.iter()
-                .map(|&index| attribute_indices[index].map_or(Value::Null, |position| json!(position))),
-        );
-        observation_map.insert(key, Value::Array(entry));
     }
 
-    let message = json!({
-        "meta": {
+    /// The message up to its first observation.
+    pub fn start(&self) -> String {
+        let meta = json!({
             "schema": SCHEMA,
             "id": uuid::Uuid::new_v4().to_string(),
             "test": false,
             "prepared": now(),
             "contentLanguages": ["en"],
             "sender": {"id": "SSE", "name": "SSE Observatory"},
-        },
-        "data": {
-            "structures": [{
-                "links": [
-                    {"rel": "dataflow", "urn": "urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow=SSE:DF_SSE_OBS(1.0)"},
-                    {"rel": "structure", "urn": "urn:sdmx:org.sdmx.infomodel.datastructure.DataStructure=SSE:DSD_SSE_OBS(1.0)"},
-                ],
-                "name": "SSE Observatory observations",
-                "dimensions": {"dataSet": [], "series": [], "observation": dimensions},
-                "measures": {"observation": [{"id": "OBS_VALUE", "name": "Observation value"}]},
-                "attributes": {"dataSet": [], "dimensionGroup": [], "series": [], "observation": attributes},
-                "dataSets": [0],
-            }],
-            "dataSets": [{
-                "structure": 0,
-                "action": "Information",
-                "links": [{"rel": "dataflow", "urn": "urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow=SSE:DF_SSE_OBS(1.0)"}],
-                "observations": observation_map,
-            }],
-        },
-    });
-    let mut text = serde_json::to_string_pretty(&message).unwrap_or_default();
-    text.push('\n');
-    text
+        });
+        let links = json!([{"rel": "dataflow", "urn": "urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow=SSE:DF_SSE_OBS(1.0)"}]);
+        format!(
+            "{{\"meta\":{meta},\n\"data\":{{\"dataSets\":[{{\"structure\":0,\"action\":\"Information\",\"links\":{links},\n\"observations\":{{"
+        )
+    }
+
+    /// Appends `observations`, one line each.
+    pub fn write_observations(&mut self, out: &mut String, observations: &[SdmxObservation]) {
+        for observation in observations {
+            let key: Vec<usize> = observation
+                .key
+                .iter()
+                .zip(self.dimension_values.iter_mut())
+                .map(|(value, values)| values.index(value))
+                .collect();
+            if key[5] == self.periods.len() {
+                self.periods.push(bounds(&observation.period));
+            }
+            let key: Vec<String> = key.iter().map(usize::to_string).collect();
+            let mut entry = vec![json!(observation.value)];
+            for &index in &self.used {
+                let value = &observation.attributes[index];
+                entry.push(if value.is_empty() {
+                    Value::Null
+                } else {
+                    json!(self.attribute_values[index].index(value))
+                });
+            }
+            if self.written > 0 {
+                out.push(',');
+            }
+            out.push('\n');
+            out.push_str(&Value::String(key.join(":")).to_string());
+            out.push(':');
+            out.push_str(&Value::Array(entry).to_string());
+            self.written += 1;
+        }
+    }
+
+    /// The rest of the message: the end of the data set, then the structure.
+    pub fn finish(self) -> String {
+        let dimensions: Vec<Value> = DIMENSIONS
+            .iter()
+            .enumerate()
+            .map(|(position, id)| {
+                let values: Vec<Value> = self.dimension_values[position]
+                    .listed
+                    .iter()
+                    .enumerate()
+                    .map(|(index, value)| match position {
+                        3 => json!({"id": value, "name": status_name(value)}),
+                        5 => {
+                            let (start, end) = &self.periods[index];
+                            json!({"id": value, "name": value, "start": start, "end": end})
+                        }
+                        _ => json!({"id": value, "name": value}),
+                    })
+                    .collect();
+                let mut dimension =
+                    json!({"id": id, "name": DIMENSION_NAMES[position], "keyPosition": position, "values": values});
+                if matches!(*id, "REF_AREA" | "TIME_PERIOD") {
+                    dimension["roles"] = json!([id]);
+                }
+                dimension
+            })
+            .collect();
+        let attributes: Vec<Value> = self
+            .used
+            .iter()
+            .map(|&index| {
+                let values: Vec<Value> = self.attribute_values[index]
+                    .listed
+                    .iter()
+                    .map(|value| json!({"value": value, "name": value}))
+                    .collect();
+                let mut attribute = json!({
+                    "id": ATTRIBUTES[index],
+                    "name": ATTRIBUTE_NAMES[index],
+                    "relationship": {"observation": {}},
+                    "values": values,
+                });
+                if ATTRIBUTES[index] == "UNIT_MEASURE" {
+                    attribute["roles"] = json!(["UNIT_MEASURE"]);
+                }
+                attribute
+            })
+            .collect();
+        let structures = json!([{
+            "links": [
+                {"rel": "dataflow", "urn": "urn:sdmx:org.sdmx.infomodel.datastructure.Dataflow=SSE:DF_SSE_OBS(1.0)"},
+                {"rel": "structure", "urn": "urn:sdmx:org.sdmx.infomodel.datastructure.DataStructure=SSE:DSD_SSE_OBS(1.0)"},
+            ],
+            "name": "SSE Observatory observations",
+            "dimensions": {"dataSet": [], "series": [], "observation": dimensions},
+            "measures": {"observation": [{"id": "OBS_VALUE", "name": "Observation value"}]},
+            "attributes": {"dataSet": [], "dimensionGroup": [], "series": [], "observation": attributes},
+            "dataSets": [0],
+        }]);
+        format!("\n}}}}],\n\"structures\":{structures}}}}}\n")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::period::Period;
+
+    fn observation(key: [&str; 6], value: f64, unit: &str) -> SdmxObservation {
+        SdmxObservation {
+            key: key.map(str::to_owned),
+            value,
+            attributes: [unit, "", "", "", "", ""].map(str::to_owned),
+            period: Period::parse(key[5]).expect("period"),
+        }
+    }
+
+    #[test]
+    fn a_message_written_in_pieces_is_one_json_document() {
+        let mut writer = JsonWriter::new([true, false, false, false, false, false]);
+        let mut text = writer.start();
+        writer.write_observations(
+            &mut text,
+            &[observation(["jobs", "FR", "_Z", "A", "src-1", "2020"], 5.0, "{jobs}")],
+        );
+        writer.write_observations(
+            &mut text,
+            &[
+                observation(["jobs", "ES", "_Z", "A", "src-1", "2021"], 7.0, "{jobs}"),
+                observation(["jobs", "FR", "_Z", "T", "src-1", "2020"], 9.0, ""),
+            ],
+        );
+        text.push_str(&writer.finish());
+        let message: Value = serde_json::from_str(&text).expect("json");
+        let observations = &message["data"]["dataSets"][0]["observations"];
+        assert_eq!(observations["0:0:0:0:0:0"], json!([5.0, 0]));
+        assert_eq!(observations["0:1:0:0:0:1"], json!([7.0, 0]));
+        assert_eq!(observations["0:0:0:1:0:0"], json!([9.0, null]));
+        let dimensions = &message["data"]["structures"][0]["dimensions"]["observation"];
+        assert_eq!(dimensions[5]["values"][1]["start"], "2021-01-01T00:00:00Z");
+        let attributes = &message["data"]["structures"][0]["attributes"]["observation"];
+        assert_eq!(attributes.as_array().map(Vec::len), Some(1));
+    }
 }
