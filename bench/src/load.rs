@@ -1,0 +1,198 @@
+//! Closed-loop load: one worker per connection, each sending its next call as soon as the last
+//! one answered, for a warm-up (not recorded) and then a measured window. Latencies are kept
+//! whole (microseconds) so that percentiles are exact rather than bucketed.
+
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+/// How long (or how many calls) to run a measure for.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadSpec {
+    pub warmup: Duration,
+    pub duration: Duration,
+    /// Stop the measured window after this many calls in all, if sooner than `duration`.
+    pub requests: Option<u64>,
+}
+
+/// What a measured window gave.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub calls: u64,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    pub elapsed: Duration,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+}
+
+impl Stats {
+    /// Successful calls per second.
+    pub fn rate(&self) -> f64 {
+        let seconds = self.elapsed.as_secs_f64();
+        if seconds > 0.0 {
+            self.calls as f64 / seconds
+        } else {
+            0.0
+        }
+    }
+
+    pub fn summary(&self) -> String {
+        let mut line = format!(
+            "{} calls in {:.2} s: {:.0} req/s, p50 {}, p99 {}, max {}",
+            self.calls,
+            self.elapsed.as_secs_f64(),
+            self.rate(),
+            millis(self.p50),
+            millis(self.p99),
+            millis(self.max)
+        );
+        if self.errors > 0 {
+            line.push_str(&format!(
+                ", {} errors (first: {})",
+                self.errors,
+                self.first_error.as_deref().unwrap_or("?")
+            ));
+        }
+        line
+    }
+}
+
+pub fn millis(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+}
+
+/// The `quantile` (0..=1) of sorted microsecond latencies, nearest rank.
+pub fn percentile(sorted: &[u32], quantile: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (quantile * sorted.len() as f64).ceil() as usize;
+    let index = rank.clamp(1, sorted.len()) - 1;
+    Duration::from_micros(u64::from(sorted[index]))
+}
+
+struct WorkerOutcome {
+    latencies: Vec<u32>,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+/// Runs each worker (a call maker per connection) in a closed loop and merges what they saw.
+pub async fn run<W, F>(spec: LoadSpec, workers: Vec<W>) -> Stats
+where
+    W: FnMut() -> F + Send + 'static,
+    F: Future<Output = Result<(), String>> + Send + 'static,
+{
+    let started = Instant::now();
+    let measure_from = started + spec.warmup;
+    let measure_until = measure_from + spec.duration;
+    let counted = Arc::new(AtomicU64::new(0));
+    let limit = spec.requests.unwrap_or(u64::MAX);
+    let mut handles = Vec::new();
+    for mut worker in workers {
+        let counted = Arc::clone(&counted);
+        handles.push(tokio::spawn(async move {
+            let mut outcome = WorkerOutcome {
+                latencies: Vec::new(),
+                errors: 0,
+                first_error: None,
+            };
+            loop {
+                let call_start = Instant::now();
+                if call_start >= measure_until {
+                    break;
+                }
+                let measured = call_start >= measure_from;
+                if measured && counted.fetch_add(1, Ordering::Relaxed) >= limit {
+                    break;
+                }
+                let result = worker().await;
+                if !measured {
+                    continue;
+                }
+                match result {
+                    Ok(()) => {
+                        let micros = call_start.elapsed().as_micros();
+                        outcome.latencies.push(u32::try_from(micros).unwrap_or(u32::MAX));
+                    }
+                    Err(error) => {
+                        outcome.errors += 1;
+                        outcome.first_error.get_or_insert(error);
+                    }
+                }
+            }
+            outcome
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    let mut first_error = None;
+    for handle in handles {
+        match handle.await {
+            Ok(outcome) => {
+                latencies.extend(outcome.latencies);
+                errors += outcome.errors;
+                if first_error.is_none() {
+                    first_error = outcome.first_error;
+                }
+            }
+            Err(error) => {
+                errors += 1;
+                first_error.get_or_insert(format!("worker failed: {error}"));
+            }
+        }
+    }
+    let finished = Instant::now();
+    latencies.sort_unstable();
+    Stats {
+        calls: latencies.len() as u64,
+        errors,
+        first_error,
+        elapsed: finished.saturating_duration_since(measure_from),
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
+        max: percentile(&latencies, 1.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let latencies: Vec<u32> = (1..=100).collect();
+        assert_eq!(percentile(&latencies, 0.50), Duration::from_micros(50));
+        assert_eq!(percentile(&latencies, 0.99), Duration::from_micros(99));
+        assert_eq!(percentile(&latencies, 1.0), Duration::from_micros(100));
+        assert_eq!(percentile(&[], 0.99), Duration::ZERO);
+        assert_eq!(percentile(&[7], 0.99), Duration::from_micros(7));
+    }
+
+    #[tokio::test]
+    async fn a_request_limit_stops_the_measured_window() {
+        let spec = LoadSpec {
+            warmup: Duration::ZERO,
+            duration: Duration::from_secs(30),
+            requests: Some(20),
+        };
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                || async {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    Ok(())
+                }
+            })
+            .collect();
+        let stats = run(spec, workers).await;
+        assert_eq!(stats.calls, 20);
+        assert!(stats.elapsed < Duration::from_secs(5));
+    }
+}

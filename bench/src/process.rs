@@ -1,0 +1,164 @@
+//! The server as a process: its memory from /proc, a fresh one spawned to time its start, and
+//! the Health/Check poll that says when it serves.
+
+use std::{
+    net::{SocketAddr, TcpListener},
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use tonic::transport::Endpoint;
+use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+
+/// Resident memory of a process, from `/proc/<pid>/status`, in bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Memory {
+    /// Now (VmRSS).
+    pub resident: u64,
+    /// The peak since the process started or since [`reset_peak`] (VmHWM).
+    pub peak: u64,
+}
+
+pub fn memory(pid: u32) -> anyhow::Result<Memory> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("cannot read /proc/{pid}/status"))?;
+    let field = |name: &str| -> anyhow::Result<u64> {
+        let line = status
+            .lines()
+            .find(|line| line.starts_with(name))
+            .with_context(|| format!("no {name} in /proc/{pid}/status"))?;
+        let kilobytes: u64 = line
+            .trim_start_matches(name)
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .with_context(|| format!("cannot read {line:?}"))?;
+        Ok(kilobytes * 1024)
+    };
+    Ok(Memory {
+        resident: field("VmRSS:")?,
+        peak: field("VmHWM:")?,
+    })
+}
+
+/// Resets the process's peak resident size (VmHWM) to its current size, so that the next
+/// reading is the peak of what ran since. Returns whether the kernel allowed it.
+pub fn reset_peak(pid: u32) -> bool {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
+}
+
+pub fn mebibytes(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// `count` loopback ports free right now (bound then released).
+pub fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
+    let listeners = (0..count)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<Vec<_>, _>>()
+        .context("cannot bind a loopback port")?;
+    listeners
+        .iter()
+        .map(|listener| Ok(listener.local_addr()?.port()))
+        .collect()
+}
+
+/// Asks Health/Check (the whole server) once; true when it answers SERVING.
+pub async fn is_serving(url: &str) -> bool {
+    let Ok(endpoint) = Endpoint::from_shared(url.to_owned()) else {
+        return false;
+    };
+    let Ok(channel) = endpoint.connect_timeout(Duration::from_millis(200)).connect().await else {
+        return false;
+    };
+    let mut client = HealthClient::new(channel);
+    let request = HealthCheckRequest { service: String::new() };
+    matches!(
+        client.check(request).await,
+        Ok(response) if response.get_ref().status == ServingStatus::Serving as i32
+    )
+}
+
+/// Polls Health/Check every few milliseconds until SERVING; returns how long it took.
+pub async fn wait_until_serving(url: &str, limit: Duration) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if is_serving(url).await {
+            return Ok(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    bail!("{url} was not SERVING after {} s", limit.as_secs())
+}
+
+/// A server this harness started; stopped with SIGTERM when dropped.
+pub struct SpawnedServer {
+    child: Child,
+    pub grpc_url: String,
+}
+
+impl SpawnedServer {
+    /// Starts `observatory serve` on the database at `database_url`, on free loopback ports.
+    pub fn start(binary: &Path, database_url: &str, log: &Path) -> anyhow::Result<SpawnedServer> {
+        let ports = free_ports(2)?;
+        let grpc = SocketAddr::from(([127, 0, 0, 1], ports[0]));
+        let http = SocketAddr::from(([127, 0, 0, 1], ports[1]));
+        let log_file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+        let child = Command::new(binary)
+            .arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env_remove("OBSERVATORY_DATABASE_URL")
+            .env("OBSERVATORY_GRPC_ADDR", grpc.to_string())
+            .env("OBSERVATORY_HTTP_ADDR", http.to_string())
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        Ok(SpawnedServer {
+            child,
+            grpc_url: format!("http://{grpc}"),
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM, then up to `grace` for a clean exit, then SIGKILL.
+    pub fn stop(mut self, grace: Duration) -> anyhow::Result<()> {
+        terminate(self.child.id());
+        let started = Instant::now();
+        while started.elapsed() < grace {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.child.kill()?;
+        self.child.wait()?;
+        bail!("the server did not stop within {} s of SIGTERM", grace.as_secs())
+    }
+}
+
+impl Drop for SpawnedServer {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Sends SIGTERM through kill(1): the harness keeps to safe Rust.
+fn terminate(pid: u32) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
