@@ -6,6 +6,35 @@ use sse_proto::types::{ExternalIdentifier, LatLng, PartialDate, SourceCitation};
 
 use crate::error::{FieldViolation, ServiceError, ServiceResult};
 
+/// The most names one AIP-231 batch get carries.
+pub const MAX_BATCH_GET: usize = 1000;
+
+/// The ids of a batch get's `names` (1 to [`MAX_BATCH_GET`], in order, repeats kept), each read
+/// by `parse`; every name it cannot read is a violation at `names[i]` saying what a name looks
+/// like (`expected`, e.g. "an initiative name (initiatives/{id})").
+pub fn batch_get_ids<'a>(
+    names: &'a [String],
+    expected: &str,
+    parse: impl Fn(&'a str) -> Option<&'a str>,
+) -> ServiceResult<Vec<&'a str>> {
+    if names.is_empty() || names.len() > MAX_BATCH_GET {
+        return Err(ServiceError::invalid_field(
+            "names",
+            format!("must hold 1 to {MAX_BATCH_GET} names, not {}", names.len()),
+        ));
+    }
+    let mut violations = Violations::default();
+    let mut ids = Vec::with_capacity(names.len());
+    for (index, name) in names.iter().enumerate() {
+        match parse(name) {
+            Some(id) => ids.push(id),
+            None => violations.add(format!("names[{index}]"), format!("`{name}` is not {expected}")),
+        }
+    }
+    violations.into_result()?;
+    Ok(ids)
+}
+
 /// The violations found in one request.
 #[derive(Debug, Default)]
 pub struct Violations(Vec<FieldViolation>);

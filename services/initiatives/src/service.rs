@@ -2,7 +2,11 @@
 //! store. Handlers stay thin; what a field means lives in `validation` and `resource`.
 
 use sse_platform::{
-    ServiceError, ServiceResult, lifecycle::Lifecycle, pagination::ListQuery, time, update_mask, validate::Violations,
+    ServiceError, ServiceResult,
+    lifecycle::Lifecycle,
+    pagination::ListQuery,
+    time, update_mask,
+    validate::{self, Violations},
 };
 use sse_proto::initiatives::{
     BatchCreateInitiativesRequest, BatchCreateInitiativesResponse, BatchGetInitiativesRequest,
@@ -21,9 +25,6 @@ use crate::{
 
 /// The most initiatives one BatchCreateInitiatives may carry.
 pub const MAX_BATCH_SIZE: usize = 1000;
-
-/// The most names one BatchGetInitiatives may carry (AIP-231).
-pub const MAX_BATCH_GET: usize = 1000;
 
 /// Fields an update mask may name; `*` names them all.
 const WRITABLE_FIELDS: &[&str] = &[
@@ -123,21 +124,9 @@ impl InitiativeService for InitiativesService {
         request: Request<BatchGetInitiativesRequest>,
     ) -> Result<Response<BatchGetInitiativesResponse>, Status> {
         let names = request.into_inner().names;
-        if names.is_empty() || names.len() > MAX_BATCH_GET {
-            return Err(ServiceError::invalid_field("names", format!("must hold 1 to {MAX_BATCH_GET} names")).into());
-        }
-        let mut violations = Violations::default();
-        let mut ids = Vec::with_capacity(names.len());
-        for (index, name) in names.iter().enumerate() {
-            match resource::parse_name(name, "names") {
-                Ok(id) => ids.push(id),
-                Err(_) => violations.add(
-                    format!("names[{index}]"),
-                    format!("`{name}` is not an initiative name (initiatives/{{id}})"),
-                ),
-            }
-        }
-        violations.into_result()?;
+        let ids = validate::batch_get_ids(&names, "an initiative name (initiatives/{id})", |name| {
+            resource::parse_name(name, "names").ok()
+        })?;
         let initiatives = self.store.get_all(&ids).await?;
         Ok(Response::new(BatchGetInitiativesResponse { initiatives }))
     }

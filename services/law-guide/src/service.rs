@@ -1,7 +1,12 @@
 //! The gRPC face of the law guide: reads each request, checks it whole, and hands it to the
 //! store. Handlers stay thin; what a field means lives in `validation` and `resource`.
 
-use sse_platform::{ServiceError, pagination::ListQuery, update_mask, validate::Violations};
+use sse_platform::{
+    ServiceError,
+    pagination::ListQuery,
+    update_mask,
+    validate::{self, Violations},
+};
 use sse_proto::lawguide::{
     BatchGetLegalTextsRequest, BatchGetLegalTextsResponse, CompareJurisdictionsRequest, CompareJurisdictionsResponse,
     CreateLegalTextRequest, CreateLegalTextResponse, DeleteLegalTextRequest, DeleteLegalTextResponse,
@@ -21,9 +26,6 @@ use crate::{
         check_topics,
     },
 };
-
-/// The most names one BatchGetLegalTexts may carry (AIP-231).
-pub const MAX_BATCH_GET: usize = 1000;
 
 /// The longest search query, in characters.
 pub const MAX_QUERY_CHARS: usize = 500;
@@ -58,25 +60,9 @@ impl LawGuideService for LawGuide {
         request: Request<BatchGetLegalTextsRequest>,
     ) -> Result<Response<BatchGetLegalTextsResponse>, Status> {
         let names = request.into_inner().names;
-        if names.is_empty() || names.len() > MAX_BATCH_GET {
-            return Err(ServiceError::invalid_field(
-                "names",
-                format!("must hold 1 to {MAX_BATCH_GET} names, not {}", names.len()),
-            )
-            .into());
-        }
-        let mut violations = Violations::default();
-        let mut ids = Vec::with_capacity(names.len());
-        for (index, name) in names.iter().enumerate() {
-            match resource::parse_name(name, "names") {
-                Ok(id) => ids.push(id),
-                Err(_) => violations.add(
-                    format!("names[{index}]"),
-                    format!("`{name}` is not a legal text name (legalTexts/{{id}})"),
-                ),
-            }
-        }
-        violations.into_result()?;
+        let ids = validate::batch_get_ids(&names, "a legal text name (legalTexts/{id})", |name| {
+            resource::parse_name(name, "names").ok()
+        })?;
         let legal_texts = self.store.get_all(&ids).await?;
         Ok(Response::new(BatchGetLegalTextsResponse { legal_texts }))
     }
