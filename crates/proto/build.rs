@@ -5,7 +5,9 @@
 use std::{env, fs, path::PathBuf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Read when the script runs, not baked in when it is compiled: Cargo shares a compiled build
+    // script between checkouts of the same workspace that build into one target folder.
+    let proto_root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let files = proto_files(&proto_root)?;
     for file in &files {
         println!("cargo:rerun-if-changed={}", file.display());
