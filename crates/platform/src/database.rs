@@ -90,6 +90,22 @@ pub const MAX_BIND_PARAMETERS: usize = 30_000;
 /// scans the table and tests each row against the whole list (seconds at a million rows).
 pub const IN_LIST_CHUNK: usize = 100;
 
+/// Inserts `rows` of `E` in as few multi-row INSERTs as the bind-parameter limit allows (one
+/// parameter per column of `E`), in the caller's transaction.
+pub async fn insert_all<E: sea_orm::EntityTrait>(
+    db: &impl sea_orm::ConnectionTrait,
+    rows: Vec<E::ActiveModel>,
+) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::Iterable;
+    let per_statement = rows_per_insert(E::Column::iter().count());
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<E::ActiveModel> = rows.by_ref().take(per_statement).collect();
+        E::insert_many(chunk).exec_without_returning(db).await?;
+    }
+    Ok(())
+}
+
 /// How many rows of `columns` columns one multi-row INSERT may carry.
 pub const fn rows_per_insert(columns: usize) -> usize {
     let rows = MAX_BIND_PARAMETERS / if columns == 0 { 1 } else { columns };

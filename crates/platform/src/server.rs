@@ -15,7 +15,7 @@ use tonic::{
 use tonic_health::{ServingStatus, server::HealthReporter};
 use tower_http::{
     classify::{GrpcCode, GrpcErrorsAsFailures, SharedClassifier},
-    trace::{DefaultOnFailure, TraceLayer},
+    trace::{DefaultOnBodyChunk, DefaultOnEos, DefaultOnFailure, DefaultOnRequest, DefaultOnResponse, TraceLayer},
 };
 
 use crate::{auth, calls::ServiceChannel, shutdown::Shutdown, telemetry};
@@ -60,11 +60,7 @@ impl GrpcServer {
     pub fn in_process(&self) -> ServiceChannel {
         let routes = self.routes.clone().routes();
         let service = tower::ServiceBuilder::new()
-            .layer(
-                TraceLayer::new(SharedClassifier::new(caller_errors_are_not_failures()))
-                    .make_span_with(telemetry::grpc_request_span)
-                    .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
-            )
+            .layer(trace_layer())
             .layer(InterceptorLayer::new(auth::identify_caller(self.admin_key.clone())))
             .service(routes);
         let service = tower::ServiceExt::map_err(
@@ -103,11 +99,7 @@ impl GrpcServer {
             }
         };
         let server = Server::builder()
-            .layer(
-                TraceLayer::new(SharedClassifier::new(caller_errors_are_not_failures()))
-                    .make_span_with(telemetry::grpc_request_span)
-                    .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
-            )
+            .layer(trace_layer())
             .layer(InterceptorLayer::new(auth::identify_caller(self.admin_key)))
             .add_routes(self.routes.routes())
             // Without TCP_NODELAY a response written in several pieces waits for the client's delayed
@@ -124,6 +116,23 @@ impl GrpcServer {
         tracing::info!(%address, "gRPC server stopped");
         Ok(())
     }
+}
+
+/// The span and failure log of every call, from the network or in process.
+type CallTrace = TraceLayer<
+    SharedClassifier<GrpcErrorsAsFailures>,
+    fn(&http::Request<Body>) -> tracing::Span,
+    DefaultOnRequest,
+    DefaultOnResponse,
+    DefaultOnBodyChunk,
+    DefaultOnEos,
+    DefaultOnFailure,
+>;
+
+fn trace_layer() -> CallTrace {
+    TraceLayer::new(SharedClassifier::new(caller_errors_are_not_failures()))
+        .make_span_with(telemetry::grpc_request_span as fn(&http::Request<Body>) -> tracing::Span)
+        .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN))
 }
 
 /// The caller's own mistakes (bad input, unknown names, stale etags…) are answers, not server

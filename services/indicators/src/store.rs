@@ -40,10 +40,6 @@ pub const BATCH_CREATE_OBSERVATIONS: &str = "BatchCreateObservations";
 /// The most observations one BatchCreateObservations may carry.
 pub const MAX_BATCH_SIZE: usize = 10_000;
 
-/// Observation rows in one INSERT: each binds one parameter per column, and a statement stays
-/// within both databases' bind-parameter limits.
-pub const ROWS_PER_INSERT: usize = database::rows_per_insert(OBSERVATION_COLUMNS);
-const OBSERVATION_COLUMNS: usize = 19;
 /// Names in one `IN (…)` list (see the platform's reason).
 const NAMES_PER_QUERY: usize = database::IN_LIST_CHUNK;
 
@@ -610,7 +606,7 @@ impl Store {
     /// Creates every observation or none. A `request_id` seen before (of the batch, or of one
     /// item) returns what that request returned, and writes nothing for it. Every step is done in
     /// bulk: one query for the recorded requests, one for the indicators, one per
-    /// [`NAMES_PER_QUERY`] names for clashes, one multi-row INSERT per [`ROWS_PER_INSERT`] rows and
+    /// [`NAMES_PER_QUERY`] names for clashes, as few multi-row INSERTs as the parameter limit allows and
     /// as few for the request records.
     #[tracing::instrument(skip(self, items), fields(count = items.len()), err(level = "debug", Display))]
     pub async fn create_observations(
@@ -670,7 +666,7 @@ impl Store {
             }
             let names: Vec<String> = created.iter().map(|observation| observation.name.clone()).collect();
             require_unused_names(&txn, &names).await?;
-            insert_observation_rows(&txn, rows).await?;
+            database::insert_all::<observation_row::Entity>(&txn, rows).await?;
             REQUEST_LOG
                 .record_many_json(&txn, CREATE_OBSERVATION, &records, now)
                 .await?;
@@ -694,7 +690,7 @@ impl Store {
     /// `observatory generate`, which makes rows it knows are valid and new.
     pub async fn insert_generated(&self, rows: Vec<observation_row::ActiveModel>) -> ServiceResult<()> {
         let txn = self.db.begin().await?;
-        insert_observation_rows(&txn, rows).await?;
+        database::insert_all::<observation_row::Entity>(&txn, rows).await?;
         txn.commit().await?;
         self.counts.changed();
         Ok(())
@@ -793,21 +789,6 @@ async fn require_unused_names(txn: &DatabaseTransaction, names: &[String]) -> Se
             let taken: String = row.try_get("", "name")?;
             return Err(ServiceError::already_exists(taken));
         }
-    }
-    Ok(())
-}
-
-/// Inserts `rows`, one multi-row INSERT per [`ROWS_PER_INSERT`].
-async fn insert_observation_rows(
-    db: &impl ConnectionTrait,
-    rows: Vec<observation_row::ActiveModel>,
-) -> ServiceResult<()> {
-    let mut pending = rows.into_iter().peekable();
-    while pending.peek().is_some() {
-        let chunk: Vec<_> = pending.by_ref().take(ROWS_PER_INSERT).collect();
-        observation_row::Entity::insert_many(chunk)
-            .exec_without_returning(db)
-            .await?;
     }
     Ok(())
 }

@@ -5,12 +5,12 @@
 use std::{collections::HashMap, sync::Arc};
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, Iterable, QueryFilter, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
     TransactionTrait,
 };
 use sse_platform::{
     ServiceError, ServiceResult,
-    database::{IN_LIST_CHUNK, rows_per_insert},
+    database::{self, IN_LIST_CHUNK},
     error,
     filter::{FacetTable, FieldKind, FilterField, FilterSchema},
     idempotency::RequestLog,
@@ -222,11 +222,7 @@ impl Store {
             records.push((request_id, stored));
             rows.push(row);
         }
-        for chunk in chunks_of(rows, rows_per_insert(initiative::Column::iter().count())) {
-            initiative::Entity::insert_many(chunk)
-                .exec_without_returning(&txn)
-                .await?;
-        }
+        database::insert_all::<initiative::Entity>(&txn, rows).await?;
         FACETS.insert_new(&txn, facets).await?;
         REQUEST_LOG.record_many(&txn, CREATE_METHOD, &records, now).await?;
         REQUEST_LOG
@@ -297,16 +293,6 @@ async fn first_existing(db: &impl ConnectionTrait, ids: &[&str]) -> ServiceResul
         taken.extend(found);
     }
     Ok(ids.iter().find(|id| taken.contains(**id)).map(|id| (*id).to_owned()))
-}
-
-/// `items` cut into vectors of at most `size`.
-fn chunks_of<T>(items: Vec<T>, size: usize) -> Vec<Vec<T>> {
-    let mut chunks = Vec::new();
-    let mut items = items.into_iter().peekable();
-    while items.peek().is_some() {
-        chunks.push(items.by_ref().take(size).collect());
-    }
-    chunks
 }
 
 async fn find(db: &impl ConnectionTrait, id: &str) -> ServiceResult<Option<initiative::Model>> {

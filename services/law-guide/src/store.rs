@@ -13,7 +13,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use sse_platform::{
-    ServiceError, ServiceResult, error,
+    ServiceError, ServiceResult, database, error,
     filter::{self, FacetTable, FieldKind, FilterField, FilterSchema},
     idempotency::RequestLog,
     lifecycle, names,
@@ -97,9 +97,6 @@ pub const REQUEST_LOG: RequestLog = RequestLog {
 
 /// The method name request records are kept under.
 pub const CREATE_METHOD: &str = "CreateLegalText";
-/// The most bound parameters one statement carries: below SQLite's 32,766 and PostgreSQL's
-/// 65,535, so that multi-row INSERTs of any of these tables fit in one statement per chunk.
-pub const MAX_PARAMETERS: usize = 30_000;
 /// The most terms one postings query asks for.
 const TERM_CHUNK: usize = 500;
 
@@ -420,10 +417,10 @@ impl Store {
             postings.extend(resource::postings(&indexed, &text.id));
         }
         let written = rows.len();
-        insert_chunked::<legal_text::Entity>(&txn, rows, 18).await?;
-        insert_facets(&txn, facets).await?;
+        database::insert_all::<legal_text::Entity>(&txn, rows).await?;
+        FACETS.insert_new(&txn, facets).await?;
         insert_postings(&txn, postings).await?;
-        insert_chunked::<revision::Entity>(&txn, revisions, 5).await?;
+        database::insert_all::<revision::Entity>(&txn, revisions).await?;
         bump_index_version(&txn, i64::try_from(written).unwrap_or_default(), total_length).await?;
         txn.commit().await?;
         Ok(written)
@@ -859,40 +856,9 @@ async fn write_derived(
     insert_postings(txn, resource::postings(indexed, id)).await
 }
 
-/// Inserts facet rows (owner, field, value), a multi-row statement per chunk.
-async fn insert_facets(db: &impl ConnectionTrait, facets: Vec<(String, &'static str, String)>) -> ServiceResult<()> {
-    for chunk in facets.chunks(MAX_PARAMETERS / 3) {
-        let mut insert = sea_orm::sea_query::Query::insert()
-            .into_table(FACETS.table)
-            .columns([FACETS.owner_column, FACETS.field_column, FACETS.value_column])
-            .to_owned();
-        for (owner, field, value) in chunk {
-            insert.values_panic([owner.as_str().into(), (*field).into(), value.as_str().into()]);
-        }
-        db.execute(&insert).await?;
-    }
-    Ok(())
-}
-
-/// Inserts postings with one multi-row statement per [`MAX_PARAMETERS`] worth of rows.
+/// Inserts postings in as few multi-row statements as the parameter limit allows.
 pub async fn insert_postings(db: &impl ConnectionTrait, postings: Vec<posting::ActiveModel>) -> ServiceResult<()> {
-    insert_chunked::<posting::Entity>(db, postings, 6).await
-}
-
-/// Inserts `rows` of `columns` columns each, in as few multi-row statements as the databases'
-/// bounds on bound parameters allow.
-pub async fn insert_chunked<E: EntityTrait>(
-    db: &impl ConnectionTrait,
-    rows: Vec<E::ActiveModel>,
-    columns: usize,
-) -> ServiceResult<()> {
-    let per_statement = (MAX_PARAMETERS / columns.max(1)).max(1);
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<E::ActiveModel> = rows.by_ref().take(per_statement).collect();
-        E::insert_many(chunk).exec_without_returning(db).await?;
-    }
-    Ok(())
+    Ok(database::insert_all::<posting::Entity>(db, postings).await?)
 }
 
 /// Removes a text's facets and search index. Explicitly rather than by cascade: SQLite enforces
