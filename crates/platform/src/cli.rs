@@ -1,10 +1,16 @@
-//! The command line every observatory binary shares: `serve`, `migrate` and `seed`, with the
-//! settings flags. A binary names itself and its modules; the rest is here.
+//! The command line every observatory binary shares: `serve`, `migrate`, `seed`, `generate` and
+//! `keys`, with the settings flags. A binary names itself and its modules; the rest is here.
 
 use clap::{Parser, Subcommand};
+use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
 use crate::{
+    access::{
+        self, Policy, audit,
+        guard::Access,
+        keys::{KeyStore, NewKey},
+    },
     config::{self, Settings, SettingsFlags},
     database,
     generate::GenerateSpec,
@@ -24,7 +30,7 @@ struct Cli {
     flags: SettingsFlags,
 }
 
-#[derive(Debug, Clone, Copy, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 enum Command {
     /// Migrates and seeds the database (seeding unless `seed = false`), then serves until
     /// SIGTERM or Ctrl-C.
@@ -47,6 +53,32 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Manages partners' API keys in the access store (`access_database_url`, by default the
+    /// database): for bootstrapping and scripts. Results go to stdout as JSON, logs to stderr.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+enum KeysCommand {
+    /// Creates a key and prints it, with its secret, once: `{"name", "key", "scopes", ...}`.
+    Create {
+        /// Whose key it is, e.g. the partner organisation.
+        #[arg(long)]
+        display_name: String,
+        /// Comma-separated: initiatives.write, indicators.write, lawguide.write, read, admin.
+        #[arg(long, value_delimiter = ',', required = true)]
+        scopes: Vec<String>,
+        /// Days until the key stops working; never by default.
+        #[arg(long)]
+        expire_days: Option<u32>,
+    },
+    /// Prints every key (never a secret), newest first, one JSON object per line.
+    List,
+    /// Revokes a key (`apiKeys/…`): every service refuses it within seconds.
+    Revoke { name: String },
 }
 
 /// Runs the binary `name` made of `modules`; returns the process exit code.
@@ -68,7 +100,10 @@ pub fn run(name: &'static str, modules: &[&dyn ServiceModule]) -> std::process::
     };
     let outcome = runtime.block_on(async {
         let _telemetry = telemetry::init(name, settings.log_format, &settings.log_filter)?;
-        let result = execute(cli.command, &settings, modules).await;
+        let result = match cli.command {
+            Command::Keys { command } => manage_keys(command, &settings).await,
+            command => execute(command, &settings, modules).await,
+        };
         if let Err(error) = &result {
             tracing::error!(error = format!("{error:#}"), "{name} failed");
         }
@@ -92,11 +127,16 @@ async fn execute(command: Command, settings: &Settings, modules: &[&dyn ServiceM
         tracing::info!(database = %database::redact(&url), "connecting to the database");
         database::connect(&url).await?
     };
+    let access_db = if keeping_data.is_empty() {
+        None
+    } else {
+        Some(open_access_store(settings, &db).await?)
+    };
     for module in &keeping_data {
         module.migrate(&db).await?;
     }
     let seed = match command {
-        Command::Migrate => false,
+        Command::Migrate | Command::Keys { .. } => false,
         Command::Seed | Command::Generate { .. } => true,
         Command::Serve => settings.seed,
     };
@@ -111,7 +151,7 @@ async fn execute(command: Command, settings: &Settings, modules: &[&dyn ServiceM
         observations,
         legal_texts,
         seed,
-    } = command
+    } = command.clone()
     {
         if observations > 0 && initiatives == 0 {
             anyhow::bail!("--observations needs --initiatives: observations are about generated initiatives");
@@ -140,16 +180,29 @@ async fn execute(command: Command, settings: &Settings, modules: &[&dyn ServiceM
         settings: settings.clone(),
         local_services: None,
     };
-    let server = modules.iter().try_fold(
-        GrpcServer::new(settings.admin_key.clone(), settings.shutdown_grace()),
-        |server, module| module.register(server, &context),
-    )?;
+    let policy = Policy::from_settings(settings)?;
+    let shutdown = Shutdown::on_signals();
+    let mut server = match &access_db {
+        // A process that keeps data serves key management too, over the access store, and
+        // relays its audit events there when the store is another database.
+        Some(access_db) => {
+            let access = Access::new(policy, access_db.clone(), db.clone());
+            let service = access::service::grpc_service(access_db.clone(), access.clone());
+            if !same_database(settings) {
+                tokio::spawn(audit::relay(db.clone(), access_db.clone(), shutdown.clone()));
+            }
+            GrpcServer::new(access, settings.shutdown_grace()).add_service(service)
+        }
+        None => GrpcServer::new(Access::without_store(policy), settings.shutdown_grace()),
+    };
+    for module in modules {
+        server = module.register(server, &context)?;
+    }
     context.local_services = Some(server.in_process());
     let mut http_routes = Vec::new();
     for module in modules {
         http_routes.extend(module.http_routes(&context)?);
     }
-    let shutdown = Shutdown::on_signals();
     if http_routes.is_empty() {
         server.serve(listener, shutdown).await?;
     } else {
@@ -164,4 +217,111 @@ async fn execute(command: Command, settings: &Settings, modules: &[&dyn ServiceM
     }
     db.close().await?;
     Ok(())
+}
+
+/// Whether the access store is the process's own database.
+fn same_database(settings: &Settings) -> bool {
+    settings.access_database_url() == settings.database_url()
+}
+
+/// The access store, migrated: the process's own database `db`, or the one configured.
+async fn open_access_store(settings: &Settings, db: &DatabaseConnection) -> anyhow::Result<DatabaseConnection> {
+    // Audit events are written beside each write, so every database holds the audit table.
+    database::migrate::<access::schema::Migrator>(db).await?;
+    if same_database(settings) {
+        return Ok(db.clone());
+    }
+    let url = settings.access_database_url();
+    tracing::info!(database = %database::redact(&url), "connecting to the access store");
+    let access_db = database::connect(&url).await?;
+    database::migrate::<access::schema::Migrator>(&access_db).await?;
+    Ok(access_db)
+}
+
+/// `keys create|list|revoke`, on the access store.
+async fn manage_keys(command: KeysCommand, settings: &Settings) -> anyhow::Result<()> {
+    let url = settings.access_database_url();
+    tracing::info!(database = %database::redact(&url), "connecting to the access store");
+    let db = database::connect(&url).await?;
+    database::migrate::<access::schema::Migrator>(&db).await?;
+    let store = KeyStore::new(db.clone());
+    let printed = match command {
+        KeysCommand::Create {
+            display_name,
+            scopes,
+            expire_days,
+        } => {
+            let expire_time = expire_days.map(|days| {
+                let now = chrono::Utc::now() + chrono::Duration::days(i64::from(days));
+                now.timestamp_micros()
+            });
+            let wanted = sse_proto::access::ApiKey {
+                display_name,
+                scopes: scopes.iter().map(|scope| scope.trim().to_owned()).collect(),
+                expire_time: expire_time.map(crate::time::timestamp),
+                ..Default::default()
+            };
+            let new: NewKey =
+                access::service::check_new_key(Some(&wanted)).map_err(|error| anyhow::anyhow!("{error}"))?;
+            let (row, secret) = store.create(new).await.map_err(|error| anyhow::anyhow!("{error}"))?;
+            let mut printed = key_json(&row);
+            printed["key"] = secret.into();
+            vec![printed]
+        }
+        KeysCommand::List => {
+            let mut printed = Vec::new();
+            let mut page_token = String::new();
+            loop {
+                let page = store
+                    .list(crate::pagination::ListQuery {
+                        order_by: "create_time desc",
+                        page_size: 1000,
+                        page_token: &page_token,
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(|error| anyhow::anyhow!("{error}"))?;
+                printed.extend(page.items.iter().map(key_json));
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                page_token = page.next_page_token;
+            }
+            printed
+        }
+        KeysCommand::Revoke { name } => {
+            let id = name
+                .strip_prefix("apiKeys/")
+                .ok_or_else(|| anyhow::anyhow!("a key is named `apiKeys/{{id}}`, not `{name}`"))?;
+            let row = store.revoke(id).await.map_err(|error| anyhow::anyhow!("{error}"))?;
+            vec![key_json(&row)]
+        }
+    };
+    db.close().await?;
+    for line in printed {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// A key as the command line prints it: the proto3 JSON of `ApiKey`, in snake case as the
+/// issue's scripts read it.
+fn key_json(row: &access::schema::api_key::Model) -> serde_json::Value {
+    let key = access::service::to_proto(row);
+    let time = |timestamp: Option<pbjson_types::Timestamp>| {
+        timestamp.map_or(serde_json::Value::Null, |timestamp| {
+            chrono::DateTime::from_timestamp(timestamp.seconds, 0)
+                .map(|time| time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .into()
+        })
+    };
+    serde_json::json!({
+        "name": key.name,
+        "display_name": key.display_name,
+        "scopes": key.scopes,
+        "key_prefix": key.key_prefix,
+        "create_time": time(key.create_time),
+        "expire_time": time(key.expire_time),
+        "revoke_time": time(key.revoke_time),
+    })
 }

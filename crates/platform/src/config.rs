@@ -59,6 +59,24 @@ pub struct Settings {
     /// The largest REST request body the gateway reads, in bytes; larger ones get 413. Bulk
     /// writes of more belong on gRPC (messages up to 64 MiB).
     pub rest_max_body_bytes: usize,
+    /// Where API keys live: a `sqlite://` or `postgres://` URL that every service process reads;
+    /// empty means this process's own database (the embedded default, and any deployment whose
+    /// services share one database).
+    pub access_database_url: String,
+    /// Where the access service (keys, audit trail) is, for the gateway; empty means this
+    /// process's own `grpc_addr`.
+    pub access_url: String,
+    /// Whether reads need a key with the `read` scope; by default the observatory's data is
+    /// public and only writes need a key.
+    pub require_key_for_reads: bool,
+    /// Calls per second each key (or, for callers without one, each client address) may make,
+    /// on average.
+    pub rate_limit_per_second: u32,
+    /// Calls a caller may make at once above that rate, after being idle.
+    pub rate_limit_burst: u32,
+    /// Proxies (addresses or CIDR networks) whose `x-forwarded-for` names the client, for the
+    /// per-address rate limit: the ingress, the gateway when it runs apart from the services.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Settings {
@@ -78,6 +96,12 @@ impl Default for Settings {
             law_guide_url: String::new(),
             cors_allowed_origins: Vec::new(),
             rest_max_body_bytes: 8 * 1024 * 1024,
+            access_database_url: String::new(),
+            access_url: String::new(),
+            require_key_for_reads: false,
+            rate_limit_per_second: 200,
+            rate_limit_burst: 400,
+            trusted_proxies: vec!["127.0.0.0/8".to_owned(), "::1/128".to_owned()],
         }
     }
 }
@@ -104,6 +128,19 @@ impl Settings {
 
     pub fn law_guide_url(&self) -> String {
         self.service_url(&self.law_guide_url)
+    }
+
+    pub fn access_url(&self) -> String {
+        self.service_url(&self.access_url)
+    }
+
+    /// The access store: the configured URL, or this process's own database.
+    pub fn access_database_url(&self) -> String {
+        if self.access_database_url.is_empty() {
+            self.database_url()
+        } else {
+            self.access_database_url.clone()
+        }
     }
 
     /// `configured`, or, when empty, this process's own gRPC address (reachable on loopback

@@ -46,10 +46,20 @@ pub enum ServiceError {
     /// A concurrency conflict, such as a stale etag: read again and retry.
     #[error("{message}")]
     Aborted { reason: &'static str, message: String },
+    /// No credentials where some are needed, or credentials that are unknown, revoked or
+    /// expired.
     #[error("{message}")]
-    Unauthenticated { message: String },
+    Unauthenticated { reason: &'static str, message: String },
+    /// Valid credentials without the right to do this.
     #[error("{message}")]
-    PermissionDenied { message: String },
+    PermissionDenied { reason: &'static str, message: String },
+    /// Over a rate limit: retry after `retry_after` (a `RetryInfo` detail says so).
+    #[error("{message}")]
+    ResourceExhausted {
+        reason: &'static str,
+        message: String,
+        retry_after: std::time::Duration,
+    },
     /// A dependency is down; the caller may retry with backoff.
     #[error("{message}")]
     Unavailable { message: String },
@@ -97,6 +107,7 @@ impl ServiceError {
             ServiceError::Aborted { .. } => Code::Aborted,
             ServiceError::Unauthenticated { .. } => Code::Unauthenticated,
             ServiceError::PermissionDenied { .. } => Code::PermissionDenied,
+            ServiceError::ResourceExhausted { .. } => Code::ResourceExhausted,
             ServiceError::Unavailable { .. } => Code::Unavailable,
             ServiceError::Internal(_) => Code::Internal,
         }
@@ -107,11 +118,12 @@ impl ServiceError {
         match self {
             ServiceError::InvalidArgument { reason, .. }
             | ServiceError::FailedPrecondition { reason, .. }
-            | ServiceError::Aborted { reason, .. } => reason,
+            | ServiceError::Aborted { reason, .. }
+            | ServiceError::Unauthenticated { reason, .. }
+            | ServiceError::PermissionDenied { reason, .. }
+            | ServiceError::ResourceExhausted { reason, .. } => reason,
             ServiceError::NotFound { .. } => "NOT_FOUND",
             ServiceError::AlreadyExists { .. } => "ALREADY_EXISTS",
-            ServiceError::Unauthenticated { .. } => "UNAUTHENTICATED",
-            ServiceError::PermissionDenied { .. } => "PERMISSION_DENIED",
             ServiceError::Unavailable { .. } => "UNAVAILABLE",
             ServiceError::Internal(_) => "INTERNAL",
         }
@@ -147,6 +159,9 @@ impl From<ServiceError> for Status {
             for violation in violations {
                 details.add_bad_request_violation(&violation.field, &violation.description);
             }
+        }
+        if let ServiceError::ResourceExhausted { retry_after, .. } = &error {
+            details.set_retry_info(Some(*retry_after));
         }
         Status::with_error_details(code, message, details)
     }

@@ -3,7 +3,7 @@
 //! caller identification, errors as `google.rpc.Status`, pagination and AIP-160 filters.
 #![forbid(unsafe_code)]
 
-pub mod auth;
+pub mod access;
 pub mod calls;
 pub mod cli;
 pub mod config;

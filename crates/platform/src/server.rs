@@ -1,15 +1,14 @@
 //! Serving gRPC the same way in every binary: the services given, plus `grpc.health.v1` health
-//! and server reflection (`v1` and `v1alpha`), behind the caller-identification and tracing
-//! layers; SERVING once started, NOT_SERVING and a bounded drain on shutdown.
+//! and server reflection (`v1` and `v1alpha`), behind the access guard (keys, scopes, rate
+//! limits, audit) and tracing layers; SERVING once started, NOT_SERVING and a bounded drain on shutdown.
 
-use std::{convert::Infallible, time::Duration};
+use std::{convert::Infallible, sync::Arc, time::Duration};
 
-use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tonic::{
     body::Body,
     server::NamedService,
-    service::{InterceptorLayer, RoutesBuilder},
+    service::RoutesBuilder,
     transport::{Server, server::TcpIncoming},
 };
 use tonic_health::{ServingStatus, server::HealthReporter};
@@ -18,24 +17,35 @@ use tower_http::{
     trace::{DefaultOnBodyChunk, DefaultOnEos, DefaultOnFailure, DefaultOnRequest, DefaultOnResponse, TraceLayer},
 };
 
-use crate::{auth, calls::ServiceChannel, shutdown::Shutdown, telemetry};
+use crate::{
+    access::guard::{Access, GuardLayer},
+    calls::ServiceChannel,
+    shutdown::Shutdown,
+    telemetry,
+};
 
 /// The gRPC services of one process, collected before serving.
 pub struct GrpcServer {
     routes: RoutesBuilder,
     service_names: Vec<&'static str>,
-    admin_key: Option<SecretString>,
+    access: Arc<Access>,
     shutdown_grace: Duration,
 }
 
 impl GrpcServer {
-    pub fn new(admin_key: Option<SecretString>, shutdown_grace: Duration) -> Self {
+    /// Services checked by `access`'s guard.
+    pub fn new(access: Arc<Access>, shutdown_grace: Duration) -> Self {
         GrpcServer {
             routes: RoutesBuilder::default(),
             service_names: Vec::new(),
-            admin_key,
+            access,
             shutdown_grace,
         }
+    }
+
+    /// The guard's state, for services that change what it knows (keys).
+    pub fn access(&self) -> &Arc<Access> {
+        &self.access
     }
 
     /// Adds a service; health reports it by its full name (e.g. `sse.initiatives.v1.InitiativeService`).
@@ -54,14 +64,14 @@ impl GrpcServer {
         self
     }
 
-    /// The services added so far, for callers in this process: the same interceptor and
-    /// tracing as a call from the network, and no socket, no HTTP/2 framing. Health and
+    /// The services added so far, for callers in this process: the same guard and tracing as
+    /// a call from the network, and no socket, no HTTP/2 framing. Health and
     /// reflection are for the network only.
     pub fn in_process(&self) -> ServiceChannel {
         let routes = self.routes.clone().routes();
         let service = tower::ServiceBuilder::new()
             .layer(trace_layer())
-            .layer(InterceptorLayer::new(auth::identify_caller(self.admin_key.clone())))
+            .layer(GuardLayer::new(self.access.clone()))
             .service(routes);
         let service = tower::ServiceExt::map_err(
             tower::ServiceExt::map_response(service, |response: http::Response<_>| response.map(Body::new)),
@@ -100,7 +110,7 @@ impl GrpcServer {
         };
         let server = Server::builder()
             .layer(trace_layer())
-            .layer(InterceptorLayer::new(auth::identify_caller(self.admin_key)))
+            .layer(GuardLayer::new(self.access))
             .add_routes(self.routes.routes())
             // Without TCP_NODELAY a response written in several pieces waits for the client's delayed
             // ACK (Nagle): 40 ms on every call.
@@ -148,6 +158,7 @@ fn caller_errors_are_not_failures() -> GrpcErrorsAsFailures {
         GrpcCode::Aborted,
         GrpcCode::OutOfRange,
         GrpcCode::Unauthenticated,
+        GrpcCode::ResourceExhausted,
     ]
     .into_iter()
     .fold(GrpcErrorsAsFailures::new(), GrpcErrorsAsFailures::with_success)

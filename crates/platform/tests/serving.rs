@@ -19,7 +19,8 @@ async fn start(
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let (trigger, shutdown) = Shutdown::new();
-    let server = GrpcServer::new(None, grace);
+    let access = sse_platform::access::guard::Access::without_store(sse_platform::access::Policy::with_admin_key(None));
+    let server = GrpcServer::new(access, grace);
     let handle = tokio::spawn(server.serve(listener, shutdown));
     let channel = Endpoint::from_shared(format!("http://{address}"))
         .expect("endpoint")

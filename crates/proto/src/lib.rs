@@ -9,6 +9,7 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "
 // Every package under `proto/`, nested as `sse::<service>::v1`, with its JSON mapping.
 include!(concat!(env!("OUT_DIR"), "/_includes.rs"));
 
+pub use sse::access::v1 as access;
 pub use sse::indicators::v1 as indicators;
 pub use sse::initiatives::v1 as initiatives;
 pub use sse::lawguide::v1 as lawguide;

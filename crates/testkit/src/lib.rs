@@ -3,11 +3,12 @@
 //! macro that runs one test body on both databases.
 #![forbid(unsafe_code)]
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use sse_platform::{
+    access::{Policy, guard::Access},
     config::Settings,
     module::{ModuleContext, ServiceModule},
     server::GrpcServer,
@@ -54,6 +55,7 @@ impl TestDatabase {
                 let folder = tempfile::tempdir()?;
                 let url = format!("sqlite://{}?mode=rwc", folder.path().join("test.sqlite").display());
                 let connection = sse_platform::database::connect(&url).await?;
+                migrate_access(&connection).await?;
                 Ok(TestDatabase {
                     connection,
                     url,
@@ -71,6 +73,7 @@ impl TestDatabase {
                 admin.close().await?;
                 let url = replace_database(&admin_url, &database);
                 let connection = sse_platform::database::connect(&url).await?;
+                migrate_access(&connection).await?;
                 Ok(TestDatabase {
                     connection,
                     url,
@@ -79,6 +82,11 @@ impl TestDatabase {
             }
         }
     }
+}
+
+/// The tables of partner access (keys, audit events), which every served database holds.
+async fn migrate_access(connection: &DatabaseConnection) -> anyhow::Result<()> {
+    sse_platform::database::migrate::<sse_platform::access::schema::Migrator>(connection).await
 }
 
 impl Drop for TestDatabase {
@@ -155,9 +163,27 @@ impl TestServer {
     }
 }
 
-/// The server a test starts: the admin key set, a short drain.
-pub fn grpc_server() -> GrpcServer {
-    GrpcServer::new(Some(ADMIN_KEY.to_owned().into()), Duration::from_secs(2))
+/// The guard of a test server over `database` (its own access store), with the admin key set
+/// and the default policy.
+pub fn access(database: &TestDatabase) -> Arc<Access> {
+    access_with(database, Policy::with_admin_key(Some(ADMIN_KEY.to_owned().into())))
+}
+
+/// The guard of a test server over `database`, with `policy`.
+pub fn access_with(database: &TestDatabase, policy: Policy) -> Arc<Access> {
+    Access::new(policy, database.connection.clone(), database.connection.clone())
+}
+
+/// The server a test starts over `database`: the admin key set, the access service (keys and
+/// the audit trail) on the same database, a short drain.
+pub fn grpc_server(database: &TestDatabase) -> GrpcServer {
+    grpc_server_guarded_by(database, access(database))
+}
+
+/// As [`grpc_server`], guarded by `access`.
+pub fn grpc_server_guarded_by(database: &TestDatabase, access: Arc<Access>) -> GrpcServer {
+    let service = sse_platform::access::service::grpc_service(database.connection.clone(), access.clone());
+    GrpcServer::new(access, Duration::from_secs(2)).add_service(service)
 }
 
 /// The test server with `module`'s services over `database`, with default settings.
@@ -177,7 +203,7 @@ pub fn grpc_server_with_settings(
         settings,
         local_services: None,
     };
-    module.register(grpc_server(), &context)
+    module.register(grpc_server(database), &context)
 }
 
 /// Adds the admin key to every call, as partners will send theirs.

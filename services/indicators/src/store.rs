@@ -10,7 +10,9 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
 use sse_platform::{
-    ServiceError, ServiceResult, database, error,
+    ServiceError, ServiceResult,
+    access::audit,
+    database, error,
     filter::{FacetTable, FieldKind, FilterField, FilterSchema},
     idempotency::RequestLog,
     lifecycle::{self, Lifecycle},
@@ -273,6 +275,7 @@ impl Store {
             REQUEST_LOG
                 .record(&txn, CREATE_INDICATOR, request_id, &stored, now)
                 .await?;
+            audit::record(&txn, &stored.name, request_id).await?;
             txn.commit().await?;
             self.counts.changed();
             Ok(stored)
@@ -323,6 +326,7 @@ impl Store {
         INDICATOR_FACETS
             .replace(&txn, code, indicator::facets(&changed))
             .await?;
+        audit::record(&txn, &name, "").await?;
         txn.commit().await?;
         self.counts.changed();
         Ok(changed)
@@ -622,6 +626,10 @@ impl Store {
             {
                 return Ok(recorded);
             }
+            let single_request_id = match items.as_slice() {
+                [one] if batch_request_id.is_empty() => Some(one.request_id.clone()),
+                _ => None,
+            };
             let request_ids: Vec<&str> = items.iter().map(|item| item.request_id.as_str()).collect();
             let mut answered: HashMap<String, Observation> = REQUEST_LOG
                 .recorded_many(&txn, CREATE_OBSERVATION, &request_ids)
@@ -677,6 +685,10 @@ impl Store {
                 REQUEST_LOG
                     .record_many_json(&txn, BATCH_CREATE_OBSERVATIONS, &record, now)
                     .await?;
+            }
+            match (created.as_slice(), &single_request_id) {
+                ([one], Some(request_id)) => audit::record(&txn, &one.name, request_id).await?,
+                _ => audit::record(&txn, "indicators/-/observations", batch_request_id).await?,
             }
             txn.commit().await?;
             self.counts.changed();
@@ -748,6 +760,7 @@ impl Store {
         if written.rows_affected != 1 {
             return Err(lifecycle::stale_etag(name));
         }
+        audit::record(&txn, name, "").await?;
         txn.commit().await?;
         self.counts.changed();
         Ok(changed)

@@ -10,6 +10,7 @@ use sea_orm::{
 };
 use sse_platform::{
     ServiceError, ServiceResult,
+    access::audit,
     database::{self, IN_LIST_CHUNK},
     error,
     filter::{FacetTable, FieldKind, FilterField, FilterSchema},
@@ -228,6 +229,10 @@ impl Store {
         REQUEST_LOG
             .record(&txn, BATCH_CREATE_METHOD, batch_request_id, &created, now)
             .await?;
+        match (created.as_slice(), items) {
+            ([one], [item]) if batch_request_id.is_empty() => audit::record(&txn, &one.name, &item.request_id).await?,
+            _ => audit::record(&txn, TABLE, batch_request_id).await?,
+        }
         txn.commit().await?;
         Ok(created)
     }
@@ -274,6 +279,7 @@ impl Store {
             return Err(lifecycle::stale_etag(&name));
         }
         FACETS.replace(&txn, id, resource::facets(&changed)).await?;
+        audit::record(&txn, &name, "").await?;
         txn.commit().await?;
         Ok(changed)
     }

@@ -13,7 +13,9 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use sse_platform::{
-    ServiceError, ServiceResult, database, error,
+    ServiceError, ServiceResult,
+    access::audit,
+    database, error,
     filter::{self, FacetTable, FieldKind, FilterField, FilterSchema},
     idempotency::RequestLog,
     lifecycle, names,
@@ -347,6 +349,7 @@ impl Store {
         REQUEST_LOG
             .record(&txn, CREATE_METHOD, &item.request_id, &stored, now)
             .await?;
+        audit::record(&txn, &stored.name, &item.request_id).await?;
         txn.commit().await?;
         Ok(stored)
     }
@@ -471,6 +474,7 @@ impl Store {
             delete_derived(&txn, id).await?;
             write_derived(&txn, &changed, id, &indexed).await?;
             bump_index_version(&txn, 0, indexed.weighted_length - row.search_length).await?;
+            audit::record(&txn, &resource::name_of(id), "").await?;
             txn.commit().await?;
             Ok(changed)
         }
@@ -497,6 +501,7 @@ impl Store {
             }
             let kept = keep_revision(&txn, id, &previous, Change::Delete, now).await?;
             bump_index_version(&txn, -1, -row.search_length).await?;
+            audit::record(&txn, &resource::name_of(id), "").await?;
             txn.commit().await?;
             Ok(kept)
         }

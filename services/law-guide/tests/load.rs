@@ -80,7 +80,7 @@ async fn search_latency_at_16_connections() {
         settings: Default::default(),
         local_services: None,
     };
-    let server = TestServer::start(Module.register(sse_testkit::grpc_server(), &context).expect("register"))
+    let server = TestServer::start(Module.register(reads_only_server(), &context).expect("register"))
         .await
         .expect("server");
     let address = format!("http://{}", server.address);
@@ -170,4 +170,13 @@ async fn search_latency_at_16_connections() {
         );
     }
     server.stop().await.expect("stop");
+}
+
+/// A server for reads: anonymous, no access store.
+fn reads_only_server() -> sse_platform::server::GrpcServer {
+    let policy = sse_platform::access::Policy::with_admin_key(None);
+    sse_platform::server::GrpcServer::new(
+        sse_platform::access::guard::Access::without_store(policy),
+        std::time::Duration::from_secs(2),
+    )
 }
