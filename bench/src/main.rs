@@ -111,6 +111,9 @@ pub struct RunArgs {
     /// Also append the table to this file.
     #[arg(long)]
     pub table_out: Option<PathBuf>,
+    /// The key the writes (batch creates) are made with: the server's admin key.
+    #[arg(long, env = "OBSERVATORY_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
 }
 
 impl RunArgs {

@@ -206,10 +206,19 @@ impl Bench {
             .max_encoding_message_size(MAX_MESSAGE_BYTES)
     }
 
-    /// A request that gives up after `--call-timeout` (the server sees it as grpc-timeout).
+    /// A request that gives up after `--call-timeout` (the server sees it as grpc-timeout), with
+    /// the admin key when there is one (writes need a key).
     fn with_deadline<T>(&self, message: T) -> tonic::Request<T> {
         let mut request = tonic::Request::new(message);
         request.set_timeout(Duration::from_secs(self.args.call_timeout.max(1)));
+        if let Some(value) = self
+            .args
+            .admin_key
+            .as_ref()
+            .and_then(|key| format!("Bearer {key}").parse().ok())
+        {
+            request.metadata_mut().insert("authorization", value);
+        }
         request
     }
 

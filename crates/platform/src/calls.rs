@@ -48,26 +48,52 @@ pub fn lazy_channel(url: &str) -> anyhow::Result<Channel> {
         .connect_lazy())
 }
 
-/// What an incoming request passes on to the calls made while serving it.
+/// What an incoming request passes on to the calls made while serving it: the caller's
+/// credentials, and the addresses it came through (`x-forwarded-for`, with the peer this
+/// process saw appended), so that the callee limits the caller's rate, not ours.
 #[derive(Debug, Clone, Default)]
 pub struct CallContext {
     authorization: Option<AsciiMetadataValue>,
+    forwarded_for: Option<AsciiMetadataValue>,
 }
+
+/// The most addresses passed on in `x-forwarded-for`: the nearest hops are the ones read.
+const MAX_FORWARDED_HOPS: usize = 8;
 
 impl CallContext {
     pub fn from_request<T>(request: &Request<T>) -> CallContext {
+        let forwarded_for = request
+            .metadata()
+            .get(FORWARDED_FOR)
+            .and_then(|value| value.to_str().ok());
         CallContext {
             authorization: request.metadata().get("authorization").cloned(),
+            forwarded_for: forwarded_through(forwarded_for, request.remote_addr().map(|address| address.ip())),
         }
     }
 
-    /// The context of an HTTP request (the gateway's callers).
+    /// The context of an HTTP request (the gateway's callers) whose `x-forwarded-for` already
+    /// names its peer (see [`forwarded_through`]).
     pub fn from_headers(headers: &http::HeaderMap) -> CallContext {
-        let authorization = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| AsciiMetadataValue::try_from(value).ok());
-        CallContext { authorization }
+        let ascii = |name| {
+            headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| AsciiMetadataValue::try_from(value).ok())
+        };
+        CallContext {
+            authorization: ascii(http::header::AUTHORIZATION.as_str()),
+            forwarded_for: ascii(FORWARDED_FOR),
+        }
+    }
+
+    /// Calls on behalf of a client known only by where it came from (the web pages, which
+    /// read on their own account).
+    pub fn for_addresses(forwarded_for: Option<&str>) -> CallContext {
+        CallContext {
+            authorization: None,
+            forwarded_for: forwarded_for.and_then(|value| AsciiMetadataValue::try_from(value).ok()),
+        }
     }
 
     /// A request to another service on behalf of this caller.
@@ -77,12 +103,36 @@ impl CallContext {
         if let Some(authorization) = &self.authorization {
             request.metadata_mut().insert("authorization", authorization.clone());
         }
+        if let Some(forwarded_for) = &self.forwarded_for {
+            request.metadata_mut().insert(FORWARDED_FOR, forwarded_for.clone());
+        }
         let context = tracing::Span::current().context();
         global::get_text_map_propagator(|propagator| {
             propagator.inject_context(&context, &mut MetadataInjector(request.metadata_mut()));
         });
         request
     }
+}
+
+const FORWARDED_FOR: &str = "x-forwarded-for";
+
+/// `x-forwarded-for` for a call onwards: the addresses a request came through, then `peer`,
+/// the one this process saw (none for a call made in process); at most [`MAX_FORWARDED_HOPS`],
+/// the nearest.
+pub fn forwarded_through(forwarded_for: Option<&str>, peer: Option<std::net::IpAddr>) -> Option<AsciiMetadataValue> {
+    let mut hops: Vec<String> = forwarded_for
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|hop| !hop.is_empty())
+        .map(str::to_owned)
+        .collect();
+    hops.extend(peer.map(|peer| peer.to_string()));
+    let nearest = &hops[hops.len().saturating_sub(MAX_FORWARDED_HOPS)..];
+    if nearest.is_empty() {
+        return None;
+    }
+    AsciiMetadataValue::try_from(nearest.join(", ")).ok()
 }
 
 /// A `grpc-timeout` value (`10S`, `500m`, `2M`…), as gRPC clients and grpc-gateway's

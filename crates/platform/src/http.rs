@@ -23,7 +23,13 @@ pub async fn serve(
             tracing::warn!(%error, "cannot set TCP_NODELAY");
         }
     });
-    let server = axum::serve(listener, router).with_graceful_shutdown(shutdown.triggered());
+    // Each request knows its peer (`ConnectInfo<SocketAddr>`): the client's address, for the
+    // services' per-address rate limits.
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.triggered());
     tokio::select! {
         served = server => served?,
         () = async { drain_started.triggered().await; tokio::time::sleep(grace).await } => {

@@ -10,6 +10,8 @@ pub struct Backends {
     pub initiatives: ServiceChannel,
     pub indicators: ServiceChannel,
     pub law_guide: ServiceChannel,
+    /// Key management and the audit trail (served by every process that keeps data).
+    pub access: ServiceChannel,
 }
 
 impl Backends {
@@ -20,6 +22,7 @@ impl Backends {
             initiatives: context.service_channel(&settings.initiatives_url, &settings.initiatives_url())?,
             indicators: context.service_channel(&settings.indicators_url, &settings.indicators_url())?,
             law_guide: context.service_channel(&settings.law_guide_url, &settings.law_guide_url())?,
+            access: context.service_channel(&settings.access_url, &settings.access_url())?,
         })
     }
 
@@ -29,6 +32,7 @@ impl Backends {
             Some("initiatives") => Some(&self.initiatives),
             Some("indicators") => Some(&self.indicators),
             Some("lawguide") => Some(&self.law_guide),
+            Some("access") => Some(&self.access),
             _ => None,
         }
     }

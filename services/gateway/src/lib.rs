@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backends;
+pub mod client;
 pub mod grpc_web;
 pub mod openapi;
 pub mod pages;
@@ -70,6 +71,7 @@ pub fn router(context: &ModuleContext) -> anyhow::Result<Router> {
         .merge(api)
         .merge(pages::router(backends))
         .fallback_service(dispatch)
+        .layer(axum::middleware::from_fn(client::note_address))
         .layer(cors(&settings.cors_allowed_origins)?)
         .layer(TraceLayer::new_for_http().make_span_with(sse_platform::telemetry::http_request_span)))
 }

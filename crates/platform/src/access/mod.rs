@@ -14,7 +14,7 @@ pub mod limits;
 pub mod schema;
 pub mod service;
 
-use std::{fmt, net::IpAddr};
+use std::{collections::HashMap, fmt, net::IpAddr, sync::LazyLock};
 
 use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
@@ -236,12 +236,8 @@ pub fn rule_for(path: &str) -> Option<Rule> {
     if OPEN_SERVICES.iter().any(|open| path.starts_with(open)) {
         return None;
     }
-    Some(
-        METHODS
-            .iter()
-            .find(|(method, _)| *method == path)
-            .map_or(reads(Scope::Admin), |(_, rule)| *rule),
-    )
+    static BY_PATH: LazyLock<HashMap<&str, Rule>> = LazyLock::new(|| METHODS.iter().copied().collect());
+    Some(BY_PATH.get(path).copied().unwrap_or(reads(Scope::Admin)))
 }
 
 /// The identity a request was made with, in the request's extensions for handlers to read.
@@ -345,6 +341,39 @@ mod tests {
         assert_eq!(bearer_token("bearer  sse_abc "), Some("sse_abc"));
         assert_eq!(bearer_token("Basic dXNlcg=="), None);
         assert_eq!(bearer_token("sse_abc"), None);
+    }
+
+    /// A new RPC cannot ship open: every method of every contract has its entry, and every
+    /// entry names a method that exists.
+    #[test]
+    fn every_rpc_of_every_contract_has_a_scope() {
+        let pool = prost_reflect::DescriptorPool::decode(sse_proto::FILE_DESCRIPTOR_SET).expect("contracts");
+        let declared: Vec<String> = pool
+            .services()
+            .filter(|service| service.full_name().starts_with("sse."))
+            .flat_map(|service| {
+                let methods: Vec<String> = service
+                    .methods()
+                    .map(|method| format!("/{}/{}", service.full_name(), method.name()))
+                    .collect();
+                methods
+            })
+            .collect();
+        assert!(declared.len() >= 40, "{declared:?}");
+        let missing: Vec<&String> = declared
+            .iter()
+            .filter(|path| !METHODS.iter().any(|(method, _)| method == path))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "RPCs without a scope in access::METHODS: {missing:?}"
+        );
+        let unknown: Vec<&str> = METHODS
+            .iter()
+            .map(|(method, _)| *method)
+            .filter(|method| !declared.iter().any(|path| path == method))
+            .collect();
+        assert!(unknown.is_empty(), "entries for no RPC: {unknown:?}");
     }
 
     #[test]

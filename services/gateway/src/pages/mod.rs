@@ -69,9 +69,10 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
-/// A request to a service, with the pages' deadline and the current trace context.
+/// A request to a service, with the pages' deadline, the current trace context and the
+/// visitor's address (the pages read on their own account, never with the visitor's key).
 fn call<T>(message: T) -> tonic::Request<T> {
-    CallContext::default().outgoing(message, DEADLINE)
+    CallContext::for_addresses(crate::client::forwarded_for().as_deref()).outgoing(message, DEADLINE)
 }
 
 fn initiatives_client(backends: &Backends) -> InitiativeServiceClient<ServiceChannel> {
@@ -325,6 +326,7 @@ impl Ctx {
             StatusCode::NOT_FOUND => self.t("Page not found"),
             StatusCode::BAD_REQUEST => self.t("Bad request"),
             StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT => self.t("Service unavailable"),
+            StatusCode::TOO_MANY_REQUESTS => self.t("Too many requests"),
             _ => self.t("Something went wrong"),
         };
         // Messages of internal failures are for the logs, not for visitors.
@@ -355,7 +357,14 @@ impl Ctx {
                 p { a href=(self.href("/")) { (self.t("Back to the home page")) } }
             },
         };
-        (status, Html(self.layout(&page).into_string())).into_response()
+        let mut response = (status, Html(self.layout(&page).into_string())).into_response();
+        if let PageError::Service(status) = &error {
+            // A page over the rate limit says when to come back, as the API does.
+            response
+                .headers_mut()
+                .extend(crate::rest::status::error_headers(status));
+        }
+        response
     }
 }
 

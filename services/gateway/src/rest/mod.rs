@@ -203,9 +203,11 @@ fn stream_response(route: Route, messages: tonic::Streaming<Bytes>) -> Response 
     response
 }
 
-/// A gRPC error as grpc-gateway answers it.
+/// A gRPC error as grpc-gateway answers it, with the headers HTTP clients look for.
 pub fn status_response(status: &Status) -> Response {
-    error_response(http_status(status.code()), status)
+    let mut response = error_response(http_status(status.code()), status);
+    response.headers_mut().extend(status::error_headers(status));
+    response
 }
 
 fn error_response(code: StatusCode, status: &Status) -> Response {

@@ -35,6 +35,13 @@ pub fn status_json(status: &Status) -> Value {
             .collect();
         rendered.push(json!({"@type": "type.googleapis.com/google.rpc.PreconditionFailure", "violations": violations}));
     }
+    if let Some(retry) = details.retry_info() {
+        let delay = retry.retry_delay.unwrap_or_default();
+        rendered.push(json!({
+            "@type": "type.googleapis.com/google.rpc.RetryInfo",
+            "retryDelay": format!("{}.{:03}s", delay.as_secs(), delay.subsec_millis()),
+        }));
+    }
     if let Some(resource) = details.resource_info() {
         rendered.push(json!({
             "@type": "type.googleapis.com/google.rpc.ResourceInfo",
@@ -60,4 +67,25 @@ pub fn gateway_error(code: Code, reason: &str, message: impl Into<String>) -> St
         std::collections::HashMap::new(),
     );
     Status::with_error_details(code, message.into(), details)
+}
+
+/// The headers HTTP clients expect with some errors: `WWW-Authenticate` with a 401 (RFC 9110),
+/// `Retry-After` (whole seconds, rounded up) with a 429 or 503 that says when to retry.
+pub fn error_headers(status: &Status) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    if status.code() == Code::Unauthenticated {
+        headers.insert(
+            http::header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Bearer realm=\"observatory\""),
+        );
+    }
+    if let Some(delay) = status
+        .get_error_details()
+        .retry_info()
+        .and_then(|retry| retry.retry_delay)
+    {
+        let seconds = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
+        headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds.max(1)));
+    }
+    headers
 }
