@@ -54,6 +54,7 @@ SERVICES = {
     "sse.initiatives.v1.InitiativeService": "sse.initiatives.v1.initiatives_pb2",
     "sse.indicators.v1.IndicatorService": "sse.indicators.v1.indicators_pb2",
     "sse.lawguide.v1.LawGuideService": "sse.lawguide.v1.law_guide_pb2",
+    "sse.access.v1.AccessService": "sse.access.v1.access_pb2",
 }
 SEEDED_INITIATIVES = {"great-green-wall", "tzcld", "la-guilde", "mondragon"}
 SEEDED_LEGAL_TEXTS = 26
@@ -1646,6 +1647,30 @@ def route_of(openapi, method: str, path: str):
         if m == method and path_regex(template).match(path)
     ]
     return matches[0] if len(matches) == 1 else None
+
+
+def test_keys_and_the_audit_trail_over_rest(gw):
+    created = gw.post("/v1/apiKeys", json={"displayName": "REST partner", "scopes": ["lawguide.write", "read"]})
+    assert created.status_code == 200, created.text
+    body = created.json()
+    assert body["key"].startswith("sse_")
+    key = body["apiKey"]
+    assert key["scopes"] == ["lawguide.write", "read"]
+    assert body["key"].startswith(key["keyPrefix"])
+    fetched = gw.get(f"/v1/{key['name']}")
+    assert fetched.status_code == 200 and fetched.json()["displayName"] == "REST partner"
+    assert "key" not in fetched.json(), "the secret is shown once, at creation"
+    listed = gw.get("/v1/apiKeys", params={"filter": 'display_name = "REST partner"'})
+    assert [k["name"] for k in listed.json()["apiKeys"]] == [key["name"]]
+    revoked = gw.post(f"/v1/{key['name']}:revoke", json={})
+    assert revoked.status_code == 200 and revoked.json()["revokeTime"]
+    trail = gw.get("/v1/auditEvents", params={"filter": 'method:"AccessService"', "pageSize": 10})
+    assert trail.status_code == 200
+    events = trail.json()["auditEvents"]
+    assert [(e["method"].rsplit("/", 1)[1], e["resource"], e["caller"]) for e in events] == [
+        ("RevokeApiKey", key["name"], "admin"),
+        ("CreateApiKey", key["name"], "admin"),
+    ]
 
 
 def test_zz_every_rest_route_is_exercised_on_its_success_path(request, openapi):

@@ -1,0 +1,227 @@
+"""Partner access as a partner meets it with an independent Python gRPC client and plain HTTP:
+anonymous writes refused, a key of the wrong scope refused, the right scope accepted, a
+revoked key refused within 5 seconds, the audit trail listed, 429 after a burst, and keys made
+with `observatory keys` on the command line while the server runs."""
+
+import importlib
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import grpc
+import pytest
+import requests
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from conftest import ADMIN_KEY, CALL_TIMEOUT_S, REPO
+from test_gateway import gw  # noqa: F401 (the gateway fixture)
+from test_observatory import error_details, new_initiative, rpc_error
+
+REVOCATION_DEADLINE_S = 5
+
+
+@pytest.fixture
+def access_pb(pb):
+    return (
+        importlib.import_module("sse.access.v1.access_pb2"),
+        importlib.import_module("sse.access.v1.access_pb2_grpc"),
+    )
+
+
+@pytest.fixture
+def raw_channel(server):
+    """A channel that sends no key: each call says which, if any."""
+    with grpc.insecure_channel(server.target) as channel:
+        yield channel
+
+
+def bearer(key: str):
+    return [("authorization", f"Bearer {key}")]
+
+
+def create_key(access_pb, channel, display_name: str, scopes: list[str]):
+    messages, services = access_pb
+    reply = services.AccessServiceStub(channel).CreateApiKey(
+        messages.CreateApiKeyRequest(api_key=messages.ApiKey(display_name=display_name, scopes=scopes)),
+        metadata=bearer(ADMIN_KEY),
+        timeout=CALL_TIMEOUT_S,
+    )
+    return reply.api_key, reply.key
+
+
+def create_initiative(pb, channel, key, initiative_id: str):
+    stub = pb.initiatives_pb2_grpc.InitiativeServiceStub(channel)
+    return stub.CreateInitiative(
+        pb.initiatives_pb2.CreateInitiativeRequest(initiative=new_initiative(pb), initiative_id=initiative_id),
+        metadata=bearer(key) if key else None,
+        timeout=CALL_TIMEOUT_S,
+    )
+
+
+def test_writes_need_a_key_with_their_scope_and_a_revoked_key_stops_within_5_s(pb, access_pb, raw_channel):
+    anonymous = rpc_error(create_initiative, pb, raw_channel, None, "anonymous-coop")
+    assert anonymous.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert error_details(anonymous)[0].reason == "API_KEY_REQUIRED"
+
+    _, law_key = create_key(access_pb, raw_channel, "Law partner", ["lawguide.write"])
+    wrong_scope = rpc_error(create_initiative, pb, raw_channel, law_key, "wrong-scope-coop")
+    assert wrong_scope.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert error_details(wrong_scope)[0].reason == "SCOPE_MISSING"
+
+    key, secret = create_key(access_pb, raw_channel, "Catalogue partner", ["initiatives.write", "read"])
+    assert secret.startswith("sse_") and len(secret) >= 26
+    created = create_initiative(pb, raw_channel, secret, "partner-coop").initiative
+    assert created.name == "initiatives/partner-coop"
+
+    messages, services = access_pb
+    services.AccessServiceStub(raw_channel).RevokeApiKey(
+        messages.RevokeApiKeyRequest(name=key.name), metadata=bearer(ADMIN_KEY), timeout=CALL_TIMEOUT_S
+    )
+    revoked_at = time.monotonic()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            create_initiative(pb, raw_channel, secret, f"after-revoke-{attempt}")
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+            assert error_details(error)[0].reason == "API_KEY_REVOKED"
+            break
+        assert time.monotonic() - revoked_at < REVOCATION_DEADLINE_S, "a revoked key still writes after 5 s"
+        time.sleep(0.1)
+
+
+def test_the_admin_lists_every_write_accepted_or_refused(pb, access_pb, raw_channel):
+    key, secret = create_key(access_pb, raw_channel, "Audited partner", ["initiatives.write"])
+    create_initiative(pb, raw_channel, secret, "audited-e2e")
+    rpc_error(create_initiative, pb, raw_channel, None, "refused-e2e")
+
+    messages, services = access_pb
+    stub = services.AccessServiceStub(raw_channel)
+    events = stub.ListAuditEvents(
+        messages.ListAuditEventsRequest(page_size=100), metadata=bearer(ADMIN_KEY), timeout=CALL_TIMEOUT_S
+    ).audit_events
+    newest = [(e.caller, e.method, e.code) for e in events[:2]]
+    create = "sse.initiatives.v1.InitiativeService/CreateInitiative"
+    assert newest == [("anonymous", create, "UNAUTHENTICATED"), (key.name, create, "OK")]
+    assert events[1].resource == "initiatives/audited-e2e"
+    assert events[0].event_time.seconds >= events[1].event_time.seconds
+
+    mine = stub.ListAuditEvents(
+        messages.ListAuditEventsRequest(filter=f'caller = "{key.name}"'),
+        metadata=bearer(ADMIN_KEY),
+        timeout=CALL_TIMEOUT_S,
+    ).audit_events
+    assert [e.resource for e in mine] == ["initiatives/audited-e2e"]
+
+    # The trail is for admins only.
+    denied = rpc_error(
+        lambda: stub.ListAuditEvents(messages.ListAuditEventsRequest(), metadata=bearer(secret), timeout=5)
+    )
+    assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+@pytest.mark.server_env(OBSERVATORY_RATE_LIMIT_PER_SECOND="2", OBSERVATORY_RATE_LIMIT_BURST="5")
+def test_a_burst_over_the_limit_gets_429_with_retry_after_and_resource_exhausted_with_retry_info(
+    pb, raw_channel, gw
+):
+    # REST: the anonymous caller's bucket (per client address) runs dry after the burst.
+    statuses = []
+    for _ in range(8):
+        response = requests.get(gw.url("/v1/initiatives/great-green-wall"), timeout=10)
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            break
+    assert statuses[-1] == 429, statuses
+    assert statuses[:5] == [200] * 5, statuses
+    assert int(response.headers["Retry-After"]) >= 1
+    body = response.json()
+    assert body["code"] == 8
+    assert any(detail["@type"].endswith("RetryInfo") for detail in body["details"])
+
+    # gRPC, from the same address: RESOURCE_EXHAUSTED with a RetryInfo detail.
+    stub = pb.initiatives_pb2_grpc.InitiativeServiceStub(raw_channel)
+    request = pb.initiatives_pb2.GetInitiativeRequest(name="initiatives/great-green-wall")
+    error = rpc_error(lambda: stub.GetInitiative(request, timeout=5))
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    status = rpc_status.from_call(error)
+    retry = [d for d in status.details if d.Is(error_details_pb2.RetryInfo.DESCRIPTOR)]
+    assert retry, status
+    # Another caller (the admin's key) has a bucket of its own.
+    stub.GetInitiative(request, metadata=bearer(ADMIN_KEY), timeout=5)
+
+
+def test_rest_writes_answer_401_with_www_authenticate_and_403_without_the_scope(gw, access_pb, raw_channel):
+    anonymous = requests.delete(gw.url("/v1/initiatives/great-green-wall"), timeout=10)
+    assert anonymous.status_code == 401
+    assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
+    assert anonymous.json()["details"][0]["reason"] == "API_KEY_REQUIRED"
+    _, law_key = create_key(access_pb, raw_channel, "Law partner", ["lawguide.write"])
+    forbidden = requests.delete(
+        gw.url("/v1/initiatives/great-green-wall"), headers={"Authorization": f"Bearer {law_key}"}, timeout=10
+    )
+    assert forbidden.status_code == 403
+    assert forbidden.json()["details"][0]["reason"] == "SCOPE_MISSING"
+    still_there = requests.get(gw.url("/v1/initiatives/great-green-wall"), timeout=10).json()
+    assert "deleteTime" not in still_there
+
+
+def data_dir_of(server) -> str:
+    return next(arg.split("=", 1)[1] for arg in server.process.args if arg.startswith("--data-dir="))
+
+
+def keys_cli(server, *args) -> subprocess.CompletedProcess:
+    binary = Path(os.environ.get("OBSERVATORY_BIN", REPO / "target/debug/observatory"))
+    env = {name: value for name, value in os.environ.items() if not name.startswith("OBSERVATORY_")}
+    env.pop("DATABASE_URL", None)
+    return subprocess.run(
+        [str(binary), "keys", *args, f"--data-dir={data_dir_of(server)}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+
+def test_keys_made_on_the_command_line_work_on_the_running_server_and_print_only_json(
+    server, pb, raw_channel
+):
+    made = keys_cli(server, "create", "--display-name", "Partner X", "--scopes", "initiatives.write,read")
+    lines = made.stdout.splitlines()
+    assert len(lines) == 1, made.stdout
+    key = json.loads(lines[0])
+    assert key["name"].startswith("apiKeys/")
+    assert key["key"].startswith("sse_")
+    assert key["scopes"] == ["initiatives.write", "read"]
+
+    deadline = time.monotonic() + REVOCATION_DEADLINE_S
+    while True:
+        try:
+            create_initiative(pb, raw_channel, key["key"], "made-on-the-command-line")
+            break
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+            assert time.monotonic() < deadline, "a key made on the command line did not work within 5 s"
+            time.sleep(0.1)
+
+    listed = [json.loads(line) for line in keys_cli(server, "list").stdout.splitlines()]
+    assert [k["name"] for k in listed] == [key["name"]]
+    assert all("key" not in k for k in listed), "list never shows a secret"
+
+    revoked = json.loads(keys_cli(server, "revoke", key["name"]).stdout)
+    assert revoked["revoke_time"]
+    deadline = time.monotonic() + REVOCATION_DEADLINE_S
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            create_initiative(pb, raw_channel, key["key"], f"cli-after-revoke-{attempt}")
+        except grpc.RpcError as error:
+            assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+            break
+        assert time.monotonic() < deadline, "a key revoked on the command line still wrote after 5 s"
+        time.sleep(0.1)
