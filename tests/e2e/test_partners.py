@@ -225,3 +225,128 @@ def test_keys_made_on_the_command_line_work_on_the_running_server_and_print_only
             break
         assert time.monotonic() < deadline, "a key revoked on the command line still wrote after 5 s"
         time.sleep(0.1)
+
+
+# --- the services apart: each in its own process, on its own database, one access store ------
+
+
+def start_process(binary_name: str, workdir: Path, env_extra: dict, http: bool = False):
+    """One observatory binary (`initiatives`, `law-guide`, `gateway`) serving on free ports."""
+    from conftest import Server, free_port, wait_until_serving
+
+    binary = Path(os.environ.get("OBSERVATORY_BIN", REPO / "target/debug/observatory")).with_name(binary_name)
+    target = f"127.0.0.1:{free_port()}"
+    env = {name: value for name, value in os.environ.items() if not name.startswith("OBSERVATORY_")}
+    env.pop("DATABASE_URL", None)
+    env.update(OBSERVATORY_ADMIN_KEY=ADMIN_KEY, NO_COLOR="1", **env_extra)
+    command = [str(binary), "serve", f"--grpc-addr={target}", f"--data-dir={workdir / binary_name}"]
+    http_address = None
+    if http:
+        http_address = f"127.0.0.1:{free_port()}"
+        command.append(f"--http-addr={http_address}")
+    log_path = workdir / f"{binary_name}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    running = Server(process=process, target=target, log_path=log_path)
+    wait_until_serving(running)
+    return running, http_address
+
+
+def test_services_apart_share_keys_and_the_audit_trail(tmp_path, pb, access_pb):
+    access_store = f"sqlite://{tmp_path / 'access.sqlite'}?mode=rwc"
+    apart = {"OBSERVATORY_ACCESS_DATABASE_URL": access_store}
+    started = []
+    try:
+        initiatives, _ = start_process("initiatives", tmp_path, apart)
+        started.append(initiatives)
+        law_guide, _ = start_process("law-guide", tmp_path, apart)
+        started.append(law_guide)
+        gateway, http_address = start_process(
+            "gateway",
+            tmp_path,
+            {
+                "OBSERVATORY_INITIATIVES_URL": f"http://{initiatives.target}",
+                "OBSERVATORY_LAW_GUIDE_URL": f"http://{law_guide.target}",
+                "OBSERVATORY_INDICATORS_URL": f"http://{initiatives.target}",
+                "OBSERVATORY_ACCESS_URL": f"http://{law_guide.target}",
+            },
+            http=True,
+        )
+        started.append(gateway)
+        base = f"http://{http_address}"
+
+        # Nothing is written without a key, through the gateway or straight to a service.
+        anonymous = requests.post(f"{base}/v1/initiatives", json={"displayName": "x"}, timeout=10)
+        assert anonymous.status_code == 401
+        with grpc.insecure_channel(initiatives.target) as channel:
+            refused = rpc_error(create_initiative, pb, channel, None, "apart-anonymous")
+            assert refused.code() == grpc.StatusCode.UNAUTHENTICATED
+
+        # A key made through the gateway (served by the law guide's process) writes on the
+        # initiatives' process within 5 s.
+        made = requests.post(
+            f"{base}/v1/apiKeys",
+            json={"displayName": "Partner apart", "scopes": ["initiatives.write"]},
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+            timeout=10,
+        )
+        assert made.status_code == 200, made.text
+        key = made.json()
+        deadline = time.monotonic() + REVOCATION_DEADLINE_S
+        while True:
+            written = requests.post(
+                f"{base}/v1/initiatives",
+                params={"initiativeId": "apart-coop"},
+                json={"displayName": "Coopérative à part"},
+                headers={"Authorization": f"Bearer {key['key']}"},
+                timeout=10,
+            )
+            if written.status_code == 200:
+                break
+            assert written.status_code == 401, written.text
+            assert time.monotonic() < deadline, "the key did not reach the initiatives within 5 s"
+            time.sleep(0.1)
+
+        # Revoked through the gateway, refused by the initiatives' process within 5 s.
+        revoked = requests.post(
+            f"{base}/v1/{key['apiKey']['name']}:revoke",
+            json={},
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+            timeout=10,
+        )
+        assert revoked.status_code == 200
+        deadline = time.monotonic() + REVOCATION_DEADLINE_S
+        attempt = 0
+        while True:
+            attempt += 1
+            after = requests.post(
+                f"{base}/v1/initiatives",
+                params={"initiativeId": f"apart-late-{attempt}"},
+                json={"displayName": "Trop tard"},
+                headers={"Authorization": f"Bearer {key['key']}"},
+                timeout=10,
+            )
+            if after.status_code == 401:
+                break
+            assert after.status_code == 200, after.text
+            assert time.monotonic() < deadline, "a revoked key still wrote after 5 s"
+            time.sleep(0.1)
+
+        # The initiatives' events reach the access store (relayed each second) and the trail.
+        deadline = time.monotonic() + 10
+        while True:
+            trail = requests.get(
+                f"{base}/v1/auditEvents",
+                params={"filter": 'service = "initiatives" AND code = "OK"'},
+                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+                timeout=10,
+            )
+            assert trail.status_code == 200, trail.text
+            resources = [event["resource"] for event in trail.json().get("auditEvents", [])]
+            if "initiatives/apart-coop" in resources:
+                break
+            assert time.monotonic() < deadline, f"the initiatives' events never reached the trail: {resources}"
+            time.sleep(0.2)
+    finally:
+        for process in reversed(started):
+            process.stop()
