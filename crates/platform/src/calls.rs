@@ -12,7 +12,7 @@ use tonic::{
 };
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::{error::ServiceError, telemetry::MetadataInjector};
+use crate::{error::ServiceError, telemetry::MetadataInjector, tls::ClientTls};
 
 /// The largest message any observatory service sends or accepts: a full batch (1000
 /// initiatives with long descriptions, 10000 observations) and its response fit. Servers and
@@ -29,23 +29,27 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
 pub type ServiceChannel =
     tower::util::BoxCloneSyncService<http::Request<tonic::body::Body>, http::Response<tonic::body::Body>, Status>;
 
-/// The service at `url` (`http://host:port`), over a [`lazy_channel`].
-pub fn remote(url: &str) -> anyhow::Result<ServiceChannel> {
-    let channel = lazy_channel(url)?;
+/// The service at `url` (`http://host:port` or `https://host:port`), over a [`lazy_channel`].
+pub fn remote(url: &str, tls: &ClientTls) -> anyhow::Result<ServiceChannel> {
+    let channel = lazy_channel(url, tls)?;
     Ok(ServiceChannel::new(tower::ServiceExt::map_err(
         channel,
         |error: tonic::transport::Error| Status::from_error(Box::new(error)),
     )))
 }
 
-/// A channel to the service at `url` (`http://host:port`), connected on first use so that the
-/// services of one deployment may start in any order. TCP_NODELAY is set explicitly: a call
-/// must never wait on Nagle's algorithm (40 ms per call over loopback).
-pub fn lazy_channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_owned())?
+/// A channel to the service at `url`, connected on first use so that the services of one
+/// deployment may start in any order. An `https://` URL is reached over TLS as `tls` says (the
+/// CA to trust, the client certificate to present). TCP_NODELAY is set explicitly: a call must
+/// never wait on Nagle's algorithm (40 ms per call over loopback).
+pub fn lazy_channel(url: &str, tls: &ClientTls) -> anyhow::Result<Channel> {
+    let mut endpoint = Endpoint::from_shared(url.to_owned())?
         .connect_timeout(DEFAULT_DEADLINE)
-        .tcp_nodelay(true)
-        .connect_lazy())
+        .tcp_nodelay(true);
+    if endpoint.uri().scheme() == Some(&http::uri::Scheme::HTTPS) {
+        endpoint = endpoint.tls_config(tls.config())?;
+    }
+    Ok(endpoint.connect_lazy())
 }
 
 /// What an incoming request passes on to the calls made while serving it: the caller's

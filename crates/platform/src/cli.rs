@@ -19,6 +19,7 @@ use crate::{
     server::GrpcServer,
     shutdown::Shutdown,
     telemetry,
+    tls::{self, ServerTls},
 };
 
 #[derive(Debug, Parser)]
@@ -91,6 +92,14 @@ pub fn run(name: &'static str, modules: &[&dyn ServiceModule]) -> std::process::
             return std::process::ExitCode::from(2);
         }
     };
+    // Before anything else: a TLS setting that cannot work stops the process here, naming it.
+    let server_tls = match tls::check(&settings) {
+        Ok(server_tls) => server_tls,
+        Err(error) => {
+            eprintln!("{name}: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -102,7 +111,7 @@ pub fn run(name: &'static str, modules: &[&dyn ServiceModule]) -> std::process::
         let _telemetry = telemetry::init(name, settings.log_format, &settings.log_filter)?;
         let result = match cli.command {
             Command::Keys { command } => manage_keys(command, &settings).await,
-            command => execute(command, &settings, modules).await,
+            command => execute(command, &settings, server_tls, modules).await,
         };
         if let Err(error) = &result {
             tracing::error!(error = format!("{error:#}"), "{name} failed");
@@ -118,7 +127,12 @@ pub fn run(name: &'static str, modules: &[&dyn ServiceModule]) -> std::process::
     }
 }
 
-async fn execute(command: Command, settings: &Settings, modules: &[&dyn ServiceModule]) -> anyhow::Result<()> {
+async fn execute(
+    command: Command,
+    settings: &Settings,
+    server_tls: Option<ServerTls>,
+    modules: &[&dyn ServiceModule],
+) -> anyhow::Result<()> {
     let keeping_data: Vec<&&dyn ServiceModule> = modules.iter().filter(|module| module.uses_database()).collect();
     let db = if keeping_data.is_empty() {
         sea_orm::DatabaseConnection::default()
@@ -194,7 +208,8 @@ async fn execute(command: Command, settings: &Settings, modules: &[&dyn ServiceM
             GrpcServer::new(access, settings.shutdown_grace()).add_service(service)
         }
         None => GrpcServer::new(Access::without_store(policy), settings.shutdown_grace()),
-    };
+    }
+    .with_tls(server_tls.clone());
     for module in modules {
         server = module.register(server, &context)?;
     }
@@ -212,7 +227,13 @@ async fn execute(command: Command, settings: &Settings, modules: &[&dyn ServiceM
         let router = http_routes.into_iter().fold(axum::Router::new(), axum::Router::merge);
         tokio::try_join!(
             server.serve(listener, shutdown.clone()),
-            http::serve(http_listener, router, shutdown, settings.shutdown_grace()),
+            http::serve(
+                http_listener,
+                router,
+                shutdown,
+                settings.shutdown_grace(),
+                server_tls.as_ref()
+            ),
         )?;
     }
     db.close().await?;

@@ -22,6 +22,7 @@ pub mod server;
 pub mod shutdown;
 pub mod telemetry;
 pub mod time;
+pub mod tls;
 pub mod update_mask;
 pub mod validate;
 

@@ -22,6 +22,7 @@ use crate::{
     calls::ServiceChannel,
     shutdown::Shutdown,
     telemetry,
+    tls::ServerTls,
 };
 
 /// The gRPC services of one process, collected before serving.
@@ -30,6 +31,7 @@ pub struct GrpcServer {
     service_names: Vec<&'static str>,
     access: Arc<Access>,
     shutdown_grace: Duration,
+    tls: Option<ServerTls>,
 }
 
 impl GrpcServer {
@@ -40,12 +42,20 @@ impl GrpcServer {
             service_names: Vec::new(),
             access,
             shutdown_grace,
+            tls: None,
         }
     }
 
     /// The guard's state, for services that change what it knows (keys).
     pub fn access(&self) -> &Arc<Access> {
         &self.access
+    }
+
+    /// Serves over TLS (mutual TLS when `tls` asks for client certificates) rather than plain
+    /// TCP; `None` leaves it plain. In-process calls are not affected.
+    pub fn with_tls(mut self, tls: Option<ServerTls>) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// Adds a service; health reports it by its full name (e.g. `sse.initiatives.v1.InitiativeService`).
@@ -108,7 +118,15 @@ impl GrpcServer {
                 set_status(&health, &names, ServingStatus::NotServing).await;
             }
         };
-        let server = Server::builder()
+        let mut transport = Server::builder();
+        if let Some(tls) = &self.tls {
+            transport = transport.tls_config(tls.grpc_config())?;
+            tracing::info!(
+                client_certificates = tls.requires_client_certificates(),
+                "gRPC over TLS"
+            );
+        }
+        let server = transport
             .layer(trace_layer())
             .layer(GuardLayer::new(self.access))
             .add_routes(self.routes.routes())
