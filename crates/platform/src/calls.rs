@@ -34,8 +34,29 @@ pub fn remote(url: &str, tls: &ClientTls) -> anyhow::Result<ServiceChannel> {
     let channel = lazy_channel(url, tls)?;
     Ok(ServiceChannel::new(tower::ServiceExt::map_err(
         channel,
-        |error: tonic::transport::Error| Status::from_error(Box::new(error)),
+        transport_failure,
     )))
+}
+
+/// The status of a call that failed below gRPC. tonic gives UNAVAILABLE for a connection that
+/// cannot be made, but UNKNOWN for one the other side closes with a reason, such as the TLS
+/// alert of a service that refused our client certificate. Either way the service gave no
+/// answer, so the call is UNAVAILABLE; the reason, which the caller is not told, is logged
+/// for the operators.
+fn transport_failure(error: tonic::transport::Error) -> Status {
+    let mut reason = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    let status = Status::from_error(Box::new(error));
+    if status.code() != Code::Unknown {
+        return status;
+    }
+    tracing::warn!(%reason, "a call to another service failed below gRPC");
+    Status::unavailable(status.message())
 }
 
 /// A channel to the service at `url`, connected on first use so that the services of one
