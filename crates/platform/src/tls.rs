@@ -9,9 +9,7 @@
 //! connection.
 
 use std::{
-    fmt,
-    future::Future,
-    io,
+    fmt, io,
     net::SocketAddr,
     path::{Path, PathBuf},
     sync::Arc,
@@ -334,18 +332,16 @@ impl axum::serve::Listener for TlsListener {
     // Cancel-safe, as `axum::serve` needs (it drops this future on shutdown): both
     // `TcpListener::accept` and `JoinSet::join_next` are, and a handshake started is kept in the
     // set.
-    fn accept(&mut self) -> impl Future<Output = (Self::Io, Self::Addr)> + Send {
-        async move {
-            loop {
-                tokio::select! {
-                    accepted = self.tcp.accept() => match accepted {
-                        Ok((stream, peer)) => self.start_handshake(stream, peer),
-                        Err(error) => accept_failed(error).await,
-                    },
-                    Some(done) = self.handshakes.join_next(), if !self.handshakes.is_empty() => {
-                        if let Ok(Some(connection)) = done {
-                            return connection;
-                        }
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            tokio::select! {
+                accepted = self.tcp.accept() => match accepted {
+                    Ok((stream, peer)) => self.start_handshake(stream, peer),
+                    Err(error) => accept_failed(error).await,
+                },
+                Some(done) = self.handshakes.join_next(), if !self.handshakes.is_empty() => {
+                    if let Ok(Some(connection)) = done {
+                        return connection;
                     }
                 }
             }
