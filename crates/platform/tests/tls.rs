@@ -3,10 +3,11 @@
 //! signed by the configured CA gets through; settings that cannot work fail at start, naming
 //! the setting.
 
-use std::{sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::routing::get;
+use axum::{extract::ConnectInfo, routing::get};
 use sse_platform::{
+    access::{Policy, guard::Access},
     calls,
     config::Settings,
     server::GrpcServer,
@@ -102,7 +103,8 @@ async fn start_grpc(tls: ServerTls) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("address").port();
     let (trigger, shutdown) = Shutdown::new();
-    let server = GrpcServer::new(None, Duration::from_millis(200)).with_tls(Some(tls));
+    let access = Access::without_store(Policy::with_admin_key(None));
+    let server = GrpcServer::new(access, Duration::from_millis(200)).with_tls(Some(tls));
     let handle = tokio::spawn(server.serve(listener, shutdown));
     Running { port, trigger, handle }
 }
@@ -111,7 +113,11 @@ async fn start_http(tls: ServerTls) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("address").port();
     let (trigger, shutdown) = Shutdown::new();
-    let router = axum::Router::new().route("/hello", get(|| async { "hello over TLS" }));
+    // The handler names the peer, as the gateway's rate-limit plumbing needs it over TLS too.
+    let router = axum::Router::new().route(
+        "/hello",
+        get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { format!("hello over TLS, {}", peer.ip()) }),
+    );
     let handle = tokio::spawn(async move {
         sse_platform::http::serve(listener, router, shutdown, Duration::from_millis(200), Some(&tls)).await
     });
@@ -207,6 +213,37 @@ async fn grpc_without_a_client_ca_serves_tls_to_anyone() {
     server.stop().await;
 }
 
+#[tokio::test]
+async fn the_guard_sees_the_peer_address_of_a_tls_client() {
+    use sse_proto::access::{ListApiKeysRequest, access_service_client::AccessServiceClient};
+    // No trusted proxy, one call a second: a caller without a key is limited by its own address,
+    // whatever `x-forwarded-for` it sends. Over TLS too: a guard that could not see the address
+    // there would take the call for one made in process and believe the header, giving each call
+    // a bucket of its own.
+    let mut policy = Policy::with_admin_key(None);
+    policy.trusted_proxies = Vec::new();
+    policy.rate_limit_per_second = 1;
+    policy.rate_limit_burst = 1;
+    let pki = Pki::new();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let (trigger, shutdown) = Shutdown::new();
+    let server =
+        GrpcServer::new(Access::without_store(policy), Duration::from_millis(200)).with_tls(Some(pki.server_tls()));
+    let handle = tokio::spawn(server.serve(listener, shutdown));
+    let mut client = AccessServiceClient::new(channel(port, &pki.client_tls(Some(&pki.client))));
+    let mut codes = Vec::new();
+    for claimed in ["198.51.100.1", "198.51.100.2"] {
+        let mut request = tonic::Request::new(ListApiKeysRequest::default());
+        request
+            .metadata_mut()
+            .insert("x-forwarded-for", claimed.parse().expect("metadata"));
+        codes.push(client.list_api_keys(request).await.expect_err("no key").code());
+    }
+    assert_eq!(codes, [tonic::Code::Unauthenticated, tonic::Code::ResourceExhausted]);
+    Running { port, trigger, handle }.stop().await;
+}
+
 /// Sends `GET /hello` over TLS with `identity` (if any); the response's text, or why there is
 /// none.
 async fn get_hello(pki: &Pki, port: u16, identity: Option<&CertificateFiles>) -> Result<String, String> {
@@ -279,7 +316,7 @@ async fn http_refuses_clients_without_a_certificate_of_the_configured_ca_and_ser
         .await
         .expect("a client of the CA is served");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    assert!(response.ends_with("hello over TLS"), "{response}");
+    assert!(response.ends_with("hello over TLS, 127.0.0.1"), "{response}");
 
     drop(silent);
     server.stop().await;
