@@ -185,6 +185,7 @@ def tls_server(pki, request):
             f"--grpc-addr={target}",
             f"--http-addr={http}",
             f"--data-dir={Path(workdir) / 'data'}",
+            f"--metrics-addr=127.0.0.1:{free_port()}",
         ]
         with open(log_path, "wb") as log:
             process = subprocess.Popen(command, env=tls_env(pki), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
@@ -293,7 +294,13 @@ def test_settings_that_cannot_work_stop_the_binary_at_start(pki, settings, named
     env.update({name: value.format(**values) for name, value in settings.items()})
     with tempfile.TemporaryDirectory() as workdir:
         done = subprocess.run(
-            [str(binary()), "serve", f"--grpc-addr=127.0.0.1:{free_port()}", f"--data-dir={workdir}"],
+            [
+                str(binary()),
+                "serve",
+                f"--grpc-addr=127.0.0.1:{free_port()}",
+                f"--data-dir={workdir}",
+                f"--metrics-addr=127.0.0.1:{free_port()}",
+            ],
             env=env,
             capture_output=True,
             timeout=30,

@@ -32,10 +32,29 @@ pub type ServiceChannel =
 /// The service at `url` (`http://host:port` or `https://host:port`), over a [`lazy_channel`].
 pub fn remote(url: &str, tls: &ClientTls) -> anyhow::Result<ServiceChannel> {
     let channel = lazy_channel(url, tls)?;
-    Ok(ServiceChannel::new(tower::ServiceExt::map_err(
-        channel,
-        transport_failure,
-    )))
+    // Each call measured as `rpc.client.duration` (see `metrics`).
+    let measured = tower::service_fn(move |request: http::Request<tonic::body::Body>| {
+        let mut channel = channel.clone();
+        async move {
+            let path = request.uri().path().to_owned();
+            let started = std::time::Instant::now();
+            let answer = tower::Service::call(&mut channel, request)
+                .await
+                .map_err(transport_failure);
+            let status = match &answer {
+                Ok(response) => response
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| value.parse().ok())
+                    .unwrap_or(0),
+                Err(status) => status.code() as i64,
+            };
+            crate::metrics::record_client_call(&path, started, status);
+            answer
+        }
+    });
+    Ok(ServiceChannel::new(measured))
 }
 
 /// The status of a call that failed below gRPC. tonic gives UNAVAILABLE for a connection that

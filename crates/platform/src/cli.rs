@@ -14,7 +14,7 @@ use crate::{
     config::{self, Settings, SettingsFlags},
     database,
     generate::GenerateSpec,
-    http,
+    http, metrics,
     module::{ModuleContext, ServiceModule},
     server::GrpcServer,
     shutdown::Shutdown,
@@ -108,10 +108,11 @@ pub fn run(name: &'static str, modules: &[&dyn ServiceModule]) -> std::process::
         }
     };
     let outcome = runtime.block_on(async {
-        let _telemetry = telemetry::init(name, settings.log_format, &settings.log_filter)?;
+        let telemetry = telemetry::init(name, settings.log_format, &settings.log_filter)?;
+        let registry = telemetry.metrics.registry();
         let result = match cli.command {
             Command::Keys { command } => manage_keys(command, &settings).await,
-            command => execute(command, &settings, server_tls, modules).await,
+            command => execute(command, &settings, server_tls, modules, registry).await,
         };
         if let Err(error) = &result {
             tracing::error!(error = format!("{error:#}"), "{name} failed");
@@ -132,6 +133,7 @@ async fn execute(
     settings: &Settings,
     server_tls: Option<ServerTls>,
     modules: &[&dyn ServiceModule],
+    registry: prometheus::Registry,
 ) -> anyhow::Result<()> {
     let keeping_data: Vec<&&dyn ServiceModule> = modules.iter().filter(|module| module.uses_database()).collect();
     let db = if keeping_data.is_empty() {
@@ -189,6 +191,20 @@ async fn execute(
     let listener = TcpListener::bind(settings.grpc_addr)
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen for gRPC on {}: {error}", settings.grpc_addr))?;
+    let metrics_listener = match settings.metrics_addr.trim() {
+        "" => None,
+        address => Some(
+            TcpListener::bind(address)
+                .await
+                .map_err(|error| anyhow::anyhow!("cannot listen for metrics on {address}: {error}"))?,
+        ),
+    };
+    if !keeping_data.is_empty() {
+        metrics::observe_pool(&db, "database");
+        if let Some(access_db) = access_db.as_ref().filter(|_| !same_database(settings)) {
+            metrics::observe_pool(access_db, "access");
+        }
+    }
     let mut context = ModuleContext {
         db: db.clone(),
         settings: settings.clone(),
@@ -196,6 +212,14 @@ async fn execute(
     };
     let policy = Policy::from_settings(settings)?;
     let shutdown = Shutdown::on_signals();
+    if let Some(metrics_listener) = metrics_listener {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(error) = metrics::serve(metrics_listener, registry, shutdown).await {
+                tracing::error!(error = format!("{error:#}"), "the metrics listener failed");
+            }
+        });
+    }
     let mut server = match &access_db {
         // A process that keeps data serves key management too, over the access store, and
         // relays its audit events there when the store is another database.

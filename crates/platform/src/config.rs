@@ -74,6 +74,9 @@ pub struct Settings {
     pub rate_limit_per_second: u32,
     /// Calls a caller may make at once above that rate, after being idle.
     pub rate_limit_burst: u32,
+    /// Where `GET /metrics` (Prometheus text) is served; empty turns it off. Kept off the public
+    /// HTTP port.
+    pub metrics_addr: String,
     /// Proxies (addresses or CIDR networks) whose `x-forwarded-for` names the client, for the
     /// per-address rate limit: the ingress, the gateway when it runs apart from the services.
     pub trusted_proxies: Vec<String>,
@@ -117,6 +120,7 @@ impl Default for Settings {
             rate_limit_per_second: 200,
             rate_limit_burst: 400,
             trusted_proxies: vec!["127.0.0.0/8".to_owned(), "::1/128".to_owned()],
+            metrics_addr: "127.0.0.1:9464".to_owned(),
             tls_cert_file: None,
             tls_key_file: None,
             tls_client_ca_file: None,
@@ -216,6 +220,10 @@ pub struct SettingsFlags {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    /// Where GET /metrics is served; empty turns it off [default: 127.0.0.1:9464].
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_addr: Option<String>,
     /// URL of the initiatives service [default: this process's own gRPC address].
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -20,6 +20,7 @@ use tower_http::{
 use crate::{
     access::guard::{Access, GuardLayer},
     calls::ServiceChannel,
+    metrics::RpcServerMetricsLayer,
     shutdown::Shutdown,
     telemetry,
     tls::ServerTls,
@@ -81,6 +82,7 @@ impl GrpcServer {
         let routes = self.routes.clone().routes();
         let service = tower::ServiceBuilder::new()
             .layer(trace_layer())
+            .layer(RpcServerMetricsLayer)
             .layer(GuardLayer::new(self.access.clone()))
             .service(routes);
         let service = tower::ServiceExt::map_err(
@@ -128,6 +130,7 @@ impl GrpcServer {
         }
         let server = transport
             .layer(trace_layer())
+            .layer(RpcServerMetricsLayer)
             .layer(GuardLayer::new(self.access))
             .add_routes(self.routes.routes())
             // Without TCP_NODELAY a response written in several pieces waits for the client's delayed
