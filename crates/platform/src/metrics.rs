@@ -298,7 +298,8 @@ pub fn record_client_call(path: &str, started: Instant, status: i64) {
 #[derive(Debug, Clone)]
 pub struct HttpRoute(pub String);
 
-/// Axum middleware measuring each HTTP request by its route template.
+/// Axum middleware measuring each HTTP request by its route template, and naming its span after
+/// the route (it runs inside the tracing layer, which made the span).
 pub async fn http_server_metrics(
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -310,12 +311,13 @@ pub async fn http_server_metrics(
         .get::<MatchedPath>()
         .map(|path| path.as_str().to_owned());
     let response = next.run(request).await;
-    let route = response
+    let known = response
         .extensions()
         .get::<HttpRoute>()
         .map(|route| route.0.clone())
-        .or(matched)
-        .unwrap_or_else(|| "_OTHER".to_owned());
+        .or(matched);
+    crate::telemetry::name_http_span(&method, known.as_deref(), response.status());
+    let route = known.unwrap_or_else(|| "_OTHER".to_owned());
     INSTRUMENTS.http_duration.record(
         started.elapsed().as_secs_f64(),
         &[

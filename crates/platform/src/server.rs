@@ -14,7 +14,7 @@ use tonic::{
 use tonic_health::{ServingStatus, server::HealthReporter};
 use tower_http::{
     classify::{GrpcCode, GrpcErrorsAsFailures, SharedClassifier},
-    trace::{DefaultOnBodyChunk, DefaultOnEos, DefaultOnFailure, DefaultOnRequest, DefaultOnResponse, TraceLayer},
+    trace::{DefaultOnBodyChunk, DefaultOnFailure, DefaultOnRequest, TraceLayer},
 };
 
 use crate::{
@@ -154,15 +154,29 @@ type CallTrace = TraceLayer<
     SharedClassifier<GrpcErrorsAsFailures>,
     fn(&http::Request<Body>) -> tracing::Span,
     DefaultOnRequest,
-    DefaultOnResponse,
+    fn(&http::Response<Body>, Duration, &tracing::Span),
     DefaultOnBodyChunk,
-    DefaultOnEos,
+    fn(Option<&http::HeaderMap>, Duration, &tracing::Span),
     DefaultOnFailure,
 >;
 
 fn trace_layer() -> CallTrace {
     TraceLayer::new(SharedClassifier::new(caller_errors_are_not_failures()))
         .make_span_with(telemetry::grpc_request_span as fn(&http::Request<Body>) -> tracing::Span)
+        // The status is in the headers of a refusal or a failed unary call, in the trailers
+        // otherwise; the span gets it from whichever comes.
+        .on_response(
+            (|response: &http::Response<Body>, _: Duration, span: &tracing::Span| {
+                telemetry::record_grpc_status(response.headers(), span)
+            }) as fn(&http::Response<Body>, Duration, &tracing::Span),
+        )
+        .on_eos(
+            (|trailers: Option<&http::HeaderMap>, _: Duration, span: &tracing::Span| {
+                if let Some(trailers) = trailers {
+                    telemetry::record_grpc_status(trailers, span);
+                }
+            }) as fn(Option<&http::HeaderMap>, Duration, &tracing::Span),
+        )
         .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN))
 }
 

@@ -113,27 +113,86 @@ impl Injector for MetadataInjector<'_> {
     }
 }
 
-/// The span of one incoming gRPC call, a child of the caller's trace when it sent one.
+/// The span of one incoming gRPC call, named and described as the semantic conventions say
+/// (`sse.initiatives.v1.InitiativeService/GetInitiative`, `rpc.system`, `rpc.service`,
+/// `rpc.method`; `rpc.grpc.status_code` once answered), a child of the caller's trace when it
+/// sent one.
 pub fn grpc_request_span<B>(request: &http::Request<B>) -> tracing::Span {
+    let path = request.uri().path().trim_start_matches('/');
+    let (service, method) = path.split_once('/').unwrap_or((path, ""));
     let span = tracing::info_span!(
         "grpc",
+        otel.name = %path,
         otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
         rpc.system = "grpc",
-        rpc.method = %request.uri().path(),
+        rpc.service = %service,
+        rpc.method = %method,
+        rpc.grpc.status_code = tracing::field::Empty,
     );
     with_remote_parent(span, request.headers())
 }
 
+/// Records the `grpc-status` among `headers` on a call's span; a status that means the server
+/// failed (not the caller) marks the span as an error.
+pub fn record_grpc_status(headers: &http::HeaderMap, span: &tracing::Span) {
+    let Some(code) = headers
+        .get("grpc-status")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<i32>().ok())
+    else {
+        return;
+    };
+    span.record("rpc.grpc.status_code", code);
+    use tonic::Code;
+    if matches!(
+        Code::from_i32(code),
+        Code::Unknown
+            | Code::DeadlineExceeded
+            | Code::Unimplemented
+            | Code::Internal
+            | Code::Unavailable
+            | Code::DataLoss
+    ) {
+        span.record("otel.status_code", "ERROR");
+    }
+}
+
 /// The span of one incoming HTTP request (the gateway's), a child of the caller's trace when it
-/// sent one.
+/// sent one. It is named `GET /v1/initiatives/{initiative}` once the route is known (see
+/// [`name_http_span`]).
 pub fn http_request_span<B>(request: &http::Request<B>) -> tracing::Span {
     let span = tracing::info_span!(
         "http",
+        otel.name = %request.method(),
         otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
         http.request.method = %request.method(),
+        http.route = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
         url.path = %request.uri().path(),
     );
     with_remote_parent(span, request.headers())
+}
+
+/// Names the current HTTP request's span after its route and records its answer; a 5xx marks
+/// it as an error.
+pub fn name_http_span(method: &str, route: Option<&str>, status: http::StatusCode) {
+    let span = tracing::Span::current();
+    if let Some(route) = route {
+        let name = format!("{method} {route}");
+        span.record("otel.name", name.as_str());
+        // Once the span has been given to a call onwards (its trace context sent), recording
+        // `otel.name` no longer renames it: rename the OpenTelemetry span itself.
+        use opentelemetry::trace::TraceContextExt;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        span.context().span().update_name(name);
+        span.record("http.route", route);
+    }
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
 }
 
 fn with_remote_parent(span: tracing::Span, headers: &http::HeaderMap) -> tracing::Span {
