@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Cross-references inside one rendered overlay, which schema validation cannot see: every
-selector (Service, PDB, NetworkPolicy, topology spread) and NetworkPolicy peer selects a pod of
-the overlay, HPAs target a Deployment, and every ConfigMap, PersistentVolumeClaim,
+selector (Service, PDB, NetworkPolicy, topology spread) and NetworkPolicy peer (ingress and egress)
+selects a pod of the overlay (or one that CloudNativePG, the OpenTelemetry Operator or a Gateway
+API implementation makes from a custom resource of the overlay), HPAs target a Deployment, and every ConfigMap, PersistentVolumeClaim,
 ServiceAccount, named port and in-cluster service URL (`http://name:port` in a ConfigMap) that is
 referred to exists. Secrets are created outside the repository and are not checked, except where
 the rendering issues them with cert-manager Certificates: then every mounted Secret must be one,
@@ -27,12 +28,45 @@ def main(path: str) -> int:
     deployments = by_kind.get("Deployment", {})
     templates = {name: d["spec"]["template"] for name, d in deployments.items()}
     errors: list[str] = []
+    # The labels of pods that controllers make from custom resources of the rendering, so that
+    # NetworkPolicies and monitors may select them: CloudNativePG's PostgreSQL instances and
+    # PgBouncer poolers, the OpenTelemetry Operator's collectors, and the proxies that Gateway
+    # API implementations running in the namespace label with their Gateway's name.
+    made_pods = [
+        *({"cnpg.io/cluster": n, "cnpg.io/podRole": "instance"} for n in by_kind.get("Cluster", {})),
+        *({"cnpg.io/poolerName": n, "cnpg.io/podRole": "pooler"} for n in by_kind.get("Pooler", {})),
+        *(
+            {
+                "app.kubernetes.io/name": f"{n}-collector",
+                "app.kubernetes.io/component": "opentelemetry-collector",
+                "app.kubernetes.io/managed-by": "opentelemetry-operator",
+                "app.kubernetes.io/part-of": "opentelemetry",
+            }
+            for n in by_kind.get("OpenTelemetryCollector", {})
+        ),
+        *({"gateway.networking.k8s.io/gateway-name": n} for n in by_kind.get("Gateway", {})),
+    ]
+    pod_labels = [t["metadata"].get("labels", {}) for t in templates.values()] + made_pods
+
+    def matches(selector: dict, labels: dict) -> bool:
+        selector = selector or {}
+        if not selector.get("matchLabels", {}).items() <= labels.items():
+            return False
+        for expression in selector.get("matchExpressions", []):
+            key, operator = expression["key"], expression["operator"]
+            values = expression.get("values", [])
+            if operator == "In" and labels.get(key) not in values:
+                return False
+            if operator == "NotIn" and labels.get(key) in values:
+                return False
+            if operator == "Exists" and key not in labels:
+                return False
+            if operator == "DoesNotExist" and key in labels:
+                return False
+        return True
 
     def selects_a_pod(selector: dict) -> bool:
-        wanted = (selector or {}).get("matchLabels", {})
-        return any(
-            wanted.items() <= t["metadata"].get("labels", {}).items() for t in templates.values()
-        )
+        return any(matches(selector, labels) for labels in pod_labels)
 
     def need(kind: str, name: str, where: str) -> None:
         if name not in by_kind.get(kind, {}):
@@ -94,12 +128,15 @@ def main(path: str) -> int:
     for name, policy in by_kind.get("NetworkPolicy", {}).items():
         if not selects_a_pod(policy["spec"]["podSelector"]):
             errors.append(f"NetworkPolicy/{name}: podSelector matches no pod")
-        for rule in policy["spec"].get("ingress", []):
-            for peer in rule.get("from", []):
-                # Peers in other namespaces (namespaceSelector) are the site's, not ours.
-                if "podSelector" in peer and "namespaceSelector" not in peer:
-                    if not selects_a_pod(peer["podSelector"]):
-                        errors.append(f"NetworkPolicy/{name}: a `from` podSelector matches no pod")
+        for direction, peers in (("ingress", "from"), ("egress", "to")):
+            for rule in policy["spec"].get(direction) or []:
+                for peer in rule.get(peers, []):
+                    # Peers in other namespaces (namespaceSelector) are the site's, not ours.
+                    if "podSelector" in peer and "namespaceSelector" not in peer:
+                        if not selects_a_pod(peer["podSelector"]):
+                            errors.append(
+                                f"NetworkPolicy/{name}: a `{peers}` podSelector matches no pod"
+                            )
 
     services = by_kind.get("Service", {})
     for name, config_map in by_kind.get("ConfigMap", {}).items():
