@@ -4,7 +4,7 @@ selector (Service, PDB, NetworkPolicy, topology spread) and NetworkPolicy peer (
 selects a pod of the overlay (or one that CloudNativePG, the OpenTelemetry Operator or a Gateway
 API implementation makes from a custom resource of the overlay), HPAs target a Deployment, and every ConfigMap, PersistentVolumeClaim,
 ServiceAccount, named port and in-cluster service URL (`http://name:port` in a ConfigMap) that is
-referred to exists. Secrets are created outside the repository and are not checked, except where
+referred to exists, and every `$(VAR)` in an env value names a variable defined before it. Secrets are created outside the repository and are not checked, except where
 the rendering issues them with cert-manager Certificates: then every mounted Secret must be one,
 each Certificate's Issuer must exist, and every service URL must be `https://` to a host that is
 a certificate's DNS name.
@@ -72,6 +72,15 @@ def main(path: str) -> int:
         if name not in by_kind.get(kind, {}):
             errors.append(f"{where}: no {kind} named {name!r} in the rendering")
 
+    # CloudNativePG: the Secrets it generates for a Cluster (`<cluster>-app`) and the hosts of
+    # database URLs (a Pooler's Service, a Cluster's -rw/-ro/-r Service) must be in the rendering.
+    clusters = by_kind.get("Cluster", {})
+    database_hosts = set(by_kind.get("Pooler", {})) | {
+        f"{c}-{suffix}" for c in clusters for suffix in ("rw", "ro", "r")
+    }
+    for name, pooler in by_kind.get("Pooler", {}).items():
+        need("Cluster", pooler["spec"]["cluster"]["name"], f"Pooler/{name}")
+
     for name, deployment in deployments.items():
         where = f"Deployment/{name}"
         template = templates[name]
@@ -94,6 +103,26 @@ def main(path: str) -> int:
             for source in container.get("envFrom", []):
                 if "configMapRef" in source:
                     need("ConfigMap", source["configMapRef"]["name"], cwhere)
+            # $(NAME) in an env value is expanded only from variables defined before it (envFrom
+            # first, then env in order); anything else is passed on literally.
+            defined: set[str] = set()
+            for source in container.get("envFrom", []):
+                config_map = by_kind.get("ConfigMap", {}).get(
+                    source.get("configMapRef", {}).get("name"), {}
+                )
+                defined |= {source.get("prefix", "") + key for key in config_map.get("data") or {}}
+            for variable in container.get("env", []):
+                secret_ref = variable.get("valueFrom", {}).get("secretKeyRef", {})
+                cluster = re.fullmatch(r"(.+)-(app|superuser)", secret_ref.get("name", ""))
+                if clusters and cluster:
+                    need("Cluster", cluster.group(1), f"{cwhere} env {variable['name']}")
+                database_host = re.search(r"^postgres(?:ql)?://[^@/]*@([a-z0-9-]+):", variable.get("value", ""))
+                if database_host and database_host.group(1) not in database_hosts:
+                    errors.append(f"{cwhere}: env {variable['name']} names no Pooler or Cluster Service {database_host.group(1)!r}")
+                for used in re.findall(r"(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)", variable.get("value", "")):
+                    if used not in defined:
+                        errors.append(f"{cwhere}: env {variable['name']} uses $({used}) before it is defined")
+                defined.add(variable["name"])
             port_names = {p["name"] for p in container.get("ports", []) if "name" in p}
             for probe_kind in ("startupProbe", "readinessProbe", "livenessProbe"):
                 for handler in ("httpGet", "tcpSocket"):
