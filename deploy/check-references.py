@@ -4,7 +4,10 @@ selector (Service, PDB, NetworkPolicy, topology spread) and NetworkPolicy peer (
 selects a pod of the overlay (or one that CloudNativePG, the OpenTelemetry Operator or a Gateway
 API implementation makes from a custom resource of the overlay), HPAs target a Deployment, and every ConfigMap, PersistentVolumeClaim,
 ServiceAccount, named port and in-cluster service URL (`http://name:port` in a ConfigMap) that is
-referred to exists, and every `$(VAR)` in an env value names a variable defined before it. Secrets are created outside the repository and are not checked, except where
+referred to exists, and every `$(VAR)` in an env value names a variable defined before it.
+HTTPRoutes and Ingresses reach a Service port, routes a Gateway listener; a Gateway's certificate
+and the hosts in database URLs are made by the rendering's Certificates, Clusters and Poolers; a
+PodMonitor's pods have its port. Secrets are created outside the repository and are not checked, except where
 the rendering issues them with cert-manager Certificates: then every mounted Secret must be one,
 each Certificate's Issuer must exist, and every service URL must be `https://` to a host that is
 a certificate's DNS name.
@@ -46,6 +49,14 @@ def main(path: str) -> int:
         ),
         *({"gateway.networking.k8s.io/gateway-name": n} for n in by_kind.get("Gateway", {})),
     ]
+    # cert-manager's ACME HTTP-01 solver pods, while a certificate of the rendering is issued
+    # (a Certificate, or an Ingress that cert-manager's ingress-shim reads).
+    if by_kind.get("Certificate") or any(
+        key.startswith("cert-manager.io/")
+        for ingress in by_kind.get("Ingress", {}).values()
+        for key in ingress["metadata"].get("annotations", {})
+    ):
+        made_pods.append({"acme.cert-manager.io/http01-solver": "true"})
     pod_labels = [t["metadata"].get("labels", {}) for t in templates.values()] + made_pods
 
     def matches(selector: dict, labels: dict) -> bool:
@@ -167,30 +178,89 @@ def main(path: str) -> int:
                                 f"NetworkPolicy/{name}: a `{peers}` podSelector matches no pod"
                             )
 
-    services = by_kind.get("Service", {})
+    # Services of the rendering, and those that operators make from its custom resources: the
+    # OpenTelemetry Operator's collector Service (its receivers' ports), CloudNativePG's pooler
+    # and cluster Services.
+    services = dict(by_kind.get("Service", {}))
+    service_ports = {n: [p["port"] for p in svc["spec"]["ports"]] for n, svc in services.items()}
+    for n in by_kind.get("OpenTelemetryCollector", {}):
+        service_ports[f"{n}-collector"] = [4317, 4318]
+    for n in database_hosts:
+        service_ports[n] = [5432]
     for name, config_map in by_kind.get("ConfigMap", {}).items():
         for key, value in (config_map.get("data") or {}).items():
             match = re.fullmatch(r"https?://([a-z0-9-]+):(\d+)/?", value or "")
             if not match:
                 continue
             host, port = match.group(1), int(match.group(2))
-            if host not in services:
+            if host not in service_ports:
                 errors.append(f"ConfigMap/{name} {key}: no Service named {host!r}")
-            elif port not in [p["port"] for p in services[host]["spec"]["ports"]]:
+            elif port not in service_ports[host]:
                 errors.append(f"ConfigMap/{name} {key}: Service {host!r} has no port {port}")
 
-    # cert-manager: what kubernetes-validate cannot check (it has no schema for custom
-    # resources). When the rendering issues certificates, every Secret a pod mounts is one of
-    # them, each Certificate's Issuer is in the rendering (a ClusterIssuer is the site's), and
-    # every service URL is https:// to a host that a certificate is issued for.
+    # The public entry: routes and Ingresses reach a Service port of the rendering, routes hang
+    # on a Gateway of the rendering, and the Gateway's certificate Secret is issued by a
+    # Certificate of the rendering.
+    def need_service_port(service: str, port, where: str) -> None:
+        if service not in services:
+            errors.append(f"{where}: no Service named {service!r}")
+        elif not any(port in (p["port"], p.get("name")) for p in services[service]["spec"]["ports"]):
+            errors.append(f"{where}: Service {service!r} has no port {port!r}")
+
+    for name, route in by_kind.get("HTTPRoute", {}).items():
+        where = f"HTTPRoute/{name}"
+        for parent in route["spec"].get("parentRefs", []):
+            if parent.get("kind", "Gateway") == "Gateway" and "namespace" not in parent:
+                need("Gateway", parent["name"], where)
+                listeners = [l["name"] for l in by_kind.get("Gateway", {}).get(parent["name"], {}).get("spec", {}).get("listeners", [])]
+                if "sectionName" in parent and listeners and parent["sectionName"] not in listeners:
+                    errors.append(f"{where}: Gateway {parent['name']!r} has no listener {parent['sectionName']!r}")
+        for rule in route["spec"].get("rules", []):
+            for backend in rule.get("backendRefs", []):
+                if backend.get("kind", "Service") == "Service" and "namespace" not in backend:
+                    need_service_port(backend["name"], backend.get("port"), where)
+    for name, ingress in by_kind.get("Ingress", {}).items():
+        for rule in ingress["spec"].get("rules", []):
+            for path in rule.get("http", {}).get("paths", []):
+                service = path["backend"]["service"]
+                port = service["port"].get("number", service["port"].get("name"))
+                need_service_port(service["name"], port, f"Ingress/{name}")
+    issued_secrets = {c["spec"]["secretName"] for c in by_kind.get("Certificate", {}).values()}
+    for name, gateway in by_kind.get("Gateway", {}).items():
+        for listener in gateway["spec"]["listeners"]:
+            for ref in listener.get("tls", {}).get("certificateRefs", []):
+                if ref.get("kind", "Secret") == "Secret" and ref["name"] not in issued_secrets:
+                    errors.append(f"Gateway/{name}: listener {listener['name']!r} Secret {ref['name']!r} is issued by no Certificate")
+
+    # Prometheus Operator: a PodMonitor selects pods that have the port it scrapes.
+    for name, monitor in by_kind.get("PodMonitor", {}).items():
+        for endpoint in monitor["spec"].get("podMetricsEndpoints", []):
+            if not any(
+                matches(monitor["spec"]["selector"], t["metadata"].get("labels", {}))
+                and any(p.get("name") == endpoint.get("port") for c in t["spec"]["containers"] for p in c.get("ports", []))
+                for t in templates.values()
+            ):
+                errors.append(f"PodMonitor/{name}: no pod it selects has a port {endpoint.get('port')!r}")
+
+    # cert-manager: each Certificate's Issuer is in the rendering (a ClusterIssuer is the site's);
+    # when the pods serve TLS (components/mtls), every Secret a pod mounts is issued by a
+    # Certificate, and every service URL is https:// to a host that a certificate is issued for.
     certificates = by_kind.get("Certificate", {})
-    if certificates:
-        issued = {c["spec"]["secretName"]: name for name, c in certificates.items()}
+    issued = {c["spec"]["secretName"]: name for name, c in certificates.items()}
+    # Pods serve TLS when they mount a Secret a Certificate issues (components/mtls); a public
+    # certificate for the Gateway alone does not count.
+    pods_serve_tls = any(
+        volume.get("secret", {}).get("secretName") in issued
+        for template in templates.values()
+        for volume in template["spec"].get("volumes", [])
+    )
+    if pods_serve_tls:
         for name, template in templates.items():
             for volume in template["spec"].get("volumes", []):
                 secret = volume.get("secret", {}).get("secretName")
                 if secret and secret not in issued:
                     errors.append(f"Deployment/{name}: Secret {secret!r} is issued by no Certificate")
+    if certificates:
         for name, certificate in certificates.items():
             issuer = certificate["spec"]["issuerRef"]
             if issuer.get("kind", "Issuer") == "Issuer":
@@ -199,6 +269,7 @@ def main(path: str) -> int:
             secret = issuer["spec"].get("ca", {}).get("secretName")
             if secret and secret not in issued:
                 errors.append(f"Issuer/{name}: CA Secret {secret!r} is issued by no Certificate")
+    if pods_serve_tls:
         names = {n for c in certificates.values() for n in c["spec"].get("dnsNames", [])}
         for name, config_map in by_kind.get("ConfigMap", {}).items():
             for key, value in (config_map.get("data") or {}).items():

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Validates everything under deploy/ without a container engine or a cluster:
-#   1. every kustomize overlay renders (kubectl kustomize, or standalone kustomize);
+#   1. every kustomize overlay (overlays/*, and the site overlays in examples/*) renders
+#      (kubectl kustomize, or standalone kustomize);
 #   2. each rendering passes kubernetes-validate --strict for each Kubernetes version in
 #      K8S_VERSIONS (default "1.30.0 1.34.0"; 1.30 is the oldest supported: preStop sleep),
 #      custom resources aside: validate-custom-resources.py checks those against the CRDs kept
@@ -43,10 +44,11 @@ rendered="$(mktemp -d)"
 builtin="$(mktemp -d)"
 trap 'rm -rf "$rendered" "$builtin"' EXIT
 
-overlays=(deploy/kubernetes/overlays/*/)
+# The overlays, and the example site overlays built on them (with the optional components).
+overlays=(deploy/kubernetes/overlays/*/ deploy/kubernetes/examples/*/)
 [[ -d "${overlays[0]}" ]] || fail "no overlays under deploy/kubernetes/overlays"
 for overlay in "${overlays[@]}"; do
-    name="$(basename "$overlay")"
+    name="$(basename "$(dirname "$overlay")")-$(basename "$overlay")"
     step "kustomize: $overlay"
     render "$overlay" >"$rendered/$name.yaml"
     [[ -s "$rendered/$name.yaml" ]] || fail "$overlay rendered nothing"
