@@ -221,8 +221,8 @@ def main(path: str) -> int:
                     need_service_port(backend["name"], backend.get("port"), where)
     for name, ingress in by_kind.get("Ingress", {}).items():
         for rule in ingress["spec"].get("rules", []):
-            for path in rule.get("http", {}).get("paths", []):
-                service = path["backend"]["service"]
+            for http_path in rule.get("http", {}).get("paths", []):
+                service = http_path["backend"]["service"]
                 port = service["port"].get("number", service["port"].get("name"))
                 need_service_port(service["name"], port, f"Ingress/{name}")
     issued_secrets = {c["spec"]["secretName"] for c in by_kind.get("Certificate", {}).values()}
