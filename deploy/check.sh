@@ -10,7 +10,8 @@
 #      peers, HPA targets, ConfigMaps, named ports, $(VAR) order in env, http://service:port
 #      URLs, cert-manager Certificates, Issuers and the Secrets they issue, CloudNativePG
 #      Secrets and database hosts);
-#   4. hadolint finds nothing in the Dockerfile;
+#   4. the Grafana dashboard is the one deploy/grafana/make-dashboard.py writes, and hadolint
+#      finds nothing in the Dockerfile;
 #   5. checkov passes on the Kubernetes manifests and the Dockerfile as written (partial objects in
 #      patches/ folders and the CRDs aside), and on each overlay as rendered (patches included);
 #      skips are annotated inline.
@@ -65,6 +66,9 @@ for overlay in "${overlays[@]}"; do
     step "references: $name"
     python3 deploy/check-references.py "$rendered/$name.yaml"
 done
+
+step "Grafana dashboard: deploy/grafana/observatory-red.json is what make-dashboard.py writes"
+python3 deploy/grafana/make-dashboard.py --check
 
 step "hadolint deploy/Dockerfile"
 hadolint deploy/Dockerfile
