@@ -44,15 +44,10 @@ pub fn remote(url: &str, tls: &ClientTls) -> anyhow::Result<ServiceChannel> {
                 Err(error) => Err(transport_failure(error)),
             };
             let status = match &answer {
-                Ok(response) => response
-                    .headers()
-                    .get("grpc-status")
-                    .and_then(|value| value.to_str().ok())
-                    .and_then(|value| value.parse().ok())
-                    .unwrap_or(0),
-                Err(status) => status.code() as i64,
+                Ok(response) => crate::error::grpc_status(response.headers()).unwrap_or(Code::Ok),
+                Err(status) => status.code(),
             };
-            crate::metrics::record_client_call(&path, started, status);
+            crate::metrics::record_client_call(&path, started, status as i64);
             answer
         }
     });
