@@ -667,6 +667,9 @@ impl Store {
         // and its part of the batch's record.
         let mut created_json = Vec::with_capacity(items.len());
         let mut rows = Vec::with_capacity(items.len());
+        // The names of the observations this call writes (not those it replays), which must
+        // be free.
+        let mut fresh_names = Vec::with_capacity(items.len());
         let mut records = Vec::new();
         for item in items {
             if let Some(recorded) = answered.remove(&item.request_id) {
@@ -691,10 +694,10 @@ impl Store {
                 records.push((item.request_id.clone(), json.clone()));
             }
             created_json.push(json);
+            fresh_names.push(stored.name.clone());
             created.push(stored);
         }
-        let names: Vec<String> = created.iter().map(|observation| observation.name.clone()).collect();
-        require_unused_names(&txn, &names).await?;
+        require_unused_names(&txn, &fresh_names).await?;
         database::insert_all::<observation_row::Entity>(&txn, rows).await?;
         REQUEST_LOG
             .record_many_json(&txn, CREATE_OBSERVATION, &records, now)
