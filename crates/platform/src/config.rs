@@ -278,6 +278,25 @@ mod tests {
     }
 
     #[test]
+    fn pool_settings_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            let settings = load(&SettingsFlags::default()).map_err(|error| error.to_string())?;
+            let defaults = crate::database::PoolSettings::from_settings(&settings);
+            assert_eq!(defaults, crate::database::PoolSettings::default());
+            assert_eq!(defaults.acquire_timeout, Duration::from_secs(2));
+            jail.set_env("OBSERVATORY_DATABASE_ACQUIRE_TIMEOUT_MS", "500");
+            jail.set_env("OBSERVATORY_DATABASE_MAX_CONNECTIONS", "3");
+            jail.set_env("OBSERVATORY_DATABASE_MIN_CONNECTIONS", "1");
+            let settings = load(&SettingsFlags::default()).map_err(|error| error.to_string())?;
+            let pool = crate::database::PoolSettings::from_settings(&settings);
+            assert_eq!(pool.acquire_timeout, Duration::from_millis(500));
+            assert_eq!(pool.max_connections, Some(3));
+            assert_eq!(pool.min_connections, 1);
+            Ok(())
+        });
+    }
+
+    #[test]
     fn kubernetes_service_links_are_not_settings() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("OBSERVATORY_SERVICE_HOST", "10.0.0.1");

@@ -165,7 +165,9 @@ pub const DATABASE_RETRY_AFTER: std::time::Duration = std::time::Duration::from_
 impl From<sea_orm::DbErr> for ServiceError {
     fn from(error: sea_orm::DbErr) -> Self {
         if is_connection_lost(&error) {
-            tracing::warn!(%error, "database unavailable");
+            // One line per call would flood the log during an outage: health logs the outage
+            // once, and the call's own span records its UNAVAILABLE.
+            tracing::debug!(%error, "database unavailable");
             return ServiceError::database_unavailable();
         }
         ServiceError::Internal(anyhow::Error::new(error).context("database error"))
@@ -208,7 +210,7 @@ impl ServiceError {
                     .chain()
                     .any(|cause| cause.downcast_ref::<sea_orm::DbErr>().is_some_and(is_connection_lost)) =>
             {
-                tracing::warn!(error = format!("{cause:#}"), "database unavailable");
+                tracing::debug!(error = format!("{cause:#}"), "database unavailable");
                 ServiceError::database_unavailable()
             }
             other => other,
@@ -347,6 +349,35 @@ mod tests {
             .map(|violation| violation.field.as_str())
             .collect();
         assert_eq!(fields, ["initiative.countries[1]", "initiative.display_name"]);
+    }
+
+    #[test]
+    fn a_lost_database_is_unavailable_with_a_retry_delay() {
+        use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr, sqlx};
+        let refused = || {
+            let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+            RuntimeErr::SqlxError(std::sync::Arc::new(sqlx::Error::Io(io)))
+        };
+        let lost = [
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+            DbErr::Query(refused()),
+            DbErr::Exec(refused()),
+            DbErr::Conn(refused()),
+        ];
+        for error in lost {
+            let status = Status::from(ServiceError::from(error));
+            assert_eq!(status.code(), Code::Unavailable);
+            let details = status.get_error_details();
+            assert_eq!(details.error_info().expect("error info").reason, DATABASE_UNAVAILABLE);
+            let retry = details.retry_info().and_then(|retry| retry.retry_delay);
+            assert_eq!(retry, Some(DATABASE_RETRY_AFTER));
+        }
+        // Also when it reached the handler wrapped in anyhow.
+        let wrapped = anyhow::Error::new(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)).context("listing");
+        assert_eq!(Status::from(ServiceError::Internal(wrapped)).code(), Code::Unavailable);
+        // A statement that failed is not an outage.
+        let failed = DbErr::Query(RuntimeErr::Internal("syntax error".to_owned()));
+        assert_eq!(Status::from(ServiceError::from(failed)).code(), Code::Internal);
     }
 
     #[test]
