@@ -15,6 +15,7 @@ pub mod generate;
 pub mod http;
 pub mod idempotency;
 pub mod lifecycle;
+pub mod metrics;
 pub mod module;
 pub mod names;
 pub mod pagination;
@@ -22,6 +23,7 @@ pub mod server;
 pub mod shutdown;
 pub mod telemetry;
 pub mod time;
+pub mod tls;
 pub mod update_mask;
 pub mod validate;
 

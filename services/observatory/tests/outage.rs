@@ -291,6 +291,7 @@ async fn a_database_outage_fails_fast_as_unavailable_and_recovers_without_a_rest
         router,
         http_shutdown,
         Duration::from_secs(1),
+        None,
     ));
     let server = TestServer::start(server).await.expect("server");
     let channel = server.channel.clone();
