@@ -38,8 +38,8 @@ impl Default for PoolSettings {
 /// The default of `database_acquire_timeout_ms`.
 pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 2000;
 
-/// How long a process starting up waits for its database to accept connections (a database
-/// started at the same time, as in a compose file), in acquire timeouts' worth of attempts.
+/// How long a process starting up keeps trying to reach its database (one started at the same
+/// time, as in a compose file) before giving up.
 const STARTUP_PATIENCE: Duration = Duration::from_secs(10);
 
 impl PoolSettings {

@@ -30,6 +30,11 @@ use crate::{
     tls::ServerTls,
 };
 
+/// The health entry for liveness probes: SERVING for as long as the process serves, whatever its
+/// database does. A liveness probe on `""` would restart every pod during a database outage, and
+/// a restarted pod cannot start until the database is back.
+pub const LIVENESS: &str = "liveness";
+
 /// How often health checks that each service's database can be reached.
 const DATABASE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -133,6 +138,7 @@ impl GrpcServer {
             .add_service(reflection_v1alpha);
 
         set_status(&health, &self.service_names, ServingStatus::Serving).await;
+        health.set_service_status(LIVENESS, ServingStatus::Serving).await;
         let address = listener.local_addr()?;
         tracing::info!(%address, services = ?self.service_names, "serving gRPC");
 

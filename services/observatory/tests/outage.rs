@@ -319,6 +319,11 @@ async fn a_database_outage_fails_fast_as_unavailable_and_recovers_without_a_rest
     let not_serving_after =
         wait_for_health(&channel, &services, ServingStatus::NotServing, Duration::from_secs(8)).await;
     eprintln!("health NOT_SERVING {not_serving_after:?} after the database stopped");
+    // Liveness does not follow the database: an outage must not get pods restarted.
+    assert_eq!(
+        health(&channel, sse_platform::server::LIVENESS).await,
+        Some(ServingStatus::Serving)
+    );
 
     let (status, retry_after, body) = http_get(http_address, "/v1/initiatives?pageSize=5").await;
     eprintln!("REST during the outage: {status}, Retry-After {retry_after:?}, {body}");
