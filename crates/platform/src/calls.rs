@@ -38,9 +38,11 @@ pub fn remote(url: &str, tls: &ClientTls) -> anyhow::Result<ServiceChannel> {
         async move {
             let path = request.uri().path().to_owned();
             let started = std::time::Instant::now();
-            let answer = tower::Service::call(&mut channel, request)
-                .await
-                .map_err(transport_failure);
+            // A channel's buffer takes a call only once it said it was ready for one.
+            let answer = match tower::ServiceExt::ready(&mut channel).await {
+                Ok(ready) => tower::Service::call(ready, request).await.map_err(transport_failure),
+                Err(error) => Err(transport_failure(error)),
+            };
             let status = match &answer {
                 Ok(response) => response
                     .headers()
