@@ -1,8 +1,8 @@
-//! Traces as an operations team reads them: the built `observatory` binary, with
+//! Traces and metrics as an operations team reads them: the built `observatory` binary, with
 //! `log_filter = "warn"`, exports over OTLP to a collector inside this test. One REST call made
 //! with a `traceparent` gives the gateway's HTTP span, named after its route, as the parent of
 //! the service's RPC span, both in the caller's trace, with the semantic conventions' names and
-//! attributes.
+//! attributes; the metrics arrive too, the RPC histogram with its labels.
 
 use std::{
     io::{Read, Write},
@@ -13,19 +13,41 @@ use std::{
 };
 
 use opentelemetry_proto::tonic::{
+    collector::metrics::v1::{
+        ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+        metrics_service_server::{MetricsService, MetricsServiceServer},
+    },
     collector::trace::v1::{
         ExportTraceServiceRequest, ExportTraceServiceResponse,
         trace_service_server::{TraceService, TraceServiceServer},
     },
     common::v1::{AnyValue, KeyValue, any_value::Value},
+    metrics::v1::{Metric, metric::Data},
     trace::v1::{Span, status::StatusCode},
 };
 use tonic::{Request, Response, Status};
 
-/// The spans received, whatever their resource.
+/// The spans and metrics received, whatever their resource.
 #[derive(Clone, Default)]
 struct Collector {
     spans: Arc<Mutex<Vec<Span>>>,
+    metrics: Arc<Mutex<Vec<Metric>>>,
+}
+
+#[tonic::async_trait]
+impl MetricsService for Collector {
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        let mut metrics = self.metrics.lock().map_err(|_| Status::internal("poisoned"))?;
+        for resource in request.into_inner().resource_metrics {
+            for scope in resource.scope_metrics {
+                metrics.extend(scope.metrics);
+            }
+        }
+        Ok(Response::new(ExportMetricsServiceResponse::default()))
+    }
 }
 
 #[tonic::async_trait]
@@ -98,6 +120,7 @@ async fn a_rest_call_is_one_trace_from_the_gateway_route_to_the_rpc_even_with_wa
     let otlp = listener.local_addr().expect("address");
     let server = tonic::transport::Server::builder()
         .add_service(TraceServiceServer::new(collector.clone()))
+        .add_service(MetricsServiceServer::new(collector.clone()))
         .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
     tokio::spawn(server);
 
@@ -113,6 +136,7 @@ async fn a_rest_call_is_one_trace_from_the_gateway_route_to_the_rpc_even_with_wa
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{otlp}"))
         // Export each batch at once rather than every five seconds.
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "200")
         .env_remove("DATABASE_URL")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -197,6 +221,37 @@ async fn a_rest_call_is_one_trace_from_the_gateway_route_to_the_rpc_even_with_wa
         rpc_span.status.as_ref().map(|status| status.code),
         Some(StatusCode::Error as i32)
     );
+
+    // The same call's RPC, in the histogram exported over OTLP, with its labels.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let found = collector.metrics.lock().expect("metrics").iter().any(|metric| {
+            metric.name == "rpc.server.duration"
+                && matches!(&metric.data, Some(Data::Histogram(histogram)) if histogram.data_points.iter().any(|point| {
+                    let label = |key: &str| {
+                        point.attributes.iter().find(|attribute| attribute.key == key).and_then(|attribute| {
+                            attribute.value.as_ref().and_then(|value| value.value.as_ref()).map(|value| match value {
+                                Value::StringValue(text) => text.clone(),
+                                Value::IntValue(number) => number.to_string(),
+                                other => format!("{other:?}"),
+                            })
+                        })
+                    };
+                    label("rpc.method").as_deref() == Some("GetInitiative")
+                        && label("rpc.service").as_deref() == Some("sse.initiatives.v1.InitiativeService")
+                        && label("rpc.grpc.status_code").as_deref() == Some("0")
+                        && point.count >= 1
+                }))
+        });
+        if found {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no rpc.server.duration for GetInitiative over OTLP"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
