@@ -29,6 +29,7 @@ from test_indicators import (  # noqa: F401 (ipb and indicators are fixtures)
 SPECIFIC_MEDIA_TYPE = "application/vnd.sdmx.structurespecificdata+xml;version=2.1"
 GENERIC_MEDIA_TYPE = "application/vnd.sdmx.genericdata+xml;version=2.1"
 CSV_MEDIA_TYPE = "application/vnd.sdmx.data+csv;version=2.0.0"
+JSON1_MEDIA_TYPE = "application/vnd.sdmx.data+json;version=1.0.0"
 ERROR_MEDIA_TYPE = "application/vnd.sdmx.error+xml;version=2.1"
 STATUS_CODES = {0: "A", 1: "T", 2: "A", 3: "E", 4: "P"}  # Observation.Status -> CL_OBS_STATUS
 
@@ -92,6 +93,13 @@ def pandas_figures(msg) -> dict:
     names = list(series.index.names)
     assert sorted(names) == sorted(DIMS), names
     return {tuple(index[names.index(dim)] for dim in DIMS): float(value) for index, value in series.items()}
+
+
+def pandas_attribute(msg, attribute: str) -> dict:
+    """One observation attribute of sdmx.to_pandas(attributes="o"), as {key in DIMS order: value}."""
+    frame = sdmx.to_pandas(msg, attributes="o")
+    names = list(frame.index.names)
+    return {tuple(index[names.index(dim)] for dim in DIMS): value for index, value in frame[attribute].items()}
 
 
 def media_type(response) -> str:
@@ -205,7 +213,7 @@ def test_sdmx1_data_with_a_partial_key_and_a_period_are_the_api_figures(gw, clie
     assert pandas_figures(by_dict) == expected
 
 
-def test_generic_data_sdmx_csv_and_all_dimensions_at_the_observation_read_as_the_same_figures(
+def test_generic_data_sdmx_json_and_csv_and_all_dimensions_at_the_observation_read_as_the_same_figures(
     gw, client, ipb, indicators  # noqa: F811
 ):
     key, params = "workers+territories....", {"startPeriod": "2016"}
@@ -218,6 +226,12 @@ def test_generic_data_sdmx_csv_and_all_dimensions_at_the_observation_read_as_the
     generic = client.data("DF_SSE_OBS", key=key, params=params, headers={"Accept": GENERIC_MEDIA_TYPE})
     assert media_type(generic.response) == GENERIC_MEDIA_TYPE
     assert pandas_figures(generic) == expected
+    as_json = client.data("DF_SSE_OBS", key=key, params=params, headers={"Accept": JSON1_MEDIA_TYPE})
+    assert media_type(as_json.response) == JSON1_MEDIA_TYPE
+    assert pandas_figures(as_json) == expected
+    assert pandas_attribute(as_json, "SOURCE_TITLE") == pandas_attribute(generic, "SOURCE_TITLE")
+    assert set(pandas_attribute(as_json, "UNIT_MEASURE").values()) == {"{people}", "{territories}"}, "the units of workers and territories"
+
     # Observations with every dimension: sdmx1 tells attributes from dimensions by the structure,
     # which it reads first when the key is a dict.
     flat = client.data(

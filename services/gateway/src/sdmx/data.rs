@@ -1,5 +1,5 @@
 //! Observations as SDMX REST data messages other than the service's own exports: SDMX-ML 2.1
-//! StructureSpecificData and GenericData, SDMX-CSV 1.0, and SDMX-CSV 2.0 after `detail` or
+//! StructureSpecificData and GenericData, SDMX-JSON 1.0, SDMX-CSV 1.0, and SDMX-CSV 2.0 after `detail` or
 //! `firstNObservations`/`lastNObservations` have shaped it.
 //!
 //! The figures come from the indicators service's SDMX-CSV 2.0 export, read back here
@@ -36,6 +36,7 @@ pub const SPECIFIC_MEDIA_TYPE: &str = "application/vnd.sdmx.structurespecificdat
 pub const GENERIC_MEDIA_TYPE: &str = "application/vnd.sdmx.genericdata+xml;version=2.1";
 pub const CSV1_MEDIA_TYPE: &str = "application/vnd.sdmx.data+csv;version=1.0.0";
 pub const CSV2_MEDIA_TYPE: &str = "application/vnd.sdmx.data+csv;version=2.0.0";
+pub const JSON1_MEDIA_TYPE: &str = "application/vnd.sdmx.data+json;version=1.0.0";
 
 /// One observation as the export writes it; the value stays as written.
 #[derive(Debug, Clone, PartialEq)]
@@ -361,6 +362,142 @@ pub fn generic(records: &[Record], at: AtObservation, detail: Detail) -> String 
     out
 }
 
+/// SDMX-JSON 1.0.0 (the JSON of SDMX 2.1): each dimension's values listed once in
+/// `structure`, series and observations keyed by the indices of their values, attributes given as
+/// indices into their lists of values (null when absent).
+pub fn json1(records: &[Record], at: AtObservation, detail: Detail) -> String {
+    use serde_json::{Value, json};
+    let at = if detail.has_observations() {
+        at
+    } else {
+        AtObservation(Some(TIME))
+    };
+    let series_dimensions: Vec<usize> = (0..DIMENSIONS.len())
+        .filter(|index| Some(*index) != at.0 && at.0.is_some())
+        .collect();
+    let observation_dimensions: Vec<usize> = match at.0 {
+        Some(at) => vec![at],
+        None => (0..DIMENSIONS.len()).collect(),
+    };
+    // The values of each dimension and attribute, in order of first appearance.
+    let mut dimension_values: Vec<Vec<&str>> = vec![Vec::new(); DIMENSIONS.len()];
+    let mut attribute_values: Vec<Vec<&str>> = vec![Vec::new(); ATTRIBUTES.len()];
+    let mut series: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+    let mut flat: BTreeMap<String, Value> = BTreeMap::new();
+    let mut attribute_indices: Vec<Vec<Option<usize>>> = Vec::with_capacity(records.len());
+    for record in records {
+        let indices: Vec<Option<usize>> = record
+            .attributes
+            .iter()
+            .enumerate()
+            .map(|(position, value)| {
+                (!value.is_empty() && detail.has_attributes()).then(|| index_of(&mut attribute_values[position], value))
+            })
+            .collect();
+        attribute_indices.push(indices);
+    }
+    // Attributes no observation has are left out: sdmx1 drops them anyway, with a warning.
+    let present: Vec<usize> = (0..ATTRIBUTES.len())
+        .filter(|index| !attribute_values[*index].is_empty())
+        .collect();
+    for (record, indices) in records.iter().zip(&attribute_indices) {
+        let series_key = json_key(record, &series_dimensions, &mut dimension_values);
+        let observation_key = json_key(record, &observation_dimensions, &mut dimension_values);
+        let value = record.value.parse::<f64>().map_or(Value::Null, |value| json!(value));
+        let mut observation = vec![value];
+        observation.extend(
+            present
+                .iter()
+                .map(|index| indices[*index].map_or(Value::Null, |index| json!(index))),
+        );
+        let observation = Value::Array(observation);
+        match at.0 {
+            Some(_) => {
+                let observations = series.entry(series_key).or_default();
+                if detail.has_observations() {
+                    observations.insert(observation_key, observation);
+                }
+            }
+            None => {
+                flat.insert(observation_key, observation);
+            }
+        }
+    }
+    let dimension = |index: usize, position: usize| {
+        let mut entry = json!({
+            "id": DIMENSIONS[index],
+            "name": DIMENSIONS[index],
+            "keyPosition": position,
+            "values": dimension_values[index].iter().map(|value| json!({"id": value, "name": value})).collect::<Vec<_>>(),
+        });
+        if index == TIME {
+            entry["role"] = json!("time");
+        }
+        entry
+    };
+    let series_level: Vec<Value> = series_dimensions
+        .iter()
+        .map(|index| dimension(*index, *index))
+        .collect();
+    let observation_level: Vec<Value> = observation_dimensions
+        .iter()
+        .map(|index| dimension(*index, *index))
+        .collect();
+    let attributes: Vec<Value> = present
+        .iter()
+        .map(|index| {
+            json!({
+                "id": ATTRIBUTES[*index],
+                "name": ATTRIBUTES[*index],
+                "values": attribute_values[*index].iter().map(|value| json!({"name": value})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let mut data_set = json!({"action": "Information"});
+    match at.0 {
+        Some(_) => {
+            let series: serde_json::Map<String, Value> = series
+                .into_iter()
+                .map(|(key, observations)| (key, json!({"attributes": [], "observations": observations})))
+                .collect();
+            data_set["series"] = Value::Object(series);
+        }
+        None => data_set["observations"] = json!(flat),
+    }
+    let document = json!({
+        "header": {
+            "id": "DF_SSE_OBS",
+            "test": false,
+            "prepared": super::xml::now(),
+            "sender": {"id": "SSE", "name": "SSE Observatory"},
+        },
+        "structure": {
+            "name": "SSE Observatory observations",
+            "dimensions": {"dataSet": [], "series": series_level, "observation": observation_level},
+            "attributes": {"dataSet": [], "series": [], "observation": attributes},
+        },
+        "dataSets": [data_set],
+    });
+    document.to_string()
+}
+
+/// The position of `value` in `values`, added at the end if it is new.
+fn index_of<'a>(values: &mut Vec<&'a str>, value: &'a str) -> usize {
+    values.iter().position(|known| *known == value).unwrap_or_else(|| {
+        values.push(value);
+        values.len() - 1
+    })
+}
+
+/// An SDMX-JSON key: the indices of the record's values of `dimensions`, joined by `:`.
+fn json_key<'a>(record: &'a Record, dimensions: &[usize], values: &mut [Vec<&'a str>]) -> String {
+    dimensions
+        .iter()
+        .map(|index| index_of(&mut values[*index], &record.key[*index]).to_string())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
 /// SDMX-CSV, 1.0 (`DATAFLOW` first) or 2.0 (`STRUCTURE,STRUCTURE_ID,ACTION` first); with
 /// `detail=dataonly` the attribute columns are left out.
 pub fn csv(records: &[Record], version: u8, detail: Detail) -> String {
@@ -452,6 +589,24 @@ mod tests {
         assert!(!flat.contains("UNIT_MEASURE"));
         let keys = generic(&records, AtObservation(Some(5)), Detail::SeriesKeysOnly);
         assert!(keys.contains("<gen:SeriesKey>") && !keys.contains("<gen:Obs>"));
+    }
+
+    #[test]
+    fn sdmx_json_1_indexes_values() {
+        let records = vec![record("jobs", "2020", "7"), record("jobs", "2021", "8.5")];
+        let text = json1(&records, AtObservation(Some(5)), Detail::Full);
+        let tree: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let series = &tree["dataSets"][0]["series"]["0:0:0:0:0"]["observations"];
+        assert_eq!(series["1"][0], serde_json::json!(8.5));
+        assert_eq!(series["1"][1], serde_json::json!(0), "UNIT_MEASURE's first value");
+        assert_eq!(
+            tree["structure"]["dimensions"]["observation"][0]["values"][1]["id"],
+            "2021"
+        );
+        assert_eq!(
+            tree["structure"]["attributes"]["observation"].as_array().map(Vec::len),
+            Some(2)
+        );
     }
 
     #[test]

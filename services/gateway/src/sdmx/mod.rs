@@ -6,7 +6,7 @@
 //!   2.1 structure messages ([`structure`]);
 //! - data queries, `/sdmx/data/{flow}/{key}/{provider}`, answered from the indicators service's
 //!   export: SDMX-ML 2.1 StructureSpecificData by default, GenericData, SDMX-CSV 1.0 and 2.0, or
-//!   SDMX-JSON 2.0, chosen by the `Accept` header or `format=` ([`data`]);
+//!   SDMX-JSON 1.0 and 2.0, chosen by the `Accept` header or `format=` ([`data`]);
 //! - errors as SDMX-ML error messages with the SDMX codes and their HTTP statuses ([`error`]).
 //!
 //! The key is `INDICATOR.REF_AREA.INITIATIVE.OBS_STATUS.SOURCE_ID`, each position empty for every
@@ -82,6 +82,8 @@ enum DataFormat {
     Csv(u8),
     /// SDMX-JSON 2.0.0, as the service exports it.
     Json,
+    /// SDMX-JSON 1.0.0, the JSON of SDMX 2.1 (which sdmx1 reads).
+    Json1,
 }
 
 pub async fn data_all(
@@ -184,6 +186,7 @@ async fn data_response(
             data::structure_specific(&records, at, detail),
         ),
         DataFormat::Generic => (data::GENERIC_MEDIA_TYPE, data::generic(&records, at, detail)),
+        DataFormat::Json1 => (data::JSON1_MEDIA_TYPE, data::json1(&records, at, detail)),
         DataFormat::Csv(version) => {
             if !matches!(detail, Detail::Full | Detail::DataOnly) {
                 return Err(SdmxError::not_implemented(
@@ -218,9 +221,10 @@ fn data_format(format: Option<&str>, headers: &HeaderMap) -> Result<DataFormat, 
             "genericdata" => Ok(DataFormat::Generic),
             "csv" | "sdmx-csv" => Ok(DataFormat::Csv(2)),
             "csvfile" | "sdmx-csv-1.0" => Ok(DataFormat::Csv(1)),
-            "json" | "jsondata" | "sdmx-json" => Ok(DataFormat::Json),
+            "json" | "sdmx-json" => Ok(DataFormat::Json),
+            "jsondata" | "sdmx-json-1.0" => Ok(DataFormat::Json1),
             other => Err(SdmxError::syntax(format!(
-                "format is structurespecificdata, genericdata, csv, csvfile or json, not {other}"
+                "format is structurespecificdata, genericdata, csv, csvfile, json or jsondata, not {other}"
             ))),
         };
     }
@@ -242,8 +246,7 @@ fn data_format(format: Option<&str>, headers: &HeaderMap) -> Result<DataFormat, 
             "application/vnd.sdmx.genericdata+xml" => Some(DataFormat::Generic),
             "application/vnd.sdmx.data+csv" if version_1 => Some(DataFormat::Csv(1)),
             "application/vnd.sdmx.data+csv" | "text/csv" => Some(DataFormat::Csv(2)),
-            // SDMX-JSON 1.0 is not written: the next range may be something else.
-            "application/vnd.sdmx.data+json" if version_1 => None,
+            "application/vnd.sdmx.data+json" if version_1 => Some(DataFormat::Json1),
             "application/vnd.sdmx.data+json" | "application/json" => Some(DataFormat::Json),
             "application/xml" | "text/xml" | "application/*" | "*/*" => Some(DataFormat::StructureSpecific),
             _ => None,
@@ -256,7 +259,7 @@ fn data_format(format: Option<&str>, headers: &HeaderMap) -> Result<DataFormat, 
         code: 406,
         message: format!(
             "none of {accept} is written here: SDMX-ML 2.1 structure-specific or generic data, SDMX-CSV 1.0 or \
-             2.0, SDMX-JSON 2.0"
+             2.0, SDMX-JSON 1.0 or 2.0"
         ),
     })
 }
@@ -682,7 +685,11 @@ mod tests {
         );
         assert_eq!(accept("text/csv"), Ok(DataFormat::Csv(2)));
         assert_eq!(
-            accept("application/vnd.sdmx.data+json;version=1.0.0, application/vnd.sdmx.data+json;version=2.0.0"),
+            accept("application/vnd.sdmx.data+json;version=1.0.0"),
+            Ok(DataFormat::Json1)
+        );
+        assert_eq!(
+            accept("image/png, application/vnd.sdmx.data+json"),
             Ok(DataFormat::Json)
         );
         assert_eq!(accept("image/png"), Err(406));
