@@ -236,11 +236,21 @@ fn data_format(format: Option<&str>, headers: &HeaderMap) -> Result<DataFormat, 
     if accept.is_empty() {
         return Ok(DataFormat::StructureSpecific);
     }
+    // The ranges by preference (`q`, 1 when absent; ties keep their order), refused ones dropped.
+    let mut ranges: Vec<(f32, DataFormat)> = Vec::new();
     for range in accept.split(',') {
         let range = range.trim().to_ascii_lowercase();
         let mut parts = range.split(';').map(str::trim);
         let base = parts.next().unwrap_or_default();
-        let version_1 = parts.any(|parameter| parameter.starts_with("version=1"));
+        let mut version_1 = false;
+        let mut quality = 1.0_f32;
+        for parameter in parts {
+            if parameter.starts_with("version=1") {
+                version_1 = true;
+            } else if let Some(q) = parameter.strip_prefix("q=") {
+                quality = q.parse().unwrap_or(0.0);
+            }
+        }
         let chosen = match base {
             "application/vnd.sdmx.structurespecificdata+xml" => Some(DataFormat::StructureSpecific),
             "application/vnd.sdmx.genericdata+xml" => Some(DataFormat::Generic),
@@ -251,9 +261,13 @@ fn data_format(format: Option<&str>, headers: &HeaderMap) -> Result<DataFormat, 
             "application/xml" | "text/xml" | "application/*" | "*/*" => Some(DataFormat::StructureSpecific),
             _ => None,
         };
-        if let Some(chosen) = chosen {
-            return Ok(chosen);
+        if let Some(chosen) = chosen.filter(|_| quality > 0.0) {
+            ranges.push((quality, chosen));
         }
+    }
+    ranges.sort_by(|a, b| b.0.total_cmp(&a.0));
+    if let Some((_, chosen)) = ranges.first() {
+        return Ok(*chosen);
     }
     Err(SdmxError {
         code: 406,
@@ -693,6 +707,11 @@ mod tests {
             Ok(DataFormat::Json)
         );
         assert_eq!(accept("image/png"), Err(406));
+        assert_eq!(
+            accept("application/json;q=0.5, application/xml"),
+            Ok(DataFormat::StructureSpecific)
+        );
+        assert_eq!(accept("text/csv;q=0, */*;q=0.1"), Ok(DataFormat::StructureSpecific));
         assert_eq!(
             data_format(Some("csv"), &HeaderMap::new()).ok(),
             Some(DataFormat::Csv(2))
