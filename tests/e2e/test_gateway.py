@@ -23,6 +23,7 @@ import struct
 import time
 import urllib.parse
 from dataclasses import dataclass, field
+from xml.etree import ElementTree
 
 import grpc
 import jsonschema
@@ -1519,7 +1520,7 @@ def dataflow(gw):
 def everything(gw, dataflow):
     """Every seeded figure, from the gateway's own SDMX-CSV: {key: (value, attributes)}, and
     the first and last instants of each TIME_PERIOD, from its SDMX-JSON."""
-    csv = sdmx_get(gw, "/sdmx/data/DF_SSE_OBS/all")
+    csv = sdmx_get(gw, "/sdmx/data/DF_SSE_OBS/all", params={"format": "csv"})
     assert csv.status_code == 200, csv.text
     rows = sdmx_rows(read_csv(csv.content, dataflow))
     assert len(rows) == SEEDED_OBSERVATIONS
@@ -1545,13 +1546,16 @@ def test_sdmx_csv_and_json_have_their_sdmx_media_types_and_read_with_sdmx1(stubs
     assert media_type(as_json) == JSON_MEDIA_TYPE
     assert sdmx_rows(read_csv(csv.content, dataflow)) == sdmx_rows(read_json(as_json.content))
 
+    # SDMX REST's default is SDMX-ML (structure-specific data); tests/e2e/test_sdmx_source.py reads it.
     by_default = sdmx_get(gw, "/sdmx/data/DF_SSE_OBS/all")
-    assert media_type(by_default) == CSV_MEDIA_TYPE
+    assert media_type(by_default) == "application/vnd.sdmx.structurespecificdata+xml;version=2.1"
+    as_csv = sdmx_get(gw, "/sdmx/data/DF_SSE_OBS/all", headers={"Accept": CSV_MEDIA_TYPE})
+    assert as_csv.content == csv.content
     negotiated = sdmx_get(gw, "/sdmx/data/DF_SSE_OBS/all", headers={"Accept": JSON_MEDIA_TYPE})
     assert media_type(negotiated) == JSON_MEDIA_TYPE
-    without_key = sdmx_get(gw, "/sdmx/data/DF_SSE_OBS")
+    without_key = sdmx_get(gw, "/sdmx/data/DF_SSE_OBS", params={"format": "csv"})
     assert without_key.status_code == 200 and without_key.content == csv.content
-    full_reference = sdmx_get(gw, "/sdmx/data/SSE,DF_SSE_OBS,1.0/all")
+    full_reference = sdmx_get(gw, "/sdmx/data/SSE,DF_SSE_OBS,1.0/all", params={"format": "csv"})
     assert full_reference.status_code == 200 and full_reference.content == csv.content
 
 
@@ -1569,7 +1573,7 @@ def test_sdmx_csv_and_json_have_their_sdmx_media_types_and_read_with_sdmx1(stubs
 )
 def test_sdmx_keys_select_the_figures_they_name(gw, dataflow, everything, key, selects):
     rows, _ = everything
-    response = sdmx_get(gw, f"/sdmx/data/DF_SSE_OBS/{key}")
+    response = sdmx_get(gw, f"/sdmx/data/DF_SSE_OBS/{key}", params={"format": "csv"})
     assert response.status_code == 200, response.text
     selected = sdmx_rows(read_csv(response.content, dataflow)) if response.text.count("\n") > 1 else {}
     expected = {k: v for k, v in rows.items() if selects(k)}
@@ -1578,7 +1582,7 @@ def test_sdmx_keys_select_the_figures_they_name(gw, dataflow, everything, key, s
 
 
 def test_sdmx_the_great_green_wall_target(gw, dataflow):
-    response = sdmx_get(gw, "/sdmx/data/DF_SSE_OBS/land-restored..great-green-wall.T")
+    response = sdmx_get(gw, "/sdmx/data/DF_SSE_OBS/land-restored..great-green-wall.T", params={"format": "csv"})
     ((key, (value, attributes)),) = sdmx_rows(read_csv(response.content, dataflow)).items()
     assert key == ("land-restored", "_Z", "great-green-wall", "T", source_id(*UNCCD_2020), "2030")
     assert value == 100_000_000.0
@@ -1607,7 +1611,7 @@ def test_sdmx_the_great_green_wall_target(gw, dataflow):
 )
 def test_sdmx_period_bounds_keep_the_overlapping_figures(gw, dataflow, everything, params, keeps):
     rows, spans = everything
-    response = sdmx_get(gw, "/sdmx/data/DF_SSE_OBS/all", params=params)
+    response = sdmx_get(gw, "/sdmx/data/DF_SSE_OBS/all", params={**params, "format": "csv"})
     assert response.status_code == 200, response.text
     selected = sdmx_rows(read_csv(response.content, dataflow)) if response.text.count("\n") > 1 else {}
     expected = {k: v for k, v in rows.items() if keeps(*spans[k[5]])}
@@ -1616,18 +1620,28 @@ def test_sdmx_period_bounds_keep_the_overlapping_figures(gw, dataflow, everythin
     assert not missing and not extra, f"{params}: missing {missing}, not wanted {extra}"
 
 
+def sdmx_error_code(response: requests.Response) -> str:
+    """The code of an SDMX-ML 2.1 error message."""
+    assert media_type(response) == "application/vnd.sdmx.error+xml;version=2.1", response.text[:200]
+    root = ElementTree.fromstring(response.content)
+    namespace = "{http://www.sdmx.org/resources/sdmxml/schemas/v2_1/message}"
+    return root.find(f"{namespace}ErrorMessage").get("code")
+
+
 def test_sdmx_unknown_dataflow_is_404_and_bad_keys_or_periods_are_400(gw):
+    # SDMX REST: 100 "no results" is 404, 140 "syntax error" is 400, as SDMX-ML error messages.
     for flow in ("DF_NOPE", "SSE,DF_OTHER,1.0"):
         response = sdmx_get(gw, f"/sdmx/data/{flow}/all")
         assert response.status_code == 404, f"{flow}: {response.status_code}"
-        assert response.json()["code"] == 5
-    for key in ("a.b.c.X", "land-restored....src-767c803bc9a2", "a.b.c.d.e.f", 'land"restored', "land restored"):
+        assert sdmx_error_code(response) == "100"
+    for key in ("a.b.c.X", "a.b.c.d.e.f", 'land"restored', "land restored", "a.b.c.A.src 1"):
         response = sdmx_get(gw, f"/sdmx/data/DF_SSE_OBS/{key}")
         assert response.status_code == 400, f"key {key!r}: {response.status_code} {response.text[:200]}"
-        assert response.json()["code"] == 3
+        assert sdmx_error_code(response) == "140"
     for params in ({"startPeriod": "2020-Q1"}, {"endPeriod": "yesterday"}, {"format": "xml"}):
         response = sdmx_get(gw, "/sdmx/data/DF_SSE_OBS/all", params=params)
         assert response.status_code == 400, f"{params}: {response.status_code}"
+        assert sdmx_error_code(response) == "140"
 
 
 # --- coverage of the document, and the answers against it (keep these last) -----------------

@@ -1,6 +1,6 @@
 //! The gateway for web clients, on one HTTP port: REST/JSON transcoded from the
 //! `google.api.http` annotations of the contracts (`rest`), gRPC-Web for browser apps
-//! (`grpc_web`), the OpenAPI document (`openapi`), the SDMX data endpoint (`sdmx`) and the web
+//! (`grpc_web`), the OpenAPI document (`openapi`), the SDMX REST web service (`sdmx`) and the web
 //! pages (`pages`). It holds no data: every answer comes from the services over gRPC.
 #![forbid(unsafe_code)]
 
@@ -47,6 +47,8 @@ pub fn router(context: &ModuleContext) -> anyhow::Result<Router> {
         )
         .route("/sdmx/data/{flow}", get(sdmx::data_all))
         .route("/sdmx/data/{flow}/{key}", get(sdmx::data))
+        .route("/sdmx/data/{flow}/{key}/{provider}", get(sdmx::data_from))
+        .route("/sdmx/{*path}", get(sdmx::structure))
         .with_state(backends.clone());
     let fallback = move |State(rest): State<Arc<Rest>>, request: Request| {
         let grpc_web = grpc_web.clone();
