@@ -136,6 +136,29 @@ impl From<sea_orm::DbErr> for ServiceError {
     }
 }
 
+/// The bounds of what one error puts in the response's trailers, whatever a check wrote: gRPC
+/// clients refuse metadata past about 8 KB (RESOURCE_EXHAUSTED "metadata size exceeds hard
+/// limit"), and a proxy's HTTP/2 header limit is not much larger. Messages quote rejected
+/// values through [`crate::validate::quoted`]; these are the net under every message.
+const MAX_MESSAGE_BYTES: usize = 512;
+/// Violations listed in full; a last one says how many more there were.
+const MAX_VIOLATIONS: usize = 10;
+const MAX_FIELD_BYTES: usize = 128;
+const MAX_DESCRIPTION_BYTES: usize = 256;
+
+/// `text` cut to at most `max` bytes on a character boundary, with an ellipsis when cut.
+fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let ellipsis = '…';
+    let mut end = max.saturating_sub(ellipsis.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{ellipsis}", &text[..end])
+}
+
 impl From<ServiceError> for Status {
     fn from(error: ServiceError) -> Status {
         let code = error.code();
@@ -146,18 +169,24 @@ impl From<ServiceError> for Status {
                 tracing::error!(error = ?cause, "internal error");
                 "internal error".to_owned()
             }
-            other => other.to_string(),
+            other => bounded(&other.to_string(), MAX_MESSAGE_BYTES),
         };
         match &error {
             ServiceError::NotFound { resource } | ServiceError::AlreadyExists { resource } => {
-                metadata.insert("resource".to_owned(), resource.clone());
+                metadata.insert("resource".to_owned(), bounded(resource, MAX_FIELD_BYTES));
             }
             _ => {}
         }
         let mut details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata);
         if let ServiceError::InvalidArgument { violations, .. } = &error {
-            for violation in violations {
-                details.add_bad_request_violation(&violation.field, &violation.description);
+            for violation in violations.iter().take(MAX_VIOLATIONS) {
+                details.add_bad_request_violation(
+                    bounded(&violation.field, MAX_FIELD_BYTES),
+                    bounded(&violation.description, MAX_DESCRIPTION_BYTES),
+                );
+            }
+            if let Some(more) = violations.len().checked_sub(MAX_VIOLATIONS).filter(|more| *more > 0) {
+                details.add_bad_request_violation("", format!("and {more} more violations"));
             }
         }
         if let ServiceError::ResourceExhausted { retry_after, .. } = &error {
@@ -238,6 +267,25 @@ mod tests {
             .map(|violation| violation.field.as_str())
             .collect();
         assert_eq!(fields, ["initiative.countries[1]", "initiative.display_name"]);
+    }
+
+    #[test]
+    fn an_error_stays_small_whatever_the_request_held() {
+        let huge = "x".repeat(1024 * 1024);
+        let violations = (0..1000)
+            .map(|index| FieldViolation::new(format!("names[{index}]{huge}"), huge.clone()))
+            .collect();
+        let status = Status::from(ServiceError::invalid(violations));
+        let trailers = status.clone().into_http::<tonic::body::Body>();
+        let size: usize = trailers
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len())
+            .sum();
+        assert!(size < 8 * 1024, "{size} bytes of trailers");
+        let details = status.get_error_details();
+        let listed = details.bad_request().expect("bad request").field_violations.len();
+        assert_eq!(listed, MAX_VIOLATIONS + 1);
     }
 
     #[test]

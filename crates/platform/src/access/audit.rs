@@ -27,7 +27,7 @@ use super::schema::audit_event;
 use crate::{
     ServiceResult,
     filter::{FieldKind, FilterField, FilterSchema},
-    pagination::{self, ListCounts, ListQuery, ListSpec, OrderField, Page},
+    pagination::{self, ListCounts, ListQuery, ListSpec, OrderField, SortType, Page},
     shutdown::Shutdown,
     time,
 };
@@ -163,7 +163,7 @@ const FILTER_SCHEMA: FilterSchema = FilterSchema {
 
 const LIST: ListSpec = ListSpec {
     filter: &FILTER_SCHEMA,
-    order: &[OrderField::named("event_time")],
+    order: &[OrderField::named("event_time", SortType::Integer)],
     unique_column: "id",
     delete_time_column: None,
 };
