@@ -140,14 +140,14 @@ impl From<sea_orm::DbErr> for ServiceError {
 /// clients refuse metadata past about 8 KB (RESOURCE_EXHAUSTED "metadata size exceeds hard
 /// limit"), and a proxy's HTTP/2 header limit is not much larger. Messages quote rejected
 /// values through [`crate::validate::quoted`]; these are the net under every message.
-const MAX_MESSAGE_BYTES: usize = 512;
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 512;
 /// Violations listed in full; a last one says how many more there were.
 const MAX_VIOLATIONS: usize = 10;
 const MAX_FIELD_BYTES: usize = 128;
 const MAX_DESCRIPTION_BYTES: usize = 256;
 
 /// `text` cut to at most `max` bytes on a character boundary, with an ellipsis when cut.
-fn bounded(text: &str, max: usize) -> String {
+pub fn bounded(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_owned();
     }
@@ -169,7 +169,7 @@ impl From<ServiceError> for Status {
                 tracing::error!(error = ?cause, "internal error");
                 "internal error".to_owned()
             }
-            other => bounded(&other.to_string(), MAX_MESSAGE_BYTES),
+            other => bounded(&other.to_string(), MAX_ERROR_MESSAGE_BYTES),
         };
         match &error {
             ServiceError::NotFound { resource } | ServiceError::AlreadyExists { resource } => {

@@ -678,10 +678,18 @@ mod tests {
     #[test]
     fn a_forged_token_with_values_of_the_wrong_type_is_an_invalid_page_token() {
         let keys = parse_order_by("create_time desc, value", FIELDS, "id").expect("parses");
-        let good = [serde_json::json!(1_700_000_000_000_000_i64), serde_json::json!(2.5), serde_json::json!("x")];
+        let good = [
+            serde_json::json!(1_700_000_000_000_000_i64),
+            serde_json::json!(2.5),
+            serde_json::json!("x"),
+        ];
         assert!(after_condition("t", &keys, &good).is_ok());
         let forged = [
-            vec![serde_json::json!("2024"), serde_json::json!(2.5), serde_json::json!("x")],
+            vec![
+                serde_json::json!("2024"),
+                serde_json::json!(2.5),
+                serde_json::json!("x"),
+            ],
             vec![serde_json::json!(1.5), serde_json::json!(2.5), serde_json::json!("x")],
             vec![serde_json::json!(1), serde_json::json!("2.5"), serde_json::json!("x")],
             vec![serde_json::json!(1), serde_json::json!(2), serde_json::json!(7)],

@@ -1,6 +1,7 @@
 //! Serving gRPC the same way in every binary: the services given, plus `grpc.health.v1` health
 //! and server reflection (`v1` and `v1alpha`), behind the access guard (keys, scopes, rate
-//! limits, audit) and tracing layers; SERVING once started, NOT_SERVING and a bounded drain on shutdown.
+//! limits, audit), tracing, and the answers to malformed messages ([`crate::malformed`]);
+//! SERVING once started, NOT_SERVING and a bounded drain on shutdown.
 
 use std::{convert::Infallible, sync::Arc, time::Duration};
 
@@ -20,6 +21,7 @@ use tower_http::{
 use crate::{
     access::guard::{Access, GuardLayer},
     calls::ServiceChannel,
+    malformed::MalformedRequestLayer,
     shutdown::Shutdown,
     telemetry,
 };
@@ -72,6 +74,7 @@ impl GrpcServer {
         let service = tower::ServiceBuilder::new()
             .layer(trace_layer())
             .layer(GuardLayer::new(self.access.clone()))
+            .layer(MalformedRequestLayer)
             .service(routes);
         let service = tower::ServiceExt::map_err(
             tower::ServiceExt::map_response(service, |response: http::Response<_>| response.map(Body::new)),
@@ -111,6 +114,7 @@ impl GrpcServer {
         let server = Server::builder()
             .layer(trace_layer())
             .layer(GuardLayer::new(self.access))
+            .layer(MalformedRequestLayer)
             .add_routes(self.routes.routes())
             // Without TCP_NODELAY a response written in several pieces waits for the client's delayed
             // ACK (Nagle): 40 ms on every call.

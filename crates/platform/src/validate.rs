@@ -162,7 +162,10 @@ impl Violations {
     pub fn no_duplicates<T: PartialEq + std::fmt::Display>(&mut self, field: &str, values: &[T]) {
         for (index, value) in values.iter().enumerate() {
             if values[..index].contains(value) {
-                self.add(format!("{field}[{index}]"), format!("{} is given twice", quoted(&value.to_string())));
+                self.add(
+                    format!("{field}[{index}]"),
+                    format!("{} is given twice", quoted(&value.to_string())),
+                );
             }
         }
     }

@@ -150,7 +150,8 @@ fn filter_clause(dimension: &str, field: &str, value: &str) -> Result<String, St
             .all(|character| character.is_ascii_alphanumeric() || "-_".contains(character));
     if !valid {
         return Err(Status::invalid_argument(format!(
-            "`{value}` is not a value of {dimension}"
+            "{} is not a value of {dimension}",
+            sse_platform::validate::quoted(value)
         )));
     }
     Ok(match dimension {

@@ -2,6 +2,7 @@
 //! initiatives service what it must, and hands the rest to the store, the aggregation and the
 //! SDMX writers.
 
+use sse_platform::validate::quoted;
 use std::{
     collections::{HashMap, HashSet},
     pin::Pin,
@@ -70,6 +71,12 @@ impl IndicatorsService {
         // A retry that was already answered gets its answer, even if the initiatives service is
         // down by now.
         let batch_request_id = batch.map(|(_, request_id)| request_id).unwrap_or_default();
+        if let ([single], None) = (requests.as_slice(), batch) {
+            // Looked up before any other check: it must be fit for the database first.
+            let mut violations = Violations::default();
+            violations.max_chars("request_id", &single.request_id, 128);
+            violations.into_result()?;
+        }
         if let Some(recorded) = self
             .store
             .recorded(store::BATCH_CREATE_OBSERVATIONS, batch_request_id)
@@ -117,7 +124,7 @@ impl IndicatorsService {
                     Err(_) => {
                         violations.add(
                             path("parent"),
-                            format!("`{parent}` is not an indicator name (indicators/{{code}})"),
+                            format!("{} is not an indicator name (indicators/{{code}})", quoted(parent)),
                         );
                         None
                     }

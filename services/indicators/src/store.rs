@@ -17,7 +17,7 @@ use sse_platform::{
     idempotency::RequestLog,
     lifecycle::{self, Lifecycle},
     names,
-    pagination::{self, ListQuery, ListSpec, OrderField, SortType, Page},
+    pagination::{self, ListQuery, ListSpec, OrderField, Page, SortType},
     time,
 };
 use sse_proto::indicators::{Indicator, Observation};

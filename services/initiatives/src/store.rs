@@ -17,7 +17,7 @@ use sse_platform::{
     idempotency::RequestLog,
     lifecycle::{self, Lifecycle},
     names,
-    pagination::{self, ListCounts, ListQuery, ListSpec, OrderField, SortType, Page},
+    pagination::{self, ListCounts, ListQuery, ListSpec, OrderField, Page, SortType},
     time,
 };
 use sse_proto::initiatives::Initiative;

@@ -19,7 +19,7 @@ use sse_platform::{
     filter::{self, FacetTable, FieldKind, FilterField, FilterSchema},
     idempotency::RequestLog,
     lifecycle, names,
-    pagination::{self, KeysetPage, ListQuery, OrderField, SortType, Page, PageToken},
+    pagination::{self, KeysetPage, ListQuery, OrderField, Page, PageToken, SortType},
     time,
 };
 use sse_proto::lawguide::{LegalText, LegalTextRevision, SearchResult, legal_text_revision::Change};

@@ -27,7 +27,7 @@ use super::schema::audit_event;
 use crate::{
     ServiceResult,
     filter::{FieldKind, FilterField, FilterSchema},
-    pagination::{self, ListCounts, ListQuery, ListSpec, OrderField, SortType, Page},
+    pagination::{self, ListCounts, ListQuery, ListSpec, OrderField, Page, SortType},
     shutdown::Shutdown,
     time,
 };

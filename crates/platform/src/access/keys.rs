@@ -21,7 +21,7 @@ use crate::{
     ServiceError, ServiceResult,
     filter::{FieldKind, FilterField, FilterSchema},
     names,
-    pagination::{self, ListCounts, ListQuery, ListSpec, OrderField, SortType, Page},
+    pagination::{self, ListCounts, ListQuery, ListSpec, OrderField, Page, SortType},
     time,
 };
 

@@ -952,11 +952,30 @@ mod tests {
 
     #[test]
     fn control_characters_are_refused_where_they_stand() {
-        assert_error("a = \"x\0y\"", 7, "control character U+0000 is not allowed; only tab and newline are");
-        assert_error("a = x\u{1b}", 6, "control character U+001B is not allowed; only tab and newline are");
-        assert_error("\0", 1, "control character U+0000 is not allowed; only tab and newline are");
-        assert_error("a = \"\r\"", 6, "control character U+000D is not allowed; only tab and newline are");
-        assert_eq!(parse_ok("a = \"x\ty\"\r\nb"), Expr::And(vec![cmp("a", CompareOp::Eq, quoted("x\ty"), 1), bare("b", 12)]));
+        assert_error(
+            "a = \"x\0y\"",
+            7,
+            "control character U+0000 is not allowed; only tab and newline are",
+        );
+        assert_error(
+            "a = x\u{1b}",
+            6,
+            "control character U+001B is not allowed; only tab and newline are",
+        );
+        assert_error(
+            "\0",
+            1,
+            "control character U+0000 is not allowed; only tab and newline are",
+        );
+        assert_error(
+            "a = \"\r\"",
+            6,
+            "control character U+000D is not allowed; only tab and newline are",
+        );
+        assert_eq!(
+            parse_ok("a = \"x\ty\"\r\nb"),
+            Expr::And(vec![cmp("a", CompareOp::Eq, quoted("x\ty"), 1), bare("b", 12)])
+        );
     }
 
     #[test]
