@@ -337,8 +337,16 @@ pub fn assert_invalid(status: &Status, fields: &[&str]) {
     let mut expected = fields.to_vec();
     expected.sort_unstable();
     assert_eq!(violated, expected, "{}", status.message());
-    assert!(status.message().len() < 1024, "a {}-byte message", status.message().len());
-    assert!(status.details().len() < 4096, "{} bytes of details", status.details().len());
+    assert!(
+        status.message().len() < 1024,
+        "a {}-byte message",
+        status.message().len()
+    );
+    assert!(
+        status.details().len() < 4096,
+        "{} bytes of details",
+        status.details().len()
+    );
 }
 
 /// Runs each named `async fn name(backend: Backend)` of the calling module as two tests,

@@ -45,7 +45,11 @@ impl App {
 
     async fn list(&mut self, request: ListInitiativesRequest) -> Result<(Vec<String>, String), Status> {
         let response = self.client.list_initiatives(request).await?.into_inner();
-        let names = response.initiatives.into_iter().map(|initiative| initiative.name).collect();
+        let names = response
+            .initiatives
+            .into_iter()
+            .map(|initiative| initiative.name)
+            .collect();
         Ok((names, response.next_page_token))
     }
 
@@ -239,7 +243,9 @@ async fn huge_parameters_get_a_small_invalid_argument(backend: Backend) {
         .expect_err("4 MB order_by");
     assert_invalid(&status, &["order_by"]);
     let status = app
-        .list(list(&|request| request.order_by = format!("{} desc", "x".repeat(10_000))))
+        .list(list(&|request| {
+            request.order_by = format!("{} desc", "x".repeat(10_000))
+        }))
         .await
         .expect_err("unknown long field");
     assert_invalid(&status, &["order_by"]);
@@ -277,7 +283,11 @@ async fn huge_parameters_get_a_small_invalid_argument(backend: Backend) {
         .await
         .expect_err("1000 bad names");
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(status.details().len() < 4096, "{} bytes of details", status.details().len());
+    assert!(
+        status.details().len() < 4096,
+        "{} bytes of details",
+        status.details().len()
+    );
     let status = app
         .client
         .create_initiative(CreateInitiativeRequest {
@@ -375,7 +385,11 @@ async fn messages_over_the_limit_are_resource_exhausted(backend: Backend) {
     .encode_to_vec();
     for (what, path, body) in [
         ("a read", "/sse.initiatives.v1.InitiativeService/ListInitiatives", read),
-        ("a write", "/sse.initiatives.v1.InitiativeService/CreateInitiative", write),
+        (
+            "a write",
+            "/sse.initiatives.v1.InitiativeService/CreateInitiative",
+            write,
+        ),
     ] {
         let status = raw_unary(app.server.channel.clone(), path, body).await.expect_err(what);
         assert_eq!(status.code(), Code::ResourceExhausted, "{what}: {status:?}");
