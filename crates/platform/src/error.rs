@@ -141,8 +141,9 @@ impl From<sea_orm::DbErr> for ServiceError {
 /// limit"), and a proxy's HTTP/2 header limit is not much larger. Messages quote rejected
 /// values through [`crate::validate::quoted`]; these are the net under every message.
 pub const MAX_ERROR_MESSAGE_BYTES: usize = 512;
-/// Violations listed in full; a last one says how many more there were.
-const MAX_VIOLATIONS: usize = 10;
+/// The bytes of violations listed (a request's dozen or two fit); a last one says how many
+/// more there were.
+const MAX_VIOLATIONS_BYTES: usize = 3072;
 const MAX_FIELD_BYTES: usize = 128;
 const MAX_DESCRIPTION_BYTES: usize = 256;
 
@@ -179,13 +180,20 @@ impl From<ServiceError> for Status {
         }
         let mut details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata);
         if let ServiceError::InvalidArgument { violations, .. } = &error {
-            for violation in violations.iter().take(MAX_VIOLATIONS) {
-                details.add_bad_request_violation(
-                    bounded(&violation.field, MAX_FIELD_BYTES),
-                    bounded(&violation.description, MAX_DESCRIPTION_BYTES),
-                );
+            let mut budget = MAX_VIOLATIONS_BYTES;
+            let mut listed = 0;
+            for violation in violations {
+                let field = bounded(&violation.field, MAX_FIELD_BYTES);
+                let description = bounded(&violation.description, MAX_DESCRIPTION_BYTES);
+                let Some(left) = budget.checked_sub(field.len() + description.len()) else {
+                    break;
+                };
+                budget = left;
+                listed += 1;
+                details.add_bad_request_violation(field, description);
             }
-            if let Some(more) = violations.len().checked_sub(MAX_VIOLATIONS).filter(|more| *more > 0) {
+            if listed < violations.len() {
+                let more = violations.len() - listed;
                 details.add_bad_request_violation("", format!("and {more} more violations"));
             }
         }
@@ -284,8 +292,12 @@ mod tests {
             .sum();
         assert!(size < 8 * 1024, "{size} bytes of trailers");
         let details = status.get_error_details();
-        let listed = details.bad_request().expect("bad request").field_violations.len();
-        assert_eq!(listed, MAX_VIOLATIONS + 1);
+        let listed = &details.bad_request().expect("bad request").field_violations;
+        assert!(listed.len() < 20, "{} violations listed", listed.len());
+        assert_eq!(
+            listed.last().map(|violation| violation.description.as_str()),
+            Some(format!("and {} more violations", 1000 - (listed.len() - 1)).as_str())
+        );
     }
 
     #[test]
