@@ -303,7 +303,9 @@ def run_fuzz(fuzz: Fuzz, budget_s: float) -> None:
             key = f"{method}|{order_by}"
             if key not in fuzz.tokens:
                 fuzz.calls += 1
-                call = fuzz.channel.unary_unary(method, request_class.SerializeToString, request_class.FromString)
+                module = sys.modules[request_class.__module__]
+                response_class = getattr(module, request_class.__name__.replace("Request", "Response"))
+                call = fuzz.channel.unary_unary(method, request_class.SerializeToString, response_class.FromString)
                 try:
                     fuzz.tokens[key] = call(request_class(**fixed, order_by=order_by, page_size=1)).next_page_token
                 except grpc.RpcError as error:
