@@ -6,6 +6,7 @@
 use prost::Message;
 use sse_initiatives::Module;
 use sse_platform::module::ServiceModule;
+use sse_proto::access::{ListAuditEventsRequest, access_service_client::AccessServiceClient};
 use sse_proto::initiatives::{
     BatchCreateInitiativesRequest, BatchGetInitiativesRequest, CreateInitiativeRequest, GetInitiativeRequest,
     Initiative, ListInitiativesRequest, UpdateInitiativeRequest, initiative::LegalForm,
@@ -160,6 +161,25 @@ async fn control_characters_in_text_fields_are_refused_naming_each_field(backend
         .expect_err("control character in an update");
     assert_invalid(&update, &["initiative.display_name"]);
     assert_eq!(app.count().await, before + 1, "only the plain one was written");
+
+    // The refused write is in the audit trail, with what it sent made fit to keep.
+    let mut access = AccessServiceClient::with_interceptor(
+        app.server.channel.clone(),
+        sse_testkit::with_admin_key as fn(Request<()>) -> Result<Request<()>, Status>,
+    );
+    let events = access
+        .list_audit_events(ListAuditEventsRequest {
+            filter: "code = \"INVALID_ARGUMENT\" AND method:\"CreateInitiative\"".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("audit events")
+        .into_inner()
+        .audit_events;
+    assert!(
+        events.iter().any(|event| event.request_id == "id\u{fffd}"),
+        "{events:?}"
+    );
     app.stop().await;
 }
 
