@@ -3,7 +3,10 @@
 selector (Service, PDB, NetworkPolicy, topology spread) and NetworkPolicy peer selects a pod of
 the overlay, HPAs target a Deployment, and every ConfigMap, PersistentVolumeClaim,
 ServiceAccount, named port and in-cluster service URL (`http://name:port` in a ConfigMap) that is
-referred to exists. Secrets are created outside the repository and are not checked.
+referred to exists. Secrets are created outside the repository and are not checked, except where
+the rendering issues them with cert-manager Certificates: then every mounted Secret must be one,
+each Certificate's Issuer must exist, and every service URL must be `https://` to a host that is
+a certificate's DNS name.
 
 Usage: check-references.py RENDERED.yaml   (needs PyYAML, which checkov and kubernetes-validate
 install). Prints each broken reference and exits 1 if there is any.
@@ -109,6 +112,37 @@ def main(path: str) -> int:
                 errors.append(f"ConfigMap/{name} {key}: no Service named {host!r}")
             elif port not in [p["port"] for p in services[host]["spec"]["ports"]]:
                 errors.append(f"ConfigMap/{name} {key}: Service {host!r} has no port {port}")
+
+    # cert-manager: what kubernetes-validate cannot check (it has no schema for custom
+    # resources). When the rendering issues certificates, every Secret a pod mounts is one of
+    # them, each Certificate's Issuer is in the rendering (a ClusterIssuer is the site's), and
+    # every service URL is https:// to a host that a certificate is issued for.
+    certificates = by_kind.get("Certificate", {})
+    if certificates:
+        issued = {c["spec"]["secretName"]: name for name, c in certificates.items()}
+        for name, template in templates.items():
+            for volume in template["spec"].get("volumes", []):
+                secret = volume.get("secret", {}).get("secretName")
+                if secret and secret not in issued:
+                    errors.append(f"Deployment/{name}: Secret {secret!r} is issued by no Certificate")
+        for name, certificate in certificates.items():
+            issuer = certificate["spec"]["issuerRef"]
+            if issuer.get("kind", "Issuer") == "Issuer":
+                need("Issuer", issuer["name"], f"Certificate/{name}")
+        for name, issuer in by_kind.get("Issuer", {}).items():
+            secret = issuer["spec"].get("ca", {}).get("secretName")
+            if secret and secret not in issued:
+                errors.append(f"Issuer/{name}: CA Secret {secret!r} is issued by no Certificate")
+        names = {n for c in certificates.values() for n in c["spec"].get("dnsNames", [])}
+        for name, config_map in by_kind.get("ConfigMap", {}).items():
+            for key, value in (config_map.get("data") or {}).items():
+                match = re.fullmatch(r"(https?)://([a-z0-9-]+):(\d+)/?", value or "")
+                if not match or match.group(2) not in services:
+                    continue
+                if match.group(1) == "http":
+                    errors.append(f"ConfigMap/{name} {key}: plain http:// to a service that serves TLS")
+                elif match.group(2) not in names:
+                    errors.append(f"ConfigMap/{name} {key}: no Certificate is issued for {match.group(2)!r}")
 
     for error in errors:
         print(f"{path}: {error}")

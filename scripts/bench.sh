@@ -89,15 +89,17 @@ bench_one() {
     fi
     echo "generated in $((SECONDS - started)) s"
 
-    local ports grpc_port http_port
-    ports="$("$bin/sse-bench" free-ports --count 2)"
+    local ports grpc_port http_port metrics_port
+    ports="$("$bin/sse-bench" free-ports --count 3)"
     grpc_port="$(echo "$ports" | sed -n 1p)"
     http_port="$(echo "$ports" | sed -n 2p)"
+    metrics_port="$(echo "$ports" | sed -n 3p)"
     echo "== $label: observatory serve on 127.0.0.1:$grpc_port (gRPC) and 127.0.0.1:$http_port (HTTP)"
     # The load is one client at many calls a second: the rate limits are lifted for it, as a
     # deployment would for a trusted bulk loader's key.
     DATABASE_URL="$url" OBSERVATORY_GRPC_ADDR="127.0.0.1:$grpc_port" OBSERVATORY_HTTP_ADDR="127.0.0.1:$http_port" \
         OBSERVATORY_RATE_LIMIT_PER_SECOND=1000000000 OBSERVATORY_RATE_LIMIT_BURST=1000000000 \
+        OBSERVATORY_METRICS_ADDR="127.0.0.1:$metrics_port" \
         "$bin/observatory" serve >"$log/serve.log" 2>&1 &
     server_pid=$!
 

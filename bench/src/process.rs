@@ -103,7 +103,7 @@ pub struct SpawnedServer {
 impl SpawnedServer {
     /// Starts `observatory serve` on the database at `database_url`, on free loopback ports.
     pub fn start(binary: &Path, database_url: &str, log: &Path) -> anyhow::Result<SpawnedServer> {
-        let ports = free_ports(2)?;
+        let ports = free_ports(3)?;
         let grpc = SocketAddr::from(([127, 0, 0, 1], ports[0]));
         let http = SocketAddr::from(([127, 0, 0, 1], ports[1]));
         let log_file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
@@ -113,6 +113,7 @@ impl SpawnedServer {
             .env_remove("OBSERVATORY_DATABASE_URL")
             .env("OBSERVATORY_GRPC_ADDR", grpc.to_string())
             .env("OBSERVATORY_HTTP_ADDR", http.to_string())
+            .env("OBSERVATORY_METRICS_ADDR", format!("127.0.0.1:{}", ports[2]))
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)

@@ -177,6 +177,7 @@ def server(request):
             f"--grpc-addr={target}",
             f"--http-addr=127.0.0.1:{free_port()}",
             f"--data-dir={data_dir}",
+            f"--metrics-addr=127.0.0.1:{free_port()}",
         ]
         with open(log_path, "wb") as log:
             process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)

@@ -239,7 +239,13 @@ def start_process(binary_name: str, workdir: Path, env_extra: dict, http: bool =
     env = {name: value for name, value in os.environ.items() if not name.startswith("OBSERVATORY_")}
     env.pop("DATABASE_URL", None)
     env.update(OBSERVATORY_ADMIN_KEY=ADMIN_KEY, NO_COLOR="1", **env_extra)
-    command = [str(binary), "serve", f"--grpc-addr={target}", f"--data-dir={workdir / binary_name}"]
+    command = [
+        str(binary),
+        "serve",
+        f"--grpc-addr={target}",
+        f"--data-dir={workdir / binary_name}",
+        f"--metrics-addr=127.0.0.1:{free_port()}",
+    ]
     http_address = None
     if http:
         http_address = f"127.0.0.1:{free_port()}"

@@ -12,7 +12,7 @@ use tonic::{
 };
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::{error::ServiceError, telemetry::MetadataInjector};
+use crate::{error::ServiceError, telemetry::MetadataInjector, tls::ClientTls};
 
 /// The largest message any observatory service sends or accepts: a full batch (1000
 /// initiatives with long descriptions, 10000 observations) and its response fit. Servers and
@@ -29,23 +29,69 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
 pub type ServiceChannel =
     tower::util::BoxCloneSyncService<http::Request<tonic::body::Body>, http::Response<tonic::body::Body>, Status>;
 
-/// The service at `url` (`http://host:port`), over a [`lazy_channel`].
-pub fn remote(url: &str) -> anyhow::Result<ServiceChannel> {
-    let channel = lazy_channel(url)?;
-    Ok(ServiceChannel::new(tower::ServiceExt::map_err(
-        channel,
-        |error: tonic::transport::Error| Status::from_error(Box::new(error)),
-    )))
+/// The service at `url` (`http://host:port` or `https://host:port`), over a [`lazy_channel`].
+pub fn remote(url: &str, tls: &ClientTls) -> anyhow::Result<ServiceChannel> {
+    let channel = lazy_channel(url, tls)?;
+    // Each call measured as `rpc.client.duration` (see `metrics`).
+    let measured = tower::service_fn(move |request: http::Request<tonic::body::Body>| {
+        let mut channel = channel.clone();
+        async move {
+            let path = request.uri().path().to_owned();
+            let started = std::time::Instant::now();
+            // A channel's buffer takes a call only once it said it was ready for one.
+            let answer = match tower::ServiceExt::ready(&mut channel).await {
+                Ok(ready) => tower::Service::call(ready, request).await.map_err(transport_failure),
+                Err(error) => Err(transport_failure(error)),
+            };
+            let status = match &answer {
+                Ok(response) => response
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| value.parse().ok())
+                    .unwrap_or(0),
+                Err(status) => status.code() as i64,
+            };
+            crate::metrics::record_client_call(&path, started, status);
+            answer
+        }
+    });
+    Ok(ServiceChannel::new(measured))
 }
 
-/// A channel to the service at `url` (`http://host:port`), connected on first use so that the
-/// services of one deployment may start in any order. TCP_NODELAY is set explicitly: a call
-/// must never wait on Nagle's algorithm (40 ms per call over loopback).
-pub fn lazy_channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_owned())?
+/// The status of a call that failed below gRPC. tonic gives UNAVAILABLE for a connection that
+/// cannot be made, but UNKNOWN for one the other side closes with a reason, such as the TLS
+/// alert of a service that refused our client certificate. Either way the service gave no
+/// answer, so the call is UNAVAILABLE; the reason, which the caller is not told, is logged
+/// for the operators.
+fn transport_failure(error: tonic::transport::Error) -> Status {
+    let mut reason = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    let status = Status::from_error(Box::new(error));
+    if status.code() != Code::Unknown {
+        return status;
+    }
+    tracing::warn!(%reason, "a call to another service failed below gRPC");
+    Status::unavailable(status.message())
+}
+
+/// A channel to the service at `url`, connected on first use so that the services of one
+/// deployment may start in any order. An `https://` URL is reached over TLS as `tls` says (the
+/// CA to trust, the client certificate to present). TCP_NODELAY is set explicitly: a call must
+/// never wait on Nagle's algorithm (40 ms per call over loopback).
+pub fn lazy_channel(url: &str, tls: &ClientTls) -> anyhow::Result<Channel> {
+    let mut endpoint = Endpoint::from_shared(url.to_owned())?
         .connect_timeout(DEFAULT_DEADLINE)
-        .tcp_nodelay(true)
-        .connect_lazy())
+        .tcp_nodelay(true);
+    if endpoint.uri().scheme() == Some(&http::uri::Scheme::HTTPS) {
+        endpoint = endpoint.tls_config(tls.config())?;
+    }
+    Ok(endpoint.connect_lazy())
 }
 
 /// What an incoming request passes on to the calls made while serving it: the caller's

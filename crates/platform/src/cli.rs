@@ -14,11 +14,12 @@ use crate::{
     config::{self, Settings, SettingsFlags},
     database,
     generate::GenerateSpec,
-    http,
+    http, metrics,
     module::{ModuleContext, ServiceModule},
     server::GrpcServer,
     shutdown::Shutdown,
     telemetry,
+    tls::{self, ServerTls},
 };
 
 #[derive(Debug, Parser)]
@@ -91,6 +92,14 @@ pub fn run(name: &'static str, modules: &[&dyn ServiceModule]) -> std::process::
             return std::process::ExitCode::from(2);
         }
     };
+    // Before anything else: a TLS setting that cannot work stops the process here, naming it.
+    let server_tls = match tls::check(&settings) {
+        Ok(server_tls) => server_tls,
+        Err(error) => {
+            eprintln!("{name}: {error}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -99,10 +108,11 @@ pub fn run(name: &'static str, modules: &[&dyn ServiceModule]) -> std::process::
         }
     };
     let outcome = runtime.block_on(async {
-        let _telemetry = telemetry::init(name, settings.log_format, &settings.log_filter)?;
+        let telemetry = telemetry::init(name, settings.log_format, &settings.log_filter)?;
+        let registry = telemetry.metrics.registry();
         let result = match cli.command {
             Command::Keys { command } => manage_keys(command, &settings).await,
-            command => execute(command, &settings, modules).await,
+            command => execute(command, &settings, server_tls, modules, registry).await,
         };
         if let Err(error) = &result {
             tracing::error!(error = format!("{error:#}"), "{name} failed");
@@ -118,7 +128,13 @@ pub fn run(name: &'static str, modules: &[&dyn ServiceModule]) -> std::process::
     }
 }
 
-async fn execute(command: Command, settings: &Settings, modules: &[&dyn ServiceModule]) -> anyhow::Result<()> {
+async fn execute(
+    command: Command,
+    settings: &Settings,
+    server_tls: Option<ServerTls>,
+    modules: &[&dyn ServiceModule],
+    registry: prometheus::Registry,
+) -> anyhow::Result<()> {
     let keeping_data: Vec<&&dyn ServiceModule> = modules.iter().filter(|module| module.uses_database()).collect();
     let db = if keeping_data.is_empty() {
         sea_orm::DatabaseConnection::default()
@@ -175,6 +191,20 @@ async fn execute(command: Command, settings: &Settings, modules: &[&dyn ServiceM
     let listener = TcpListener::bind(settings.grpc_addr)
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen for gRPC on {}: {error}", settings.grpc_addr))?;
+    let metrics_listener = match settings.metrics_addr.trim() {
+        "" => None,
+        address => Some(
+            TcpListener::bind(address)
+                .await
+                .map_err(|error| anyhow::anyhow!("cannot listen for metrics on {address}: {error}"))?,
+        ),
+    };
+    if !keeping_data.is_empty() {
+        metrics::observe_pool(&db, "database");
+        if let Some(access_db) = access_db.as_ref().filter(|_| !same_database(settings)) {
+            metrics::observe_pool(access_db, "access");
+        }
+    }
     let mut context = ModuleContext {
         db: db.clone(),
         settings: settings.clone(),
@@ -182,6 +212,14 @@ async fn execute(command: Command, settings: &Settings, modules: &[&dyn ServiceM
     };
     let policy = Policy::from_settings(settings)?;
     let shutdown = Shutdown::on_signals();
+    if let Some(metrics_listener) = metrics_listener {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(error) = metrics::serve(metrics_listener, registry, shutdown).await {
+                tracing::error!(error = format!("{error:#}"), "the metrics listener failed");
+            }
+        });
+    }
     let mut server = match &access_db {
         // A process that keeps data serves key management too, over the access store, and
         // relays its audit events there when the store is another database.
@@ -194,7 +232,8 @@ async fn execute(command: Command, settings: &Settings, modules: &[&dyn ServiceM
             GrpcServer::new(access, settings.shutdown_grace()).add_service(service)
         }
         None => GrpcServer::new(Access::without_store(policy), settings.shutdown_grace()),
-    };
+    }
+    .with_tls(server_tls.clone());
     for module in modules {
         server = module.register(server, &context)?;
     }
@@ -212,7 +251,13 @@ async fn execute(command: Command, settings: &Settings, modules: &[&dyn ServiceM
         let router = http_routes.into_iter().fold(axum::Router::new(), axum::Router::merge);
         tokio::try_join!(
             server.serve(listener, shutdown.clone()),
-            http::serve(http_listener, router, shutdown, settings.shutdown_grace()),
+            http::serve(
+                http_listener,
+                router,
+                shutdown,
+                settings.shutdown_grace(),
+                server_tls.as_ref()
+            ),
         )?;
     }
     db.close().await?;

@@ -74,9 +74,27 @@ pub struct Settings {
     pub rate_limit_per_second: u32,
     /// Calls a caller may make at once above that rate, after being idle.
     pub rate_limit_burst: u32,
+    /// Where `GET /metrics` (Prometheus text) is served; empty turns it off. Kept off the public
+    /// HTTP port.
+    pub metrics_addr: String,
     /// Proxies (addresses or CIDR networks) whose `x-forwarded-for` names the client, for the
     /// per-address rate limit: the ingress, the gateway when it runs apart from the services.
     pub trusted_proxies: Vec<String>,
+    /// The certificate (PEM, leaf first, then intermediates) the gRPC and HTTP listeners present;
+    /// unset means plain TCP. Needs `tls_key_file`.
+    pub tls_cert_file: Option<PathBuf>,
+    /// The private key (PEM) of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// CA certificates (PEM); when set, the listeners refuse clients without a certificate
+    /// signed by one of them (mutual TLS). Needs `tls_cert_file`.
+    pub tls_client_ca_file: Option<PathBuf>,
+    /// CA certificates (PEM) trusted for `https://` service URLs; unset means the Mozilla roots.
+    pub tls_ca_file: Option<PathBuf>,
+    /// The certificate (PEM) this process presents when it calls an `https://` service URL.
+    /// Needs `tls_client_key_file`.
+    pub tls_client_cert_file: Option<PathBuf>,
+    /// The private key (PEM) of `tls_client_cert_file`.
+    pub tls_client_key_file: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -102,6 +120,13 @@ impl Default for Settings {
             rate_limit_per_second: 200,
             rate_limit_burst: 400,
             trusted_proxies: vec!["127.0.0.0/8".to_owned(), "::1/128".to_owned()],
+            metrics_addr: "127.0.0.1:9464".to_owned(),
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_client_ca_file: None,
+            tls_ca_file: None,
+            tls_client_cert_file: None,
+            tls_client_key_file: None,
         }
     }
 }
@@ -144,7 +169,9 @@ impl Settings {
     }
 
     /// `configured`, or, when empty, this process's own gRPC address (reachable on loopback
-    /// even when it listens on every interface).
+    /// even when it listens on every interface). With TLS on, the own address is
+    /// `https://localhost:PORT` when it is a loopback one, so that the call checks the server
+    /// certificate against a name a certificate can hold for every replica.
     fn service_url(&self, configured: &str) -> String {
         if !configured.is_empty() {
             return configured.to_owned();
@@ -153,7 +180,16 @@ impl Settings {
         if own.ip().is_unspecified() {
             own.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
-        format!("http://{own}")
+        match self.serves_tls() {
+            true if own.ip().is_loopback() => format!("https://localhost:{}", own.port()),
+            true => format!("https://{own}"),
+            false => format!("http://{own}"),
+        }
+    }
+
+    /// Whether the listeners speak TLS (`tls_cert_file` is set).
+    pub fn serves_tls(&self) -> bool {
+        crate::tls::configured(&self.tls_cert_file).is_some()
     }
 
     pub fn shutdown_grace(&self) -> Duration {
@@ -184,6 +220,10 @@ pub struct SettingsFlags {
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
+    /// Where GET /metrics is served; empty turns it off [default: 127.0.0.1:9464].
+    #[arg(long, global = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_addr: Option<String>,
     /// URL of the initiatives service [default: this process's own gRPC address].
     #[arg(long, global = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -252,6 +292,35 @@ mod tests {
             assert_eq!(settings.shutdown_grace_seconds, 3);
             assert!(settings.database_url().starts_with("sqlite://observatory-data/"));
             assert_eq!(settings.initiatives_url(), "http://127.0.0.1:6000");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_own_address_is_https_on_localhost_when_serving_tls() {
+        let settings = Settings {
+            grpc_addr: SocketAddr::from(([0, 0, 0, 0], 50051)),
+            tls_cert_file: Some("tls.crt".into()),
+            tls_key_file: Some("tls.key".into()),
+            ..Settings::default()
+        };
+        assert_eq!(settings.initiatives_url(), "https://localhost:50051");
+        let configured = Settings {
+            initiatives_url: "https://initiatives:50051".to_owned(),
+            ..settings
+        };
+        assert_eq!(configured.initiatives_url(), "https://initiatives:50051");
+    }
+
+    #[test]
+    fn tls_files_come_from_the_environment_and_empty_means_unset() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("OBSERVATORY_TLS_CERT_FILE", "/etc/observatory/tls/tls.crt");
+            jail.set_env("OBSERVATORY_TLS_CLIENT_CA_FILE", "");
+            let settings = load(&SettingsFlags::default()).map_err(|error| error.to_string())?;
+            assert_eq!(settings.tls_cert_file, Some("/etc/observatory/tls/tls.crt".into()));
+            assert!(crate::tls::configured(&settings.tls_client_ca_file).is_none());
+            assert!(settings.serves_tls());
             Ok(())
         });
     }

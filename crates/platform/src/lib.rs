@@ -16,6 +16,7 @@ pub mod http;
 pub mod idempotency;
 pub mod lifecycle;
 pub mod malformed;
+pub mod metrics;
 pub mod module;
 pub mod names;
 pub mod pagination;
@@ -23,6 +24,7 @@ pub mod server;
 pub mod shutdown;
 pub mod telemetry;
 pub mod time;
+pub mod tls;
 pub mod update_mask;
 pub mod validate;
 

@@ -6,7 +6,7 @@ use std::{future::Future, pin::Pin};
 
 use sea_orm::DatabaseConnection;
 
-use crate::{calls::ServiceChannel, config::Settings, generate::GenerateSpec, server::GrpcServer};
+use crate::{calls::ServiceChannel, config::Settings, generate::GenerateSpec, server::GrpcServer, tls::ClientTls};
 
 /// What a module is given to build its services: the migrated database and the settings (for
 /// example, where the other services it calls listen).
@@ -21,12 +21,19 @@ pub struct ModuleContext {
 impl ModuleContext {
     /// How to reach the service whose `*_url` setting is `configured_url`: in this process
     /// when the setting is empty (every service in one process) and the services are known,
-    /// else over the network at `resolved_url`.
+    /// else over the network at `resolved_url` (with the client TLS settings when it is
+    /// `https://`).
     pub fn service_channel(&self, configured_url: &str, resolved_url: &str) -> anyhow::Result<ServiceChannel> {
         match &self.local_services {
             Some(local) if configured_url.is_empty() => Ok(local.clone()),
-            _ => crate::calls::remote(resolved_url),
+            _ => crate::calls::remote(resolved_url, &self.client_tls()?),
         }
+    }
+
+    /// What this process trusts and presents when it calls an `https://` service URL. The
+    /// files were checked when the process started (`tls::check`).
+    pub fn client_tls(&self) -> anyhow::Result<ClientTls> {
+        Ok(ClientTls::from_settings(&self.settings)?)
     }
 }
 

@@ -15,15 +15,17 @@ use tonic::{
 use tonic_health::{ServingStatus, server::HealthReporter};
 use tower_http::{
     classify::{GrpcCode, GrpcErrorsAsFailures, SharedClassifier},
-    trace::{DefaultOnBodyChunk, DefaultOnEos, DefaultOnFailure, DefaultOnRequest, DefaultOnResponse, TraceLayer},
+    trace::{DefaultOnBodyChunk, DefaultOnFailure, DefaultOnRequest, TraceLayer},
 };
 
 use crate::{
     access::guard::{Access, GuardLayer},
     calls::ServiceChannel,
     malformed::MalformedRequestLayer,
+    metrics::RpcServerMetricsLayer,
     shutdown::Shutdown,
     telemetry,
+    tls::ServerTls,
 };
 
 /// The gRPC services of one process, collected before serving.
@@ -32,6 +34,7 @@ pub struct GrpcServer {
     service_names: Vec<&'static str>,
     access: Arc<Access>,
     shutdown_grace: Duration,
+    tls: Option<ServerTls>,
 }
 
 impl GrpcServer {
@@ -42,12 +45,20 @@ impl GrpcServer {
             service_names: Vec::new(),
             access,
             shutdown_grace,
+            tls: None,
         }
     }
 
     /// The guard's state, for services that change what it knows (keys).
     pub fn access(&self) -> &Arc<Access> {
         &self.access
+    }
+
+    /// Serves over TLS (mutual TLS when `tls` asks for client certificates) rather than plain
+    /// TCP; `None` leaves it plain. In-process calls are not affected.
+    pub fn with_tls(mut self, tls: Option<ServerTls>) -> Self {
+        self.tls = tls;
+        self
     }
 
     /// Adds a service; health reports it by its full name (e.g. `sse.initiatives.v1.InitiativeService`).
@@ -73,6 +84,7 @@ impl GrpcServer {
         let routes = self.routes.clone().routes();
         let service = tower::ServiceBuilder::new()
             .layer(trace_layer())
+            .layer(RpcServerMetricsLayer)
             .layer(GuardLayer::new(self.access.clone()))
             .layer(MalformedRequestLayer)
             .service(routes);
@@ -111,8 +123,17 @@ impl GrpcServer {
                 set_status(&health, &names, ServingStatus::NotServing).await;
             }
         };
-        let server = Server::builder()
+        let mut transport = Server::builder();
+        if let Some(tls) = &self.tls {
+            transport = transport.tls_config(tls.grpc_config())?;
+            tracing::info!(
+                client_certificates = tls.requires_client_certificates(),
+                "gRPC over TLS"
+            );
+        }
+        let server = transport
             .layer(trace_layer())
+            .layer(RpcServerMetricsLayer)
             .layer(GuardLayer::new(self.access))
             .layer(MalformedRequestLayer)
             .add_routes(self.routes.routes())
@@ -137,15 +158,29 @@ type CallTrace = TraceLayer<
     SharedClassifier<GrpcErrorsAsFailures>,
     fn(&http::Request<Body>) -> tracing::Span,
     DefaultOnRequest,
-    DefaultOnResponse,
+    fn(&http::Response<Body>, Duration, &tracing::Span),
     DefaultOnBodyChunk,
-    DefaultOnEos,
+    fn(Option<&http::HeaderMap>, Duration, &tracing::Span),
     DefaultOnFailure,
 >;
 
 fn trace_layer() -> CallTrace {
     TraceLayer::new(SharedClassifier::new(caller_errors_are_not_failures()))
         .make_span_with(telemetry::grpc_request_span as fn(&http::Request<Body>) -> tracing::Span)
+        // The status is in the headers of a refusal or a failed unary call, in the trailers
+        // otherwise; the span gets it from whichever comes.
+        .on_response(
+            (|response: &http::Response<Body>, _: Duration, span: &tracing::Span| {
+                telemetry::record_grpc_status(response.headers(), span)
+            }) as fn(&http::Response<Body>, Duration, &tracing::Span),
+        )
+        .on_eos(
+            (|trailers: Option<&http::HeaderMap>, _: Duration, span: &tracing::Span| {
+                if let Some(trailers) = trailers {
+                    telemetry::record_grpc_status(trailers, span);
+                }
+            }) as fn(Option<&http::HeaderMap>, Duration, &tracing::Span),
+        )
         .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN))
 }
 

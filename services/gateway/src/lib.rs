@@ -72,6 +72,7 @@ pub fn router(context: &ModuleContext) -> anyhow::Result<Router> {
         .merge(pages::router(backends))
         .fallback_service(dispatch)
         .layer(axum::middleware::from_fn(client::note_address))
+        .layer(axum::middleware::from_fn(sse_platform::metrics::http_server_metrics))
         .layer(cors(&settings.cors_allowed_origins)?)
         .layer(TraceLayer::new_for_http().make_span_with(sse_platform::telemetry::http_request_span)))
 }

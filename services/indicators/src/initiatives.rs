@@ -9,6 +9,7 @@ use sse_platform::{
     ServiceError, ServiceResult,
     calls::{self, CallContext, DEFAULT_DEADLINE, MAX_MESSAGE_BYTES, dependency_error},
     names::short_enum_name,
+    tls::ClientTls,
 };
 use sse_proto::initiatives::{BatchGetInitiativesRequest, initiative_service_client::InitiativeServiceClient};
 use tonic::{Code, Status, transport::Channel};
@@ -38,10 +39,11 @@ pub struct Lookup {
 }
 
 impl Initiatives {
-    /// A client for the initiatives service at `url`. It connects on first use, so the services
-    /// of one process may start in any order.
-    pub fn connect_lazy(url: &str) -> anyhow::Result<Initiatives> {
-        let channel = sse_platform::calls::lazy_channel(url)?;
+    /// A client for the initiatives service at `url` (over TLS as `tls` says when it is
+    /// `https://`). It connects on first use, so the services of one process may start in any
+    /// order.
+    pub fn connect_lazy(url: &str, tls: &ClientTls) -> anyhow::Result<Initiatives> {
+        let channel = sse_platform::calls::lazy_channel(url, tls)?;
         Ok(Initiatives {
             client: InitiativeServiceClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES),
         })

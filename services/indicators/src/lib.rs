@@ -26,6 +26,7 @@ use sse_platform::{
     generate::GenerateSpec,
     module::{BoxFuture, ModuleContext, ServiceModule},
     server::GrpcServer,
+    tls::ClientTls,
 };
 use sse_proto::indicators::indicator_service_server::IndicatorServiceServer;
 
@@ -33,12 +34,14 @@ pub use migration::Migrator;
 pub use service::IndicatorsService;
 pub use store::Store;
 
-/// The gRPC service over `db` (migrated), calling the initiatives service at `initiatives_url`.
+/// The gRPC service over `db` (migrated), calling the initiatives service at `initiatives_url`
+/// (over TLS as `tls` says when it is `https://`).
 pub fn grpc_service(
     db: DatabaseConnection,
     initiatives_url: &str,
+    tls: &ClientTls,
 ) -> anyhow::Result<IndicatorServiceServer<IndicatorsService>> {
-    let initiatives = initiatives::Initiatives::connect_lazy(initiatives_url)?;
+    let initiatives = initiatives::Initiatives::connect_lazy(initiatives_url, tls)?;
     Ok(
         IndicatorServiceServer::new(IndicatorsService::new(Store::new(db), initiatives))
             .max_decoding_message_size(sse_platform::calls::MAX_MESSAGE_BYTES)
@@ -71,6 +74,10 @@ impl ServiceModule for Module {
     }
 
     fn register(&self, server: GrpcServer, context: &ModuleContext) -> anyhow::Result<GrpcServer> {
-        Ok(server.add_service(grpc_service(context.db.clone(), &context.settings.initiatives_url())?))
+        Ok(server.add_service(grpc_service(
+            context.db.clone(),
+            &context.settings.initiatives_url(),
+            &context.client_tls()?,
+        )?))
     }
 }

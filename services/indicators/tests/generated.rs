@@ -232,7 +232,7 @@ async fn scale_generate_and_aggregate_a_million_observations() {
 
 async fn exported(store: &Store, filter: &str, format: ExportFormat) -> (usize, String) {
     // Exports ask no other service; this client never connects.
-    let initiatives = Initiatives::connect_lazy("http://127.0.0.1:9").expect("client");
+    let initiatives = Initiatives::connect_lazy("http://127.0.0.1:9", &Default::default()).expect("client");
     let service = IndicatorsService::new(store.clone(), initiatives);
     let request = tonic::Request::new(ExportObservationsRequest {
         filter: filter.to_owned(),

@@ -22,6 +22,7 @@ use prost_reflect::DynamicMessage;
 use sse_platform::{
     calls::{self, CallContext},
     error::http_status,
+    metrics::HttpRoute,
 };
 use tokio_stream::StreamExt;
 use tonic::{Code, Status};
@@ -93,81 +94,91 @@ pub async fn handle(State(rest): State<Arc<Rest>>, request: Request) -> Response
         }
         return response;
     };
-    let mut message = match transcode::request_message(route, &values, parts.uri.query().unwrap_or_default(), &body) {
-        Ok(message) => message,
-        Err(transcode::BadRequest(reason)) => return status_response(&status::invalid_argument(reason)),
-    };
-    // `If-Match: *` asks only that the resource exist, which the service checks anyway; one or
-    // more tags are the versions the change may apply to (the services compare one).
-    // A stale If-Match is the service's ABORTED, answered 409 as grpc-gateway answers it.
-    if let Some(Condition::Tags(tags)) = condition(&parts.headers, header::IF_MATCH) {
-        let [etag] = tags.as_slice() else {
-            return status_response(&status::invalid_argument("If-Match takes one entity tag, or *"));
+    // The route template names the request in metrics and traces (`http.route`).
+    let template = route.template.openapi_path().0;
+    let mut response = async {
+        let mut message = match transcode::request_message(route, &values, parts.uri.query().unwrap_or_default(), &body)
+        {
+            Ok(message) => message,
+            Err(transcode::BadRequest(reason)) => return status_response(&status::invalid_argument(reason)),
         };
-        if !transcode::set_if_match(&mut message, route, etag) {
-            return status_response(&status::invalid_argument(
-                "this route takes no If-Match: it changes no existing version",
+        // `If-Match: *` asks only that the resource exist, which the service checks anyway; one or
+        // more tags are the versions the change may apply to (the services compare one).
+        // A stale If-Match is the service's ABORTED, answered 409 as grpc-gateway answers it.
+        if let Some(Condition::Tags(tags)) = condition(&parts.headers, header::IF_MATCH) {
+            let [etag] = tags.as_slice() else {
+                return status_response(&status::invalid_argument("If-Match takes one entity tag, or *"));
+            };
+            if !transcode::set_if_match(&mut message, route, etag) {
+                return status_response(&status::invalid_argument(
+                    "this route takes no If-Match: it changes no existing version",
+                ));
+            }
+        }
+        let Some(channel) = rest.backends.for_service(&route.service_name()) else {
+            return status_response(&status::gateway_error(
+                Code::Unimplemented,
+                "NO_BACKEND",
+                "no backend for this service",
+            ));
+        };
+        let mut grpc = tonic::client::Grpc::new(channel.clone())
+            .max_decoding_message_size(calls::MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(calls::MAX_MESSAGE_BYTES);
+        if let Err(error) = grpc.ready().await {
+            // The transport's own words name internal hosts: they go to the log, not the caller.
+            tracing::warn!(%error, service = %route.service_name(), "backend unavailable");
+            return status_response(&status::gateway_error(
+                Code::Unavailable,
+                "UNAVAILABLE",
+                "the service is unavailable",
             ));
         }
-    }
-    let Some(channel) = rest.backends.for_service(&route.service_name()) else {
-        return status_response(&status::gateway_error(
-            Code::Unimplemented,
-            "NO_BACKEND",
-            "no backend for this service",
-        ));
-    };
-    let mut grpc = tonic::client::Grpc::new(channel.clone())
-        .max_decoding_message_size(calls::MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(calls::MAX_MESSAGE_BYTES);
-    if let Err(error) = grpc.ready().await {
-        // The transport's own words name internal hosts: they go to the log, not the caller.
-        tracing::warn!(%error, service = %route.service_name(), "backend unavailable");
-        return status_response(&status::gateway_error(
-            Code::Unavailable,
-            "UNAVAILABLE",
-            "the service is unavailable",
-        ));
-    }
-    // The body and the decoded message are let go as soon as the next form exists: a large
-    // request is held about twice, not four times.
-    drop(body);
-    let grpc_request = outgoing(&parts.headers, Bytes::from(message.encode_to_vec()));
-    drop(message);
-    let Ok(grpc_path) = PathAndQuery::from_str(&route.grpc_path()) else {
-        return status_response(&Status::new(Code::Internal, "bad method path"));
-    };
-
-    if route.method.is_server_streaming() {
-        return match grpc.server_streaming(grpc_request, grpc_path, BytesCodec).await {
-            Ok(response) => stream_response(route.clone(), response.into_inner()),
-            Err(status) => status_response(&status),
+        // The body and the decoded message are let go as soon as the next form exists: a large
+        // request is held about twice, not four times.
+        drop(body);
+        let grpc_request = outgoing(&parts.headers, Bytes::from(message.encode_to_vec()));
+        drop(message);
+        let Ok(grpc_path) = PathAndQuery::from_str(&route.grpc_path()) else {
+            return status_response(&Status::new(Code::Internal, "bad method path"));
         };
+
+        if route.method.is_server_streaming() {
+            return match grpc.server_streaming(grpc_request, grpc_path, BytesCodec).await {
+                Ok(response) => stream_response(route.clone(), response.into_inner()),
+                Err(status) => status_response(&status),
+            };
+        }
+        let reply = match grpc.unary(grpc_request, grpc_path, BytesCodec).await {
+            Ok(reply) => reply.into_inner(),
+            Err(status) => return status_response(&status),
+        };
+        let (json, etag) = match DynamicMessage::decode(route.method.output(), reply)
+            .map_err(|error| error.to_string())
+            .and_then(|message| transcode::response_body(route, &message).map_err(|error| error.to_string()))
+        {
+            Ok(written) => written,
+            Err(error) => {
+                return status_response(&Status::new(Code::Internal, format!("unreadable response: {error}")));
+            }
+        };
+        if let Some(etag) = &etag
+            && parts.method == http::Method::GET
+            && condition(&parts.headers, header::IF_NONE_MATCH).is_some_and(|condition| condition.matches(etag))
+        {
+            return (StatusCode::NOT_MODIFIED, etag_header(etag)).into_response();
+        }
+        let mut response = Response::new(Body::from(json));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(etag) = &etag {
+            response.headers_mut().extend(etag_header(etag));
+        }
+        response
     }
-    let reply = match grpc.unary(grpc_request, grpc_path, BytesCodec).await {
-        Ok(reply) => reply.into_inner(),
-        Err(status) => return status_response(&status),
-    };
-    let (json, etag) = match DynamicMessage::decode(route.method.output(), reply)
-        .map_err(|error| error.to_string())
-        .and_then(|message| transcode::response_body(route, &message).map_err(|error| error.to_string()))
-    {
-        Ok(written) => written,
-        Err(error) => return status_response(&Status::new(Code::Internal, format!("unreadable response: {error}"))),
-    };
-    if let Some(etag) = &etag
-        && parts.method == http::Method::GET
-        && condition(&parts.headers, header::IF_NONE_MATCH).is_some_and(|condition| condition.matches(etag))
-    {
-        return (StatusCode::NOT_MODIFIED, etag_header(etag)).into_response();
-    }
-    let mut response = Response::new(Body::from(json));
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Some(etag) = &etag {
-        response.headers_mut().extend(etag_header(etag));
-    }
+    .await;
+    response.extensions_mut().insert(HttpRoute(template));
     response
 }
 
