@@ -1,9 +1,17 @@
 """What an operations team reads: Prometheus metrics at /metrics on their own listener, after a
 partner's calls over gRPC and a web client's over REST."""
 
+import os
 import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
 
+import pytest
 import requests
+
+from conftest import ADMIN_KEY, REPO, free_port
 
 from test_gateway import gw  # noqa: F401 (the gateway fixture)
 
@@ -68,3 +76,79 @@ def test_metrics_count_rpcs_and_http_routes_by_method_route_and_status(server, p
 
 def test_metrics_are_not_on_the_public_http_port(server, gw):
     assert requests.get(gw.url("/metrics"), timeout=10).status_code == 404
+
+
+# --- per-call balancing over every address of a service's name --------------------------------
+
+
+def start(command: list[str], env_extra: dict, log_path: Path, target: str):
+    from conftest import Server, wait_until_serving
+
+    env = {name: value for name, value in os.environ.items() if not name.startswith("OBSERVATORY_")}
+    env.pop("DATABASE_URL", None)
+    env.update(OBSERVATORY_ADMIN_KEY=ADMIN_KEY, NO_COLOR="1", **env_extra)
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    running = Server(process=process, target=target, log_path=log_path)
+    wait_until_serving(running)
+    return running
+
+
+def get_initiative_calls(metrics_address: str) -> float:
+    text = requests.get(f"http://{metrics_address}/metrics", timeout=10).text
+    return sum(
+        sample["value"]
+        for sample in samples(text, "rpc_server_duration_milliseconds_count")
+        if sample.get("rpc_method") == "GetInitiative"
+    )
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("unshare"), reason="a hosts file of its own needs root and unshare"
+)
+def test_calls_spread_over_every_address_of_a_name_and_one_going_loses_no_call(tmp_path):
+    binary = Path(os.environ.get("OBSERVATORY_BIN", REPO / "target/debug/observatory"))
+    port = free_port()
+    replicas = []
+    try:
+        for address in ("127.0.0.1", "127.0.0.2"):
+            metrics = f"127.0.0.1:{free_port()}"
+            command = [
+                str(binary.with_name("initiatives")),
+                "serve",
+                f"--grpc-addr={address}:{port}",
+                f"--data-dir={tmp_path / address}",
+                f"--metrics-addr={metrics}",
+            ]
+            replicas.append((start(command, {}, tmp_path / f"{address}.log", f"{address}:{port}"), metrics))
+
+        # The gateway alone sees a hosts file in which initiatives.test has both addresses.
+        hosts = tmp_path / "hosts"
+        hosts.write_text(Path("/etc/hosts").read_text() + "\n127.0.0.1 initiatives.test\n127.0.0.2 initiatives.test\n")
+        grpc_target, http_address = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+        gateway_command = (
+            f"mount --bind {hosts} /etc/hosts && exec {binary.with_name('gateway')} serve "
+            f"--grpc-addr={grpc_target} --http-addr={http_address} --metrics-addr=127.0.0.1:{free_port()}"
+        )
+        gateway = start(
+            ["unshare", "--mount", "sh", "-c", gateway_command],
+            {"OBSERVATORY_INITIATIVES_URL": f"http://initiatives.test:{port}"},
+            tmp_path / "gateway.log",
+            grpc_target,
+        )
+        replicas.append((gateway, None))
+        url = f"http://{http_address}/v1/initiatives/great-green-wall"
+
+        statuses = [requests.get(url, timeout=10).status_code for _ in range(60)]
+        assert statuses == [200] * 60, statuses
+        served = [get_initiative_calls(metrics) for _, metrics in replicas[:2]]
+        assert all(count >= 10 for count in served), f"calls per replica: {served}"
+
+        # One replica goes; after re-resolution no call is lost.
+        replicas[0][0].stop()
+        time.sleep(5)
+        statuses = [requests.get(url, timeout=10).status_code for _ in range(40)]
+        assert statuses == [200] * 40, statuses
+    finally:
+        for server, _ in reversed(replicas):
+            server.stop()

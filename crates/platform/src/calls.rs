@@ -2,7 +2,7 @@
 //! `traceparent`) and the credentials of the caller being served, so that the callee sees who
 //! is really asking and the trace spans both services.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use opentelemetry::global;
 use tonic::{
@@ -44,15 +44,10 @@ pub fn remote(url: &str, tls: &ClientTls) -> anyhow::Result<ServiceChannel> {
                 Err(error) => Err(transport_failure(error)),
             };
             let status = match &answer {
-                Ok(response) => response
-                    .headers()
-                    .get("grpc-status")
-                    .and_then(|value| value.to_str().ok())
-                    .and_then(|value| value.parse().ok())
-                    .unwrap_or(0),
-                Err(status) => status.code() as i64,
+                Ok(response) => crate::error::grpc_status(response.headers()).unwrap_or(Code::Ok),
+                Err(status) => status.code(),
             };
-            crate::metrics::record_client_call(&path, started, status);
+            crate::metrics::record_client_call(&path, started, status as i64);
             answer
         }
     });
@@ -84,14 +79,118 @@ fn transport_failure(error: tonic::transport::Error) -> Status {
 /// deployment may start in any order. An `https://` URL is reached over TLS as `tls` says (the
 /// CA to trust, the client certificate to present). TCP_NODELAY is set explicitly: a call must
 /// never wait on Nagle's algorithm (40 ms per call over loopback).
+///
+/// A URL naming a host (not an address) is balanced per call over every address the name
+/// resolves to, re-resolved every [`RESOLVE_INTERVAL`] (see [`resolve_forever`]): behind a
+/// headless Service, each replica gets its share of the calls, and a new one its share within
+/// seconds, where one long-lived connection would pin every call to the first replica reached.
 pub fn lazy_channel(url: &str, tls: &ClientTls) -> anyhow::Result<Channel> {
+    let endpoint = configured_endpoint(url, tls, None)?;
+    let uri = endpoint.uri().clone();
+    let Some(host) = uri.host().map(|host| host.trim_matches(['[', ']']).to_owned()) else {
+        return Ok(endpoint.connect_lazy());
+    };
+    if host.parse::<std::net::IpAddr>().is_ok() || tokio::runtime::Handle::try_current().is_err() {
+        return Ok(endpoint.connect_lazy());
+    }
+    let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let (channel, changes) = Channel::balance_channel::<SocketAddr>(64);
+    let tls = tls.clone();
+    let make = move |address: SocketAddr| {
+        let scheme = if https { "https" } else { "http" };
+        configured_endpoint(&format!("{scheme}://{address}"), &tls, Some(&uri))
+    };
+    tokio::spawn(resolve_forever(host, port, make, changes));
+    Ok(channel)
+}
+
+/// How often a balanced channel resolves its service's name again and checks its addresses.
+pub const RESOLVE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// An endpoint with the observatory's client settings; `named` is the URL the caller gave,
+/// when `url` is one of the addresses its name resolved to (requests then carry the name, and
+/// TLS checks the certificate against it).
+fn configured_endpoint(url: &str, tls: &ClientTls, named: Option<&http::Uri>) -> anyhow::Result<Endpoint> {
     let mut endpoint = Endpoint::from_shared(url.to_owned())?
         .connect_timeout(DEFAULT_DEADLINE)
         .tcp_nodelay(true);
-    if endpoint.uri().scheme() == Some(&http::uri::Scheme::HTTPS) {
-        endpoint = endpoint.tls_config(tls.config())?;
+    if let Some(named) = named {
+        endpoint = endpoint.origin(named.clone());
     }
-    Ok(endpoint.connect_lazy())
+    let https = endpoint.uri().scheme() == Some(&http::uri::Scheme::HTTPS);
+    if https {
+        let mut config = tls.config();
+        if let Some(host) = named.and_then(|named| named.host()) {
+            config = config.domain_name(host.trim_matches(['[', ']']));
+        }
+        endpoint = endpoint.tls_config(config)?;
+    }
+    Ok(endpoint)
+}
+
+/// Keeps a balanced channel's endpoints those of `host`'s addresses that accept a connection:
+/// added as they appear or come back, removed as they go or stop answering. When none answers,
+/// every resolved address stays, so that calls fail at once (UNAVAILABLE) rather than wait for
+/// an endpoint. Ends when the channel is dropped.
+async fn resolve_forever(
+    host: String,
+    port: u16,
+    make: impl Fn(SocketAddr) -> anyhow::Result<Endpoint>,
+    changes: tokio::sync::mpsc::Sender<tonic::transport::channel::Change<SocketAddr, Endpoint>>,
+) {
+    use tonic::transport::channel::Change;
+    let mut current: std::collections::BTreeSet<SocketAddr> = std::collections::BTreeSet::new();
+    loop {
+        match tokio::net::lookup_host((host.as_str(), port)).await {
+            Ok(resolved) => {
+                let resolved: Vec<SocketAddr> = resolved.collect();
+                let answering = accepting_connections(&resolved).await;
+                let wanted: std::collections::BTreeSet<SocketAddr> = if answering.is_empty() {
+                    resolved.into_iter().collect()
+                } else {
+                    answering.into_iter().collect()
+                };
+                for gone in current.difference(&wanted) {
+                    if changes.send(Change::Remove(*gone)).await.is_err() {
+                        return;
+                    }
+                }
+                for new in wanted.difference(&current) {
+                    match make(*new) {
+                        Ok(endpoint) => {
+                            if changes.send(Change::Insert(*new, endpoint)).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(error) => tracing::warn!(%error, address = %new, "cannot make an endpoint"),
+                    }
+                }
+                current = wanted;
+            }
+            Err(error) => tracing::warn!(%error, %host, "cannot resolve a service's name; keeping its addresses"),
+        }
+        if changes.is_closed() {
+            return;
+        }
+        tokio::time::sleep(RESOLVE_INTERVAL).await;
+    }
+}
+
+/// Those of `addresses` that accept a TCP connection within a second.
+async fn accepting_connections(addresses: &[SocketAddr]) -> Vec<SocketAddr> {
+    let mut checks = tokio::task::JoinSet::new();
+    for address in addresses.iter().copied() {
+        checks.spawn(async move {
+            let connected = tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(address)).await;
+            matches!(connected, Ok(Ok(_))).then_some(address)
+        });
+    }
+    let mut answering = Vec::new();
+    while let Some(checked) = checks.join_next().await {
+        answering.extend(checked.ok().flatten());
+    }
+    answering
 }
 
 /// What an incoming request passes on to the calls made while serving it: the caller's

@@ -47,9 +47,40 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     Ok(connection)
 }
 
-/// Applies a service's pending migrations.
+/// The PostgreSQL advisory lock every migration of the observatory holds ("SSE_MIGR").
+const MIGRATION_LOCK: i64 = 0x5353_455f_4d49_4752;
+
+/// Applies a service's pending migrations. On PostgreSQL they run under an advisory lock, so
+/// that replicas starting together on an empty database (each running `migrate`) take turns:
+/// the first applies them, the others then find nothing to do. The lock belongs to one pooled
+/// connection; it is released when the migrations end, or when the process dies.
 pub async fn migrate<M: MigratorTrait>(connection: &DatabaseConnection) -> anyhow::Result<()> {
-    M::up(connection, None).await.context("database migration failed")
+    if connection.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        return M::up(connection, None).await.context("database migration failed");
+    }
+    let pool = connection.get_postgres_connection_pool();
+    if pool.options().get_max_connections() < 2 {
+        // The lock's connection would leave none for the migrations themselves.
+        tracing::warn!("a pool of one connection migrates without the migration lock");
+        return M::up(connection, None).await.context("database migration failed");
+    }
+    let mut holder = pool
+        .acquire()
+        .await
+        .context("cannot take a connection for the migration lock")?;
+    sea_orm::sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *holder)
+        .await
+        .context("cannot take the migration lock")?;
+    let migrated = M::up(connection, None).await.context("database migration failed");
+    let unlocked = sea_orm::sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *holder)
+        .await;
+    migrated?;
+    unlocked.context("cannot release the migration lock")?;
+    Ok(())
 }
 
 /// The URL without its password, for logs and errors: the one in the authority

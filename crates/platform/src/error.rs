@@ -248,6 +248,13 @@ fn is_write_conflict(cause: &(dyn std::error::Error + 'static)) -> bool {
     text.contains("database is locked") || text.contains("(code: 5)") || text.contains("(code: 517)")
 }
 
+/// The `grpc-status` among `headers` (a trailers-only answer's headers, or the trailers),
+/// `None` when there is none (a successful call's headers: its status comes in the trailers).
+pub fn grpc_status(headers: &http::HeaderMap) -> Option<Code> {
+    let value = headers.get("grpc-status")?.to_str().ok()?.parse::<i32>().ok()?;
+    Some(Code::from_i32(value))
+}
+
 /// What every RPC handler returns.
 pub type ServiceResult<T> = Result<T, ServiceError>;
 

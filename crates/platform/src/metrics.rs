@@ -171,7 +171,7 @@ fn rpc_names(path: &str) -> (String, String) {
 
 /// The `grpc-status` in headers or trailers, as a number.
 fn grpc_status(headers: &http::HeaderMap) -> Option<i64> {
-    headers.get("grpc-status")?.to_str().ok()?.parse().ok()
+    crate::error::grpc_status(headers).map(|code| code as i64)
 }
 
 /// Records one served RPC when dropped: when its response body is done with (sent or abandoned).

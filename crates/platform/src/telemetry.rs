@@ -136,17 +136,13 @@ pub fn grpc_request_span<B>(request: &http::Request<B>) -> tracing::Span {
 /// Records the `grpc-status` among `headers` on a call's span; a status that means the server
 /// failed (not the caller) marks the span as an error.
 pub fn record_grpc_status(headers: &http::HeaderMap, span: &tracing::Span) {
-    let Some(code) = headers
-        .get("grpc-status")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<i32>().ok())
-    else {
+    let Some(code) = crate::error::grpc_status(headers) else {
         return;
     };
-    span.record("rpc.grpc.status_code", code);
+    span.record("rpc.grpc.status_code", code as i32);
     use tonic::Code;
     if matches!(
-        Code::from_i32(code),
+        code,
         Code::Unknown
             | Code::DeadlineExceeded
             | Code::Unimplemented

@@ -231,12 +231,7 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, Status> {
 /// The code of an answer: a refusal or a failed unary call carries it in its headers; a
 /// successful one in trailers, after the body.
 fn response_code(response: &http::Response<Body>) -> Code {
-    response
-        .headers()
-        .get("grpc-status")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.parse::<i32>().ok())
-        .map_or(Code::Ok, Code::from_i32)
+    crate::error::grpc_status(response.headers()).unwrap_or(Code::Ok)
 }
 
 static CONTRACTS: LazyLock<Option<DescriptorPool>> =
