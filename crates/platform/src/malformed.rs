@@ -12,7 +12,10 @@ use std::{
 use tonic::{Code, Status, body::Body};
 use tonic_types::{ErrorDetails, StatusExt};
 
-use crate::{calls::MAX_MESSAGE_BYTES, error::ERROR_DOMAIN};
+use crate::{
+    calls::MAX_MESSAGE_BYTES,
+    error::{ERROR_DOMAIN, grpc_status},
+};
 
 /// RESOURCE_EXHAUSTED with reason `MESSAGE_TOO_LARGE`, the answer to any request message over
 /// the limit, whether tonic's decoder or the access guard (which reads write bodies whole)
@@ -62,6 +65,10 @@ fn replacement(status: &Status) -> Option<Status> {
 /// Rewrites a response whose status is one of tonic's decoding failures. Those come before any
 /// message is sent, so the status is in the response's headers (a trailers-only response).
 fn rewrite(response: http::Response<Body>) -> http::Response<Body> {
+    // Only those two codes can be a decoding failure: the rest pass without reading the message.
+    if !matches!(grpc_status(response.headers()), Some(Code::Internal | Code::OutOfRange)) {
+        return response;
+    }
     let replaced = Status::from_header_map(response.headers())
         .as_ref()
         .and_then(replacement);
