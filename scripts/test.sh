@@ -4,7 +4,9 @@
 # built `observatory` binary.
 #
 # Needs: cargo; python3 (3.10+) with venv; a PostgreSQL server the tests can create databases on,
-# named by TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test).
+# named by TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test); for the database
+# outage test (services/observatory/tests/outage.rs), the PostgreSQL server binaries and
+# postgresql-common's pg_createcluster/pg_ctlcluster, run as root or a user who may create clusters.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

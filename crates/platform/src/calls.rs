@@ -316,9 +316,7 @@ pub fn missing_resource(status: &Status) -> Option<String> {
 pub fn dependency_error(service: &str, status: Status) -> ServiceError {
     match status.code() {
         Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::ResourceExhausted => {
-            ServiceError::Unavailable {
-                message: format!("the {service} service is unavailable: {}", status.message()),
-            }
+            ServiceError::unavailable(format!("the {service} service is unavailable: {}", status.message()))
         }
         _ => ServiceError::Internal(anyhow::anyhow!(
             "the {service} service failed: {:?} {}",

@@ -141,7 +141,7 @@ async fn execute(
     } else {
         let url = settings.database_url();
         tracing::info!(database = %database::redact(&url), "connecting to the database");
-        database::connect(&url).await?
+        database::connect_with(&url, database::PoolSettings::from_settings(settings)).await?
     };
     let access_db = if keeping_data.is_empty() {
         None
@@ -229,7 +229,12 @@ async fn execute(
             if !same_database(settings) {
                 tokio::spawn(audit::relay(db.clone(), access_db.clone(), shutdown.clone()));
             }
-            GrpcServer::new(access, settings.shutdown_grace()).add_service(service)
+            // Health reports each service NOT_SERVING while its database is unreachable: the
+            // access service's is the access store, the modules' the process's database.
+            GrpcServer::new(access, settings.shutdown_grace())
+                .with_database(access_db.clone())
+                .add_service(service)
+                .with_database(db.clone())
         }
         None => GrpcServer::new(Access::without_store(policy), settings.shutdown_grace()),
     }
@@ -278,7 +283,7 @@ async fn open_access_store(settings: &Settings, db: &DatabaseConnection) -> anyh
     }
     let url = settings.access_database_url();
     tracing::info!(database = %database::redact(&url), "connecting to the access store");
-    let access_db = database::connect(&url).await?;
+    let access_db = database::connect_with(&url, database::PoolSettings::from_settings(settings)).await?;
     database::migrate::<access::schema::Migrator>(&access_db).await?;
     Ok(access_db)
 }
@@ -287,7 +292,7 @@ async fn open_access_store(settings: &Settings, db: &DatabaseConnection) -> anyh
 async fn manage_keys(command: KeysCommand, settings: &Settings) -> anyhow::Result<()> {
     let url = settings.access_database_url();
     tracing::info!(database = %database::redact(&url), "connecting to the access store");
-    let db = database::connect(&url).await?;
+    let db = database::connect_with(&url, database::PoolSettings::from_settings(settings)).await?;
     database::migrate::<access::schema::Migrator>(&db).await?;
     let store = KeyStore::new(db.clone());
     let printed = match command {

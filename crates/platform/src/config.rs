@@ -36,6 +36,14 @@ pub struct Settings {
     pub database_url: String,
     /// Folder of the embedded SQLite database.
     pub data_dir: PathBuf,
+    /// How long a query waits for a database connection before the call fails with
+    /// UNAVAILABLE (`DATABASE_UNAVAILABLE`), in milliseconds.
+    pub database_acquire_timeout_ms: u64,
+    /// The most connections each process opens to its database; unset means 10 on PostgreSQL
+    /// and 4 on SQLite.
+    pub database_max_connections: Option<u32>,
+    /// Connections each process keeps open to its database even when idle.
+    pub database_min_connections: u32,
     /// Whether `serve` seeds the reference initiatives (idempotently) on start.
     pub seed: bool,
     /// `text` or `json`.
@@ -104,6 +112,9 @@ impl Default for Settings {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: String::new(),
             data_dir: PathBuf::from("observatory-data"),
+            database_acquire_timeout_ms: crate::database::DEFAULT_ACQUIRE_TIMEOUT_MS,
+            database_max_connections: None,
+            database_min_connections: 0,
             seed: true,
             log_format: LogFormat::Text,
             log_filter: "info,sqlx=warn".to_owned(),
@@ -331,6 +342,25 @@ mod tests {
             jail.set_env("DATABASE_URL", "postgres://localhost/test");
             let settings = load(&SettingsFlags::default()).map_err(|error| error.to_string())?;
             assert_eq!(settings.database_url(), "postgres://localhost/test");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn pool_settings_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            let settings = load(&SettingsFlags::default()).map_err(|error| error.to_string())?;
+            let defaults = crate::database::PoolSettings::from_settings(&settings);
+            assert_eq!(defaults, crate::database::PoolSettings::default());
+            assert_eq!(defaults.acquire_timeout, Duration::from_secs(2));
+            jail.set_env("OBSERVATORY_DATABASE_ACQUIRE_TIMEOUT_MS", "500");
+            jail.set_env("OBSERVATORY_DATABASE_MAX_CONNECTIONS", "3");
+            jail.set_env("OBSERVATORY_DATABASE_MIN_CONNECTIONS", "1");
+            let settings = load(&SettingsFlags::default()).map_err(|error| error.to_string())?;
+            let pool = crate::database::PoolSettings::from_settings(&settings);
+            assert_eq!(pool.acquire_timeout, Duration::from_millis(500));
+            assert_eq!(pool.max_connections, Some(3));
+            assert_eq!(pool.min_connections, 1);
             Ok(())
         });
     }

@@ -5,11 +5,63 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
 use sea_orm_migration::MigratorTrait;
 
-/// Connects to a `sqlite://` or `postgres://` URL, creating the SQLite file's folder if needed.
+/// How a process's connection pool behaves; the `database_*` settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// How long a query waits for a connection (a free one, or a new one the database accepts)
+    /// before failing with DATABASE_UNAVAILABLE. Short, so that a lost database fails calls
+    /// fast rather than holding them.
+    pub acquire_timeout: Duration,
+    /// The most connections the pool opens; `None` for the default of the backend (10 on
+    /// PostgreSQL, 4 on SQLite, where one writer at a time is the rule).
+    pub max_connections: Option<u32>,
+    /// Connections kept open even when idle.
+    pub min_connections: u32,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            acquire_timeout: Duration::from_millis(DEFAULT_ACQUIRE_TIMEOUT_MS),
+            max_connections: None,
+            min_connections: 0,
+        }
+    }
+}
+
+/// The default of `database_acquire_timeout_ms`.
+pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 2000;
+
+/// How long a process starting up keeps trying to reach its database (one started at the same
+/// time, as in a compose file) before giving up.
+const STARTUP_PATIENCE: Duration = Duration::from_secs(10);
+
+impl PoolSettings {
+    pub fn from_settings(settings: &crate::config::Settings) -> Self {
+        PoolSettings {
+            acquire_timeout: Duration::from_millis(settings.database_acquire_timeout_ms.max(1)),
+            max_connections: settings.database_max_connections,
+            min_connections: settings.database_min_connections,
+        }
+    }
+}
+
+/// Connects to a `sqlite://` or `postgres://` URL with the default pool settings, creating the
+/// SQLite file's folder if needed.
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    connect_with(url, PoolSettings::default()).await
+}
+
+/// Connects to a `sqlite://` or `postgres://` URL with `pool`'s settings, creating the SQLite
+/// file's folder if needed. A database that refuses connections at first is tried again for a
+/// few seconds: it may be starting alongside this process.
+pub async fn connect_with(url: &str, pool: PoolSettings) -> anyhow::Result<DatabaseConnection> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         let file = path.split('?').next().unwrap_or_default();
         if let Some(folder) = std::path::Path::new(file).parent()
@@ -19,20 +71,24 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
                 .with_context(|| format!("cannot create the database folder {}", folder.display()))?;
         }
     }
+    let sqlite = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url.to_owned());
     options
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10))
+        .connect_timeout(pool.acquire_timeout)
+        .acquire_timeout(pool.acquire_timeout)
+        .max_connections(pool.max_connections.unwrap_or(if sqlite { 4 } else { 10 }).max(1))
+        .min_connections(pool.min_connections)
         // A ping on every checkout is a round trip on every query; only a connection idle long
         // enough to have been dropped by the server or a proxy is checked.
         .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false);
-    if url.starts_with("sqlite:") {
+    if sqlite {
         // Every pooled connection gets the same settings (pragmas are per connection): foreign
         // keys enforced, write-ahead logging so readers do not wait on the writer, and a wait
-        // rather than an error when another connection holds the write lock. One writer at a
-        // time is SQLite's rule; a small pool keeps lock waits short.
-        options.max_connections(4).map_sqlx_sqlite_opts(|sqlite| {
+        // rather than an error when another connection holds the write lock (write
+        // transactions take it at BEGIN, see `begin_write`). One writer at a time is SQLite's
+        // rule; a small pool keeps lock waits short.
+        options.map_sqlx_sqlite_opts(|sqlite| {
             sqlite
                 .foreign_keys(true)
                 .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
@@ -41,10 +97,33 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
                 .optimize_on_close(true, 1000)
         });
     }
-    let connection = Database::connect(options)
-        .await
-        .with_context(|| format!("cannot connect to the database at {}", redact(url)))?;
-    Ok(connection)
+    let started = std::time::Instant::now();
+    loop {
+        match Database::connect(options.clone()).await {
+            Ok(connection) => return Ok(connection),
+            Err(error) if crate::error::is_connection_lost(&error) && started.elapsed() < STARTUP_PATIENCE => {
+                tracing::warn!(%error, database = %redact(url), "the database is not reachable yet; trying again");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(error) => {
+                return Err(anyhow::Error::new(error))
+                    .with_context(|| format!("cannot connect to the database at {}", redact(url)));
+            }
+        }
+    }
+}
+
+/// Begins a transaction that writes. On SQLite it takes the write lock at BEGIN (`BEGIN
+/// IMMEDIATE`), waiting up to the busy timeout for another writer to finish: a transaction
+/// that read first and asked for the lock on its first write could not wait (SQLite refuses at
+/// once when another writer committed since the read), and concurrent writers of different
+/// resources would get ABORTED. On PostgreSQL, a plain BEGIN.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
 }
 
 /// The PostgreSQL advisory lock every migration of the observatory holds ("SSE_MIGR").

@@ -1,7 +1,8 @@
 //! The one error type of every service and its mapping to `google.rpc.Status`: a gRPC code, a
 //! lowercase message, an `ErrorInfo` (reason, domain) and, for bad input, `BadRequest` field
 //! violations. Unexpected errors are logged once here, with their whole cause chain, and reach
-//! the caller as INTERNAL without internals.
+//! the caller as INTERNAL without internals. A database that cannot be reached is not
+//! unexpected: it is UNAVAILABLE (`DATABASE_UNAVAILABLE`) with a `RetryInfo`, which clients retry.
 
 use std::collections::HashMap;
 
@@ -60,9 +61,14 @@ pub enum ServiceError {
         message: String,
         retry_after: std::time::Duration,
     },
-    /// A dependency is down; the caller may retry with backoff.
+    /// A dependency (another service, the database) is down; the caller may retry with
+    /// backoff, after `retry_after` when given (a `RetryInfo` detail says so).
     #[error("{message}")]
-    Unavailable { message: String },
+    Unavailable {
+        reason: &'static str,
+        message: String,
+        retry_after: Option<std::time::Duration>,
+    },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -98,6 +104,25 @@ impl ServiceError {
         }
     }
 
+    /// A dependency that is down, without a suggested delay.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ServiceError::Unavailable {
+            reason: "UNAVAILABLE",
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// The database cannot be reached (refused, dropped or no connection within the pool's
+    /// acquire timeout): retry in a second.
+    pub fn database_unavailable() -> Self {
+        ServiceError::Unavailable {
+            reason: DATABASE_UNAVAILABLE,
+            message: "the database is unavailable; retry later".to_owned(),
+            retry_after: Some(DATABASE_RETRY_AFTER),
+        }
+    }
+
     pub fn code(&self) -> Code {
         match self {
             ServiceError::InvalidArgument { .. } => Code::InvalidArgument,
@@ -121,17 +146,30 @@ impl ServiceError {
             | ServiceError::Aborted { reason, .. }
             | ServiceError::Unauthenticated { reason, .. }
             | ServiceError::PermissionDenied { reason, .. }
-            | ServiceError::ResourceExhausted { reason, .. } => reason,
+            | ServiceError::ResourceExhausted { reason, .. }
+            | ServiceError::Unavailable { reason, .. } => reason,
             ServiceError::NotFound { .. } => "NOT_FOUND",
             ServiceError::AlreadyExists { .. } => "ALREADY_EXISTS",
-            ServiceError::Unavailable { .. } => "UNAVAILABLE",
             ServiceError::Internal(_) => "INTERNAL",
         }
     }
 }
 
+/// The `ErrorInfo.reason` of a call that failed because the database could not be reached.
+pub const DATABASE_UNAVAILABLE: &str = "DATABASE_UNAVAILABLE";
+
+/// The delay the `RetryInfo` of a DATABASE_UNAVAILABLE error suggests: a restarted or failed-over
+/// database is usually back within seconds, and the health check notices within one.
+pub const DATABASE_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl From<sea_orm::DbErr> for ServiceError {
     fn from(error: sea_orm::DbErr) -> Self {
+        if is_connection_lost(&error) {
+            // One line per call would flood the log during an outage: health logs the outage
+            // once, and the call's own span records its UNAVAILABLE.
+            tracing::debug!(%error, "database unavailable");
+            return ServiceError::database_unavailable();
+        }
         ServiceError::Internal(anyhow::Error::new(error).context("database error"))
     }
 }
@@ -160,8 +198,53 @@ pub fn bounded(text: &str, max: usize) -> String {
     format!("{}{ellipsis}", &text[..end])
 }
 
+/// Whether `error` says the database could not be reached rather than that a statement failed:
+/// no connection within the acquire timeout, a refused or dropped connection, or the server
+/// shutting down or starting up. Such a call may succeed when retried; a failed statement
+/// would fail again.
+pub fn is_connection_lost(error: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr, sqlx};
+    let sqlx_error = match error {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(RuntimeErr::SqlxError(error))
+        | DbErr::Exec(RuntimeErr::SqlxError(error))
+        | DbErr::Query(RuntimeErr::SqlxError(error)) => error.as_ref(),
+        DbErr::Conn(_) => return true,
+        _ => return false,
+    };
+    match sqlx_error {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(database) => database.code().is_some_and(|code| {
+            // PostgreSQL's class 08 (connection exception), 57P01-57P03 (the server shutting
+            // down, crashed or not yet accepting connections) and 53300 (too many connections).
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
+    }
+}
+
+impl ServiceError {
+    /// This error, or DATABASE_UNAVAILABLE when it is an internal error caused by a database
+    /// that could not be reached (one that reached here through `anyhow` rather than
+    /// `From<DbErr>`).
+    fn classified(self) -> ServiceError {
+        match self {
+            ServiceError::Internal(cause)
+                if cause
+                    .chain()
+                    .any(|cause| cause.downcast_ref::<sea_orm::DbErr>().is_some_and(is_connection_lost)) =>
+            {
+                tracing::debug!(error = format!("{cause:#}"), "database unavailable");
+                ServiceError::database_unavailable()
+            }
+            other => other,
+        }
+    }
+}
+
 impl From<ServiceError> for Status {
     fn from(error: ServiceError) -> Status {
+        let error = error.classified();
         let code = error.code();
         let reason = error.reason();
         let mut metadata = HashMap::new();
@@ -197,8 +280,15 @@ impl From<ServiceError> for Status {
                 details.add_bad_request_violation("", format!("and {more} more violations"));
             }
         }
-        if let ServiceError::ResourceExhausted { retry_after, .. } = &error {
-            details.set_retry_info(Some(*retry_after));
+        match &error {
+            ServiceError::ResourceExhausted { retry_after, .. }
+            | ServiceError::Unavailable {
+                retry_after: Some(retry_after),
+                ..
+            } => {
+                details.set_retry_info(Some(*retry_after));
+            }
+            _ => {}
         }
         Status::with_error_details(code, message, details)
     }
@@ -210,12 +300,33 @@ impl From<ServiceError> for Status {
 pub fn concurrent_writes_abort<T>(result: ServiceResult<T>) -> ServiceResult<T> {
     match result {
         Err(ServiceError::Internal(error)) if error.chain().any(is_write_conflict) => Err(ServiceError::Aborted {
-            reason: "CONCURRENT_WRITE",
+            reason: CONCURRENT_WRITE,
             message: "another request wrote the same resource or request_id at the same time; retry".to_owned(),
         }),
         other => other,
     }
 }
+
+/// Whether a create that carries a request id should run once more after `result`: it met a
+/// concurrent write (ABORTED) or found its resource id taken (ALREADY_EXISTS). Either may be
+/// the same request sent again while its first attempt was being written; once that attempt
+/// has committed (which a unique key taken, or a row seen, implies on PostgreSQL), the second run
+/// finds the request recorded and answers with its result, so a retry never looks like a conflict.
+/// A resource id taken by another request is ALREADY_EXISTS again.
+pub fn conflict_may_be_a_retry<T>(result: &ServiceResult<T>, has_request_id: bool) -> bool {
+    has_request_id
+        && matches!(
+            result,
+            Err(ServiceError::AlreadyExists { .. })
+                | Err(ServiceError::Aborted {
+                    reason: CONCURRENT_WRITE,
+                    ..
+                })
+        )
+}
+
+/// The `ErrorInfo.reason` of a write that met a concurrent one.
+pub const CONCURRENT_WRITE: &str = "CONCURRENT_WRITE";
 
 /// The HTTP status grpc-gateway answers a gRPC code with; the gateway uses the same mapping.
 pub fn http_status(code: Code) -> http::StatusCode {
@@ -305,6 +416,35 @@ mod tests {
             listed.last().map(|violation| violation.description.as_str()),
             Some(format!("and {} more violations", 1000 - (listed.len() - 1)).as_str())
         );
+    }
+
+    #[test]
+    fn a_lost_database_is_unavailable_with_a_retry_delay() {
+        use sea_orm::{ConnAcquireErr, DbErr, RuntimeErr, sqlx};
+        let refused = || {
+            let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+            RuntimeErr::SqlxError(std::sync::Arc::new(sqlx::Error::Io(io)))
+        };
+        let lost = [
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+            DbErr::Query(refused()),
+            DbErr::Exec(refused()),
+            DbErr::Conn(refused()),
+        ];
+        for error in lost {
+            let status = Status::from(ServiceError::from(error));
+            assert_eq!(status.code(), Code::Unavailable);
+            let details = status.get_error_details();
+            assert_eq!(details.error_info().expect("error info").reason, DATABASE_UNAVAILABLE);
+            let retry = details.retry_info().and_then(|retry| retry.retry_delay);
+            assert_eq!(retry, Some(DATABASE_RETRY_AFTER));
+        }
+        // Also when it reached the handler wrapped in anyhow.
+        let wrapped = anyhow::Error::new(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)).context("listing");
+        assert_eq!(Status::from(ServiceError::Internal(wrapped)).code(), Code::Unavailable);
+        // A statement that failed is not an outage.
+        let failed = DbErr::Query(RuntimeErr::Internal("syntax error".to_owned()));
+        assert_eq!(Status::from(ServiceError::from(failed)).code(), Code::Internal);
     }
 
     #[test]

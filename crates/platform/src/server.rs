@@ -1,10 +1,14 @@
 //! Serving gRPC the same way in every binary: the services given, plus `grpc.health.v1` health
 //! and server reflection (`v1` and `v1alpha`), behind the access guard (keys, scopes, rate
 //! limits, audit), tracing, and the answers to malformed messages ([`crate::malformed`]);
-//! SERVING once started, NOT_SERVING and a bounded drain on shutdown.
+//! SERVING once started, NOT_SERVING and a bounded drain on shutdown. While started, a
+//! background check pings each service's database every second: a service whose database
+//! cannot be reached is NOT_SERVING (and so is the server as a whole, the readiness probe's
+//! answer) until it can again.
 
 use std::{convert::Infallible, sync::Arc, time::Duration};
 
+use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tonic::{
     body::Body,
@@ -28,6 +32,19 @@ use crate::{
     tls::ServerTls,
 };
 
+/// The health entry for liveness probes: SERVING for as long as the process serves, whatever its
+/// database does. A liveness probe on `""` would restart every pod during a database outage, and
+/// a restarted pod cannot start until the database is back.
+pub const LIVENESS: &str = "liveness";
+
+/// How often health checks that each service's database can be reached.
+const DATABASE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How long one check of a database may take before it counts as unreachable: above the
+/// default pool acquire timeout (2 s), so that a pool busy with calls is not taken for a lost
+/// database, and short enough for a readiness probe to learn of an outage within seconds.
+const DATABASE_CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// The gRPC services of one process, collected before serving.
 pub struct GrpcServer {
     routes: RoutesBuilder,
@@ -35,6 +52,8 @@ pub struct GrpcServer {
     access: Arc<Access>,
     shutdown_grace: Duration,
     tls: Option<ServerTls>,
+    /// Each database the services use, with the services that use it.
+    databases: Vec<(DatabaseConnection, Vec<&'static str>)>,
 }
 
 impl GrpcServer {
@@ -46,7 +65,15 @@ impl GrpcServer {
             access,
             shutdown_grace,
             tls: None,
+            databases: Vec::new(),
         }
+    }
+
+    /// The services added after this call keep their data in `db`: health reports them
+    /// NOT_SERVING while it cannot be reached.
+    pub fn with_database(mut self, db: DatabaseConnection) -> Self {
+        self.databases.push((db, Vec::new()));
+        self
     }
 
     /// The guard's state, for services that change what it knows (keys).
@@ -73,6 +100,9 @@ impl GrpcServer {
         S::Future: Send + 'static,
     {
         self.service_names.push(S::NAME);
+        if let Some((_, names)) = self.databases.last_mut() {
+            names.push(S::NAME);
+        }
         self.routes.add_service(service);
         self
     }
@@ -111,15 +141,31 @@ impl GrpcServer {
             .add_service(reflection_v1alpha);
 
         set_status(&health, &self.service_names, ServingStatus::Serving).await;
+        health.set_service_status(LIVENESS, ServingStatus::Serving).await;
         let address = listener.local_addr()?;
         tracing::info!(%address, services = ?self.service_names, "serving gRPC");
 
+        // The check and the drain both change health; the lock keeps a check that was under
+        // way when the drain started from turning a service back to SERVING.
+        let stopping = Arc::new(tokio::sync::Mutex::new(false));
+        let databases = std::mem::take(&mut self.databases);
+        if !databases.is_empty() {
+            tokio::spawn(watch_databases(
+                health.clone(),
+                databases,
+                self.service_names.clone(),
+                stopping.clone(),
+                shutdown.clone(),
+            ));
+        }
         let drain_started = shutdown.clone();
         let draining = {
             let health = health.clone();
             let names = self.service_names.clone();
             async move {
                 shutdown.triggered().await;
+                let mut stopping = stopping.lock().await;
+                *stopping = true;
                 set_status(&health, &names, ServingStatus::NotServing).await;
             }
         };
@@ -201,6 +247,84 @@ fn caller_errors_are_not_failures() -> GrpcErrorsAsFailures {
     ]
     .into_iter()
     .fold(GrpcErrorsAsFailures::new(), GrpcErrorsAsFailures::with_success)
+}
+
+/// Pings each database every [`DATABASE_CHECK_INTERVAL`] until shutdown, and reports the
+/// services of a database that cannot be reached NOT_SERVING, the server as a whole too, until
+/// every database can be reached again.
+async fn watch_databases(
+    health: HealthReporter,
+    databases: Vec<(DatabaseConnection, Vec<&'static str>)>,
+    all_names: Vec<&'static str>,
+    stopping: Arc<tokio::sync::Mutex<bool>>,
+    shutdown: Shutdown,
+) {
+    let mut reachable = vec![true; databases.len()];
+    loop {
+        tokio::select! {
+            () = shutdown.clone().triggered() => return,
+            () = tokio::time::sleep(DATABASE_CHECK_INTERVAL) => {}
+        }
+        let mut checks = tokio::task::JoinSet::new();
+        for (index, (db, _)) in databases.iter().enumerate() {
+            let db = db.clone();
+            checks.spawn(async move {
+                let outcome = match tokio::time::timeout(DATABASE_CHECK_TIMEOUT, db.ping()).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(error)) => Err(error.to_string()),
+                    Err(_) => Err(format!("no answer within {DATABASE_CHECK_TIMEOUT:?}")),
+                };
+                (index, outcome)
+            });
+        }
+        let mut outcomes: Vec<Result<(), String>> = vec![Ok(()); databases.len()];
+        while let Some(joined) = checks.join_next().await {
+            if let Ok((index, outcome)) = joined
+                && let Some(slot) = outcomes.get_mut(index)
+            {
+                *slot = outcome;
+            }
+        }
+        let stopping = stopping.lock().await;
+        if *stopping {
+            return;
+        }
+        let mut changed = false;
+        for ((outcome, (_, names)), was_reachable) in outcomes.iter().zip(&databases).zip(reachable.iter_mut()) {
+            let now_reachable = outcome.is_ok();
+            if now_reachable == *was_reachable {
+                continue;
+            }
+            changed = true;
+            *was_reachable = now_reachable;
+            match outcome {
+                Ok(()) => tracing::info!(services = ?names, "the database is reachable again; serving"),
+                Err(error) => tracing::warn!(%error, services = ?names, "the database is unreachable; not serving"),
+            }
+        }
+        if !changed {
+            continue;
+        }
+        let all_reachable = reachable.iter().all(|reachable| *reachable);
+        for name in &all_names {
+            // A service whose database is down is NOT_SERVING; so is one that is listed under
+            // several databases when any of them is down.
+            let up = databases
+                .iter()
+                .zip(&reachable)
+                .all(|((_, names), reachable)| *reachable || !names.contains(name));
+            health.set_service_status(*name, serving(up)).await;
+        }
+        health.set_service_status("", serving(all_reachable)).await;
+    }
+}
+
+fn serving(up: bool) -> ServingStatus {
+    if up {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
+    }
 }
 
 async fn set_status(health: &HealthReporter, service_names: &[&'static str], status: ServingStatus) {

@@ -185,7 +185,9 @@ pub fn grpc_server(database: &TestDatabase) -> GrpcServer {
 /// As [`grpc_server`], guarded by `access`.
 pub fn grpc_server_guarded_by(database: &TestDatabase, access: Arc<Access>) -> GrpcServer {
     let service = sse_platform::access::service::grpc_service(database.connection.clone(), access.clone());
-    GrpcServer::new(access, Duration::from_secs(2)).add_service(service)
+    GrpcServer::new(access, Duration::from_secs(2))
+        .with_database(database.connection.clone())
+        .add_service(service)
 }
 
 /// The test server with `module`'s services over `database`, with default settings.

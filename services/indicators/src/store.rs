@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use sea_orm::{
     ActiveValue, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement, StreamTrait, TransactionTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement, StreamTrait,
     sea_query::{Expr, ExprTrait, Query, SelectStatement},
 };
 use sse_platform::{
@@ -250,38 +250,47 @@ impl Store {
         resource: Indicator,
         request_id: &str,
     ) -> ServiceResult<Indicator> {
-        let created = async {
-            let txn = self.db.begin().await?;
-            if let Some(recorded) = REQUEST_LOG.recorded(&txn, CREATE_INDICATOR, request_id).await? {
-                return Ok(recorded);
-            }
-            if indicator_row::Entity::find_by_id(code.to_owned())
-                .one(&txn)
-                .await?
-                .is_some()
-            {
-                return Err(ServiceError::already_exists(indicator::name_of(code)));
-            }
-            let now = time::now_micros();
-            let mut stored = resource;
-            stored.name = indicator::name_of(code);
-            stored.create_time = Some(time::timestamp(now));
-            stored.update_time = Some(time::timestamp(now));
-            stored.delete_time = None;
-            indicator_row::Entity::insert(indicator::to_row(&mut stored, code)?)
-                .exec_without_returning(&txn)
-                .await?;
-            INDICATOR_FACETS.replace(&txn, code, indicator::facets(&stored)).await?;
-            REQUEST_LOG
-                .record(&txn, CREATE_INDICATOR, request_id, &stored, now)
-                .await?;
-            audit::record(&txn, &stored.name, request_id).await?;
-            txn.commit().await?;
-            self.counts.changed();
-            Ok(stored)
+        let created = error::concurrent_writes_abort(self.try_create_indicator(code, &resource, request_id).await);
+        if error::conflict_may_be_a_retry(&created, !request_id.is_empty()) {
+            return error::concurrent_writes_abort(self.try_create_indicator(code, &resource, request_id).await);
         }
-        .await;
-        error::concurrent_writes_abort(created)
+        created
+    }
+
+    async fn try_create_indicator(
+        &self,
+        code: &str,
+        resource: &Indicator,
+        request_id: &str,
+    ) -> ServiceResult<Indicator> {
+        let txn = database::begin_write(&self.db).await?;
+        if let Some(recorded) = REQUEST_LOG.recorded(&txn, CREATE_INDICATOR, request_id).await? {
+            return Ok(recorded);
+        }
+        if indicator_row::Entity::find_by_id(code.to_owned())
+            .one(&txn)
+            .await?
+            .is_some()
+        {
+            return Err(ServiceError::already_exists(indicator::name_of(code)));
+        }
+        let now = time::now_micros();
+        let mut stored = resource.clone();
+        stored.name = indicator::name_of(code);
+        stored.create_time = Some(time::timestamp(now));
+        stored.update_time = Some(time::timestamp(now));
+        stored.delete_time = None;
+        indicator_row::Entity::insert(indicator::to_row(&mut stored, code)?)
+            .exec_without_returning(&txn)
+            .await?;
+        INDICATOR_FACETS.replace(&txn, code, indicator::facets(&stored)).await?;
+        REQUEST_LOG
+            .record(&txn, CREATE_INDICATOR, request_id, &stored, now)
+            .await?;
+        audit::record(&txn, &stored.name, request_id).await?;
+        txn.commit().await?;
+        self.counts.changed();
+        Ok(stored)
     }
 
     /// Changes one indicator in the `required` state whose etag is still `etag` (when given).
@@ -304,7 +313,7 @@ impl Store {
         change: impl FnOnce(&mut Indicator, i64) -> ServiceResult<()>,
     ) -> ServiceResult<Indicator> {
         let name = indicator::name_of(code);
-        let txn = self.db.begin().await?;
+        let txn = database::begin_write(&self.db).await?;
         let row = indicator_row::Entity::find_by_id(code.to_owned())
             .one(&txn)
             .await?
@@ -618,90 +627,102 @@ impl Store {
         items: Vec<NewObservation>,
         batch_request_id: &str,
     ) -> ServiceResult<Vec<Observation>> {
-        let created = async {
-            let txn = self.db.begin().await?;
-            if let Some(recorded) = REQUEST_LOG
-                .recorded(&txn, BATCH_CREATE_OBSERVATIONS, batch_request_id)
-                .await?
-            {
-                return Ok(recorded);
-            }
-            let single_request_id = match items.as_slice() {
-                [one] if batch_request_id.is_empty() => Some(one.request_id.clone()),
-                _ => None,
-            };
-            let request_ids: Vec<&str> = items.iter().map(|item| item.request_id.as_str()).collect();
-            let mut answered: HashMap<String, Observation> = REQUEST_LOG
-                .recorded_many(&txn, CREATE_OBSERVATION, &request_ids)
-                .await?;
-            let codes: BTreeSet<&str> = items
-                .iter()
-                .filter(|item| !answered.contains_key(&item.request_id))
-                .map(|item| item.indicator_code.as_str())
-                .collect();
-            require_live_indicators(&txn, &codes).await?;
-            let now = time::now_micros();
-            let mut created = Vec::with_capacity(items.len());
-            // Each observation's JSON, serialized once: the row's `resource`, its request record
-            // and its part of the batch's record.
-            let mut created_json = Vec::with_capacity(items.len());
-            let mut rows = Vec::with_capacity(items.len());
-            let mut records = Vec::new();
-            for item in items {
-                if let Some(recorded) = answered.remove(&item.request_id) {
-                    created_json.push(to_json(&recorded)?);
-                    created.push(recorded);
-                    continue;
-                }
-                let id = item.id.unwrap_or_else(names::generate_id);
-                let indicator_name = indicator::name_of(&item.indicator_code);
-                let mut stored = item.observation;
-                stored.name = observation::name_of(&item.indicator_code, &id);
-                stored.create_time = Some(time::timestamp(now));
-                stored.update_time = Some(time::timestamp(now));
-                stored.delete_time = None;
-                let row = observation::to_row(&mut stored, &indicator_name, &item.period)?;
-                let json = match &row.resource {
-                    ActiveValue::Set(json) | ActiveValue::Unchanged(json) => json.clone(),
-                    ActiveValue::NotSet => to_json(&stored)?,
-                };
-                rows.push(row);
-                if !item.request_id.is_empty() {
-                    records.push((item.request_id, json.clone()));
-                }
-                created_json.push(json);
-                created.push(stored);
-            }
-            let names: Vec<String> = created.iter().map(|observation| observation.name.clone()).collect();
-            require_unused_names(&txn, &names).await?;
-            database::insert_all::<observation_row::Entity>(&txn, rows).await?;
-            REQUEST_LOG
-                .record_many_json(&txn, CREATE_OBSERVATION, &records, now)
-                .await?;
-            if !batch_request_id.is_empty() {
-                // What `serde_json::to_string(&created)` gives, from the pieces at hand.
-                let response = format!("[{}]", created_json.join(","));
-                let record = [(batch_request_id.to_owned(), response)];
-                REQUEST_LOG
-                    .record_many_json(&txn, BATCH_CREATE_OBSERVATIONS, &record, now)
-                    .await?;
-            }
-            match (created.as_slice(), &single_request_id) {
-                ([one], Some(request_id)) => audit::record(&txn, &one.name, request_id).await?,
-                _ => audit::record(&txn, "indicators/-/observations", batch_request_id).await?,
-            }
-            txn.commit().await?;
-            self.counts.changed();
-            Ok(created)
+        let created = error::concurrent_writes_abort(self.try_create_observations(&items, batch_request_id).await);
+        let has_request_id = !batch_request_id.is_empty() || items.iter().any(|item| !item.request_id.is_empty());
+        if error::conflict_may_be_a_retry(&created, has_request_id) {
+            return error::concurrent_writes_abort(self.try_create_observations(&items, batch_request_id).await);
         }
-        .await;
-        error::concurrent_writes_abort(created)
+        created
+    }
+
+    async fn try_create_observations(
+        &self,
+        items: &[NewObservation],
+        batch_request_id: &str,
+    ) -> ServiceResult<Vec<Observation>> {
+        let txn = database::begin_write(&self.db).await?;
+        if let Some(recorded) = REQUEST_LOG
+            .recorded(&txn, BATCH_CREATE_OBSERVATIONS, batch_request_id)
+            .await?
+        {
+            return Ok(recorded);
+        }
+        let single_request_id = match items {
+            [one] if batch_request_id.is_empty() => Some(one.request_id.clone()),
+            _ => None,
+        };
+        let request_ids: Vec<&str> = items.iter().map(|item| item.request_id.as_str()).collect();
+        let mut answered: HashMap<String, Observation> = REQUEST_LOG
+            .recorded_many(&txn, CREATE_OBSERVATION, &request_ids)
+            .await?;
+        let codes: BTreeSet<&str> = items
+            .iter()
+            .filter(|item| !answered.contains_key(&item.request_id))
+            .map(|item| item.indicator_code.as_str())
+            .collect();
+        require_live_indicators(&txn, &codes).await?;
+        let now = time::now_micros();
+        let mut created = Vec::with_capacity(items.len());
+        // Each observation's JSON, serialized once: the row's `resource`, its request record
+        // and its part of the batch's record.
+        let mut created_json = Vec::with_capacity(items.len());
+        let mut rows = Vec::with_capacity(items.len());
+        // The names of the observations this call writes (not those it replays), which must
+        // be free.
+        let mut fresh_names = Vec::with_capacity(items.len());
+        let mut records = Vec::new();
+        for item in items {
+            if let Some(recorded) = answered.remove(&item.request_id) {
+                created_json.push(to_json(&recorded)?);
+                created.push(recorded);
+                continue;
+            }
+            let id = item.id.clone().unwrap_or_else(names::generate_id);
+            let indicator_name = indicator::name_of(&item.indicator_code);
+            let mut stored = item.observation.clone();
+            stored.name = observation::name_of(&item.indicator_code, &id);
+            stored.create_time = Some(time::timestamp(now));
+            stored.update_time = Some(time::timestamp(now));
+            stored.delete_time = None;
+            let row = observation::to_row(&mut stored, &indicator_name, &item.period)?;
+            let json = match &row.resource {
+                ActiveValue::Set(json) | ActiveValue::Unchanged(json) => json.clone(),
+                ActiveValue::NotSet => to_json(&stored)?,
+            };
+            rows.push(row);
+            if !item.request_id.is_empty() {
+                records.push((item.request_id.clone(), json.clone()));
+            }
+            created_json.push(json);
+            fresh_names.push(stored.name.clone());
+            created.push(stored);
+        }
+        require_unused_names(&txn, &fresh_names).await?;
+        database::insert_all::<observation_row::Entity>(&txn, rows).await?;
+        REQUEST_LOG
+            .record_many_json(&txn, CREATE_OBSERVATION, &records, now)
+            .await?;
+        if !batch_request_id.is_empty() {
+            // What `serde_json::to_string(&created)` gives, from the pieces at hand.
+            let response = format!("[{}]", created_json.join(","));
+            let record = [(batch_request_id.to_owned(), response)];
+            REQUEST_LOG
+                .record_many_json(&txn, BATCH_CREATE_OBSERVATIONS, &record, now)
+                .await?;
+        }
+        match (created.as_slice(), &single_request_id) {
+            ([one], Some(request_id)) => audit::record(&txn, &one.name, request_id).await?,
+            _ => audit::record(&txn, "indicators/-/observations", batch_request_id).await?,
+        }
+        txn.commit().await?;
+        self.counts.changed();
+        Ok(created)
     }
 
     /// Writes observation rows as they are, in one transaction, without any check: for
     /// `observatory generate`, which makes rows it knows are valid and new.
     pub async fn insert_generated(&self, rows: Vec<observation_row::ActiveModel>) -> ServiceResult<()> {
-        let txn = self.db.begin().await?;
+        let txn = database::begin_write(&self.db).await?;
         database::insert_all::<observation_row::Entity>(&txn, rows).await?;
         txn.commit().await?;
         self.counts.changed();
@@ -741,7 +762,7 @@ impl Store {
         required: Lifecycle,
         change: impl FnOnce(&mut Observation, i64) -> ServiceResult<Period>,
     ) -> ServiceResult<Observation> {
-        let txn = self.db.begin().await?;
+        let txn = database::begin_write(&self.db).await?;
         let row = observation_row::Entity::find_by_id(name.to_owned())
             .one(&txn)
             .await?

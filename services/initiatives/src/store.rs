@@ -4,10 +4,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 use sse_platform::{
     ServiceError, ServiceResult,
     access::audit,
@@ -169,7 +166,11 @@ impl Store {
         items: Vec<NewInitiative>,
         batch_request_id: &str,
     ) -> ServiceResult<Vec<Initiative>> {
-        let created = error::concurrent_writes_abort(self.try_create_all(&items, batch_request_id).await);
+        let mut created = error::concurrent_writes_abort(self.try_create_all(&items, batch_request_id).await);
+        let has_request_id = !batch_request_id.is_empty() || items.iter().any(|item| !item.request_id.is_empty());
+        if error::conflict_may_be_a_retry(&created, has_request_id) {
+            created = error::concurrent_writes_abort(self.try_create_all(&items, batch_request_id).await);
+        }
         self.counts.changed();
         created
     }
@@ -178,7 +179,7 @@ impl Store {
     /// ids, one of existing ids, then multi-row INSERTs of the rows, their facets and the
     /// request records.
     async fn try_create_all(&self, items: &[NewInitiative], batch_request_id: &str) -> ServiceResult<Vec<Initiative>> {
-        let txn = self.db.begin().await?;
+        let txn = database::begin_write(&self.db).await?;
         if let Some(response) = REQUEST_LOG
             .recorded(&txn, BATCH_CREATE_METHOD, batch_request_id)
             .await?
@@ -260,7 +261,7 @@ impl Store {
         required: Lifecycle,
         change: impl FnOnce(&mut Initiative, i64) -> ServiceResult<()>,
     ) -> ServiceResult<Initiative> {
-        let txn = self.db.begin().await?;
+        let txn = database::begin_write(&self.db).await?;
         let name = resource::name_of(id);
         let row = find(&txn, id).await?.ok_or_else(|| ServiceError::not_found(&name))?;
         lifecycle::check_change(&name, Lifecycle::of(row.delete_time), required, etag, &row.etag)?;

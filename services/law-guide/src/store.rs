@@ -10,7 +10,7 @@ use std::{
 
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use sse_platform::{
     ServiceError, ServiceResult,
@@ -322,11 +322,15 @@ impl Store {
     /// Creates a legal text. A `request_id` seen before returns what that request returned, and
     /// writes nothing.
     pub async fn create(&self, item: NewLegalText) -> ServiceResult<LegalText> {
-        error::concurrent_writes_abort(self.try_create(&item).await)
+        let created = error::concurrent_writes_abort(self.try_create(&item).await);
+        if error::conflict_may_be_a_retry(&created, !item.request_id.is_empty()) {
+            return error::concurrent_writes_abort(self.try_create(&item).await);
+        }
+        created
     }
 
     async fn try_create(&self, item: &NewLegalText) -> ServiceResult<LegalText> {
-        let txn = self.db.begin().await?;
+        let txn = database::begin_write(&self.db).await?;
         if let Some(response) = REQUEST_LOG.recorded(&txn, CREATE_METHOD, &item.request_id).await? {
             return Ok(response);
         }
@@ -359,7 +363,7 @@ impl Store {
     /// the revisions of a deleted one) are skipped. Returns how many texts were written.
     pub async fn insert_generated(&self, texts: Vec<GeneratedText>) -> ServiceResult<usize> {
         let ids: Vec<String> = texts.iter().map(|text| text.id.clone()).collect();
-        let txn = self.db.begin().await?;
+        let txn = database::begin_write(&self.db).await?;
         let mut taken: BTreeSet<String> = legal_text::Entity::find()
             .select_only()
             .column(legal_text::Column::Id)
@@ -451,7 +455,7 @@ impl Store {
         change: impl FnOnce(&mut LegalText) -> ServiceResult<()>,
     ) -> ServiceResult<LegalText> {
         let result: ServiceResult<LegalText> = async {
-            let txn = self.db.begin().await?;
+            let txn = database::begin_write(&self.db).await?;
             let (row, previous) = read_for_change(&txn, id, etag).await?;
             let mut changed = previous.clone();
             change(&mut changed)?;
@@ -487,7 +491,7 @@ impl Store {
     #[tracing::instrument(skip(self), err(level = "debug", Display))]
     pub async fn delete(&self, id: &str, etag: &str) -> ServiceResult<LegalTextRevision> {
         let result: ServiceResult<LegalTextRevision> = async {
-            let txn = self.db.begin().await?;
+            let txn = database::begin_write(&self.db).await?;
             let (row, previous) = read_for_change(&txn, id, etag).await?;
             let now = time::now_micros();
             delete_derived(&txn, id).await?;

@@ -11,14 +11,12 @@ use std::{
 };
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 
 use super::{Caller, Scope, audit, schema::api_key};
 use crate::{
-    ServiceError, ServiceResult,
+    ServiceError, ServiceResult, database,
     filter::{FieldKind, FilterField, FilterSchema},
     names,
     pagination::{self, ListCounts, ListQuery, ListSpec, OrderField, Page, SortType},
@@ -126,7 +124,7 @@ impl KeyStore {
             expire_time: new.expire_time,
             revoke_time: None,
         };
-        let txn = self.db.begin().await?;
+        let txn = database::begin_write(&self.db).await?;
         api_key::Entity::insert(api_key::ActiveModel::from(row.clone()))
             .exec_without_returning(&txn)
             .await?;
@@ -162,7 +160,7 @@ impl KeyStore {
     /// Revokes a key (again: a revoked key keeps its first revoke time). The audit event
     /// commits with the change.
     pub async fn revoke(&self, id: &str) -> ServiceResult<api_key::Model> {
-        let txn = self.db.begin().await?;
+        let txn = database::begin_write(&self.db).await?;
         let mut row = api_key::Entity::find_by_id(id.to_owned())
             .one(&txn)
             .await?
@@ -306,9 +304,7 @@ impl KeyRing {
                         tracing::warn!(%error, "cannot reload API keys; using the last ones read");
                         Ok(keys)
                     }
-                    None => Err(ServiceError::Unavailable {
-                        message: "the access store is unavailable".to_owned(),
-                    }),
+                    None => Err(ServiceError::unavailable("the access store is unavailable")),
                 }
             }
         }
