@@ -174,6 +174,30 @@ impl From<sea_orm::DbErr> for ServiceError {
     }
 }
 
+/// The bounds of what one error puts in the response's trailers, whatever a check wrote: gRPC
+/// clients refuse metadata past about 8 KB (RESOURCE_EXHAUSTED "metadata size exceeds hard
+/// limit"), and a proxy's HTTP/2 header limit is not much larger. Messages quote rejected
+/// values through [`crate::validate::quoted`]; these are the net under every message.
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 512;
+/// The bytes of violations listed (a request's dozen or two fit); a last one says how many
+/// more there were.
+const MAX_VIOLATIONS_BYTES: usize = 3072;
+const MAX_FIELD_BYTES: usize = 128;
+const MAX_DESCRIPTION_BYTES: usize = 256;
+
+/// `text` cut to at most `max` bytes on a character boundary, with an ellipsis when cut.
+pub fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let ellipsis = '…';
+    let mut end = max.saturating_sub(ellipsis.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{ellipsis}", &text[..end])
+}
+
 /// Whether `error` says the database could not be reached rather than that a statement failed:
 /// no connection within the acquire timeout, a refused or dropped connection, or the server
 /// shutting down or starting up. Such a call may succeed when retried; a failed statement
@@ -229,18 +253,31 @@ impl From<ServiceError> for Status {
                 tracing::error!(error = ?cause, "internal error");
                 "internal error".to_owned()
             }
-            other => other.to_string(),
+            other => bounded(&other.to_string(), MAX_ERROR_MESSAGE_BYTES),
         };
         match &error {
             ServiceError::NotFound { resource } | ServiceError::AlreadyExists { resource } => {
-                metadata.insert("resource".to_owned(), resource.clone());
+                metadata.insert("resource".to_owned(), bounded(resource, MAX_FIELD_BYTES));
             }
             _ => {}
         }
         let mut details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata);
         if let ServiceError::InvalidArgument { violations, .. } = &error {
+            let mut budget = MAX_VIOLATIONS_BYTES;
+            let mut listed = 0;
             for violation in violations {
-                details.add_bad_request_violation(&violation.field, &violation.description);
+                let field = bounded(&violation.field, MAX_FIELD_BYTES);
+                let description = bounded(&violation.description, MAX_DESCRIPTION_BYTES);
+                let Some(left) = budget.checked_sub(field.len() + description.len()) else {
+                    break;
+                };
+                budget = left;
+                listed += 1;
+                details.add_bad_request_violation(field, description);
+            }
+            if listed < violations.len() {
+                let more = violations.len() - listed;
+                details.add_bad_request_violation("", format!("and {more} more violations"));
             }
         }
         match &error {
@@ -356,6 +393,29 @@ mod tests {
             .map(|violation| violation.field.as_str())
             .collect();
         assert_eq!(fields, ["initiative.countries[1]", "initiative.display_name"]);
+    }
+
+    #[test]
+    fn an_error_stays_small_whatever_the_request_held() {
+        let huge = "x".repeat(1024 * 1024);
+        let violations = (0..1000)
+            .map(|index| FieldViolation::new(format!("names[{index}]{huge}"), huge.clone()))
+            .collect();
+        let status = Status::from(ServiceError::invalid(violations));
+        let trailers = status.clone().into_http::<tonic::body::Body>();
+        let size: usize = trailers
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len())
+            .sum();
+        assert!(size < 8 * 1024, "{size} bytes of trailers");
+        let details = status.get_error_details();
+        let listed = &details.bad_request().expect("bad request").field_violations;
+        assert!(listed.len() < 20, "{} violations listed", listed.len());
+        assert_eq!(
+            listed.last().map(|violation| violation.description.as_str()),
+            Some(format!("and {} more violations", 1000 - (listed.len() - 1)).as_str())
+        );
     }
 
     #[test]

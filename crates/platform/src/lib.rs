@@ -15,6 +15,7 @@ pub mod generate;
 pub mod http;
 pub mod idempotency;
 pub mod lifecycle;
+pub mod malformed;
 pub mod metrics;
 pub mod module;
 pub mod names;

@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     error::{ServiceError, ServiceResult},
     filter::FilterSchema,
+    validate::quoted,
 };
 
 /// The page size when the request gives none.
@@ -77,19 +78,19 @@ impl PageToken {
     }
 
     /// Reads a request's `page_token`: `None` when empty, an error when it is not one of ours or
-    /// belongs to another query.
+    /// belongs to another query. The values inside are checked where they are used
+    /// ([`after_condition`]): a token is only base64 JSON, and anyone can write one.
     pub fn decode(token: &str, query_fingerprint: &str) -> ServiceResult<Option<PageToken>> {
         if token.is_empty() {
             return Ok(None);
         }
-        let invalid = || ServiceError::InvalidArgument {
-            reason: "INVALID_PAGE_TOKEN",
-            message: "invalid page_token".to_owned(),
-            violations: vec![crate::error::FieldViolation::new(
-                "page_token",
-                "not a token returned by this list call",
-            )],
-        };
+        if token.len() > MAX_PAGE_TOKEN_CHARS {
+            return Err(invalid_page_token(format!(
+                "is {} characters long; tokens this service returns have at most {MAX_PAGE_TOKEN_CHARS}",
+                token.len()
+            )));
+        }
+        let invalid = || invalid_page_token("not a token returned by this list call".to_owned());
         let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
         let decoded: PageToken = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
         if decoded.query != query_fingerprint {
@@ -106,21 +107,55 @@ impl PageToken {
     }
 }
 
-/// A field a List may be ordered by: its name in `order_by` and the column behind it.
+/// The longest `page_token` accepted. A token holds the sort key of one row (a few dates,
+/// numbers, an id, at most one display name) and stays far below it.
+pub const MAX_PAGE_TOKEN_CHARS: usize = 4096;
+/// The longest `order_by` accepted: every order field of a resource, each with `desc`, fits.
+pub const MAX_ORDER_BY_CHARS: usize = 512;
+
+/// INVALID_ARGUMENT with reason `INVALID_PAGE_TOKEN`: the token is not one this call returned.
+pub fn invalid_page_token(description: String) -> ServiceError {
+    ServiceError::InvalidArgument {
+        reason: "INVALID_PAGE_TOKEN",
+        message: format!("invalid page_token: {description}"),
+        violations: vec![crate::error::FieldViolation::new("page_token", description)],
+    }
+}
+
+/// What a sort column holds, so that a page token's value for it is checked before it reaches
+/// the database: PostgreSQL refuses to compare text with a number (an INTERNAL error), and
+/// SQLite would compare them by its own type order, silently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortType {
+    /// Text: ids, names, dates stored as `YYYY-MM-DD`.
+    Text,
+    /// A whole number: timestamps in microseconds.
+    Integer,
+    /// A floating-point number.
+    Number,
+}
+
+/// A field a List may be ordered by: its name in `order_by`, the column behind it and what the
+/// column holds.
 #[derive(Debug, Clone, Copy)]
 pub struct OrderField {
     pub name: &'static str,
     pub column: &'static str,
+    pub kind: SortType,
 }
 
 impl OrderField {
-    pub const fn new(name: &'static str, column: &'static str) -> OrderField {
-        OrderField { name, column }
+    pub const fn new(name: &'static str, column: &'static str, kind: SortType) -> OrderField {
+        OrderField { name, column, kind }
     }
 
     /// A field whose column has its name.
-    pub const fn named(name: &'static str) -> OrderField {
-        OrderField { name, column: name }
+    pub const fn named(name: &'static str, kind: SortType) -> OrderField {
+        OrderField {
+            name,
+            column: name,
+            kind,
+        }
     }
 }
 
@@ -129,11 +164,13 @@ impl OrderField {
 pub struct SortKey {
     pub column: &'static str,
     pub descending: bool,
+    pub kind: SortType,
 }
 
 /// Parses an AIP-132 `order_by` (`display_name, create_time desc`) against the fields allowed,
 /// and ends the order with `unique_column` so that every row has its own place: the keyset
-/// pagination depends on it. An empty `order_by` orders by `unique_column` alone.
+/// pagination depends on it. An empty `order_by` orders by `unique_column` alone. The unique
+/// column holds text (an id or a name) unless an allowed field says otherwise.
 pub fn parse_order_by(
     order_by: &str,
     allowed: &[OrderField],
@@ -144,6 +181,12 @@ pub fn parse_order_by(
         message: format!("invalid order_by: {description}"),
         violations: vec![crate::error::FieldViolation::new("order_by", description)],
     };
+    if order_by.chars().count() > MAX_ORDER_BY_CHARS {
+        return Err(invalid(format!(
+            "is {} characters long; at most {MAX_ORDER_BY_CHARS} are allowed",
+            order_by.chars().count()
+        )));
+    }
     let mut keys: Vec<SortKey> = Vec::new();
     for clause in order_by.split(',').map(str::trim).filter(|clause| !clause.is_empty()) {
         let words: Vec<&str> = clause.split_whitespace().collect();
@@ -151,27 +194,34 @@ pub fn parse_order_by(
             [name] => (*name, false),
             [name, direction] if direction.eq_ignore_ascii_case("asc") => (*name, false),
             [name, direction] if direction.eq_ignore_ascii_case("desc") => (*name, true),
-            _ => return Err(invalid(format!("`{clause}` is not `field` or `field desc`"))),
+            _ => return Err(invalid(format!("{} is not `field` or `field desc`", quoted(clause)))),
         };
         let Some(field) = allowed.iter().find(|field| field.name == name) else {
             let names: Vec<&str> = allowed.iter().map(|field| field.name).collect();
             return Err(invalid(format!(
-                "cannot order by `{name}`; fields: {}",
+                "cannot order by {}; fields: {}",
+                quoted(name),
                 names.join(", ")
             )));
         };
         if keys.iter().any(|key| key.column == field.column) {
-            return Err(invalid(format!("`{name}` is given twice")));
+            return Err(invalid(format!("{} is given twice", quoted(name))));
         }
         keys.push(SortKey {
             column: field.column,
             descending,
+            kind: field.kind,
         });
     }
     if !keys.iter().any(|key| key.column == unique_column) {
+        let kind = allowed
+            .iter()
+            .find(|field| field.column == unique_column)
+            .map_or(SortType::Text, |field| field.kind);
         keys.push(SortKey {
             column: unique_column,
             descending: false,
+            kind,
         });
     }
     Ok(keys)
@@ -185,10 +235,7 @@ pub fn after_condition(
     last_key: &[serde_json::Value],
 ) -> ServiceResult<Condition> {
     if keys.len() != last_key.len() {
-        return Err(ServiceError::invalid_field(
-            "page_token",
-            "does not match this order_by",
-        ));
+        return Err(invalid_page_token("does not match this order_by".to_owned()));
     }
     let mut after = Condition::any();
     // The rows after the token are all on the token's side of the first key: saying so lets the
@@ -198,17 +245,17 @@ pub fn after_condition(
     };
     let first_column = Expr::col((table, first.column));
     let leading_bound = if first.descending {
-        first_column.lte(sql_value(first_value)?)
+        first_column.lte(sql_value(first, first_value)?)
     } else {
-        first_column.gte(sql_value(first_value)?)
+        first_column.gte(sql_value(first, first_value)?)
     };
     for (position, key) in keys.iter().enumerate() {
         let mut branch = Condition::all();
         for (earlier, value) in keys[..position].iter().zip(last_key) {
-            branch = branch.add(Expr::col((table, earlier.column)).eq(sql_value(value)?));
+            branch = branch.add(Expr::col((table, earlier.column)).eq(sql_value(earlier, value)?));
         }
         let column = Expr::col((table, key.column));
-        let value = sql_value(&last_key[position])?;
+        let value = sql_value(key, &last_key[position])?;
         branch = branch.add(if key.descending {
             column.lt(value)
         } else {
@@ -219,21 +266,30 @@ pub fn after_condition(
     Ok(Condition::all().add(leading_bound).add(after))
 }
 
-fn sql_value(value: &serde_json::Value) -> ServiceResult<SimpleExpr> {
-    match value {
-        serde_json::Value::String(text) => Ok(Expr::val(text.clone())),
-        serde_json::Value::Number(number) => match (number.as_i64(), number.as_f64()) {
-            (Some(integer), _) => Ok(Expr::val(integer)),
-            (None, Some(float)) => Ok(Expr::val(float)),
-            (None, None) => Err(ServiceError::invalid_field(
-                "page_token",
-                "not a token returned by this list call",
-            )),
-        },
-        _ => Err(ServiceError::invalid_field(
-            "page_token",
-            "not a token returned by this list call",
-        )),
+/// A token's value for `key`, if it has the key's type: what the service wrote in the tokens it
+/// returned. Anything else was written by hand.
+fn sql_value(key: &SortKey, value: &serde_json::Value) -> ServiceResult<SimpleExpr> {
+    let mismatch = || {
+        invalid_page_token(format!(
+            "its value for `{}` is not {}; it is not a token returned by this list call",
+            key.column,
+            match key.kind {
+                SortType::Text => "text",
+                SortType::Integer => "a whole number",
+                SortType::Number => "a number",
+            }
+        ))
+    };
+    match (key.kind, value) {
+        (SortType::Text, serde_json::Value::String(text)) => {
+            if crate::validate::forbidden_char(text).is_some() {
+                return Err(mismatch());
+            }
+            Ok(Expr::val(text.clone()))
+        }
+        (SortType::Integer, serde_json::Value::Number(number)) => number.as_i64().map(Expr::val).ok_or_else(mismatch),
+        (SortType::Number, serde_json::Value::Number(number)) => number.as_f64().map(Expr::val).ok_or_else(mismatch),
+        _ => Err(mismatch()),
     }
 }
 
@@ -560,14 +616,10 @@ mod tests {
     use super::*;
 
     const FIELDS: &[OrderField] = &[
-        OrderField {
-            name: "name",
-            column: "id",
-        },
-        OrderField {
-            name: "display_name",
-            column: "display_name",
-        },
+        OrderField::new("name", "id", SortType::Text),
+        OrderField::named("display_name", SortType::Text),
+        OrderField::named("create_time", SortType::Integer),
+        OrderField::named("value", SortType::Number),
     ];
 
     #[test]
@@ -578,11 +630,13 @@ mod tests {
             [
                 SortKey {
                     column: "display_name",
-                    descending: true
+                    descending: true,
+                    kind: SortType::Text,
                 },
                 SortKey {
                     column: "id",
-                    descending: false
+                    descending: false,
+                    kind: SortType::Text,
                 }
             ]
         );
@@ -615,5 +669,63 @@ mod tests {
         assert!(PageToken::decode(&token.encode(), &other).is_err());
         assert!(PageToken::decode("not-a-token", &query).is_err());
         assert_eq!(PageToken::decode("", &query).ok(), Some(None));
+    }
+
+    fn reason(error: &ServiceError) -> &'static str {
+        error.reason()
+    }
+
+    #[test]
+    fn a_forged_token_with_values_of_the_wrong_type_is_an_invalid_page_token() {
+        let keys = parse_order_by("create_time desc, value", FIELDS, "id").expect("parses");
+        let good = [
+            serde_json::json!(1_700_000_000_000_000_i64),
+            serde_json::json!(2.5),
+            serde_json::json!("x"),
+        ];
+        assert!(after_condition("t", &keys, &good).is_ok());
+        let forged = [
+            vec![
+                serde_json::json!("2024"),
+                serde_json::json!(2.5),
+                serde_json::json!("x"),
+            ],
+            vec![serde_json::json!(1.5), serde_json::json!(2.5), serde_json::json!("x")],
+            vec![serde_json::json!(1), serde_json::json!("2.5"), serde_json::json!("x")],
+            vec![serde_json::json!(1), serde_json::json!(2), serde_json::json!(7)],
+            vec![serde_json::json!(1), serde_json::json!(2), serde_json::json!("nul\0")],
+            vec![serde_json::json!(1), serde_json::json!(null), serde_json::json!("x")],
+            vec![serde_json::json!(1), serde_json::json!(2)],
+        ];
+        for last_key in forged {
+            let error = after_condition("t", &keys, &last_key).expect_err("a forged token is refused");
+            assert_eq!(reason(&error), "INVALID_PAGE_TOKEN", "{last_key:?}");
+        }
+    }
+
+    #[test]
+    fn a_number_sort_key_comes_back_bit_for_bit() {
+        // Found by the property tests: without serde_json's exact float parsing this value came
+        // back one ulp off, and the next page would repeat or skip the rows sharing it.
+        let value = 2.160691414540512e-172_f64;
+        let token = PageToken::new("q".to_owned(), vec![serde_json::json!(value)]);
+        let decoded = PageToken::decode(&token.encode(), "q")
+            .expect("decodes")
+            .expect("a token");
+        assert_eq!(decoded.last_key[0].as_f64().map(f64::to_bits), Some(value.to_bits()));
+    }
+
+    #[test]
+    fn long_order_bys_and_tokens_are_refused_with_a_short_message() {
+        let huge = "display_name".repeat(400_000);
+        let error = parse_order_by(&huge, FIELDS, "id").expect_err("too long");
+        assert!(error.to_string().len() < 200, "{error}");
+        let unknown = format!("{} desc", "x".repeat(500));
+        let error = parse_order_by(&unknown, FIELDS, "id").expect_err("unknown");
+        assert!(error.to_string().len() < 300, "{error}");
+        let token = "A".repeat(MAX_PAGE_TOKEN_CHARS + 1);
+        let error = PageToken::decode(&token, "q").expect_err("too long");
+        assert_eq!(reason(&error), "INVALID_PAGE_TOKEN");
+        assert!(error.to_string().len() < 200, "{error}");
     }
 }

@@ -1,9 +1,10 @@
 //! Serving gRPC the same way in every binary: the services given, plus `grpc.health.v1` health
 //! and server reflection (`v1` and `v1alpha`), behind the access guard (keys, scopes, rate
-//! limits, audit) and tracing layers; SERVING once started, NOT_SERVING and a bounded drain on shutdown.
-//! While started, a background check pings each service's database every second: a service
-//! whose database cannot be reached is NOT_SERVING (and so is the server as a whole, the
-//! readiness probe's answer) until it can again.
+//! limits, audit), tracing, and the answers to malformed messages ([`crate::malformed`]);
+//! SERVING once started, NOT_SERVING and a bounded drain on shutdown. While started, a
+//! background check pings each service's database every second: a service whose database
+//! cannot be reached is NOT_SERVING (and so is the server as a whole, the readiness probe's
+//! answer) until it can again.
 
 use std::{convert::Infallible, sync::Arc, time::Duration};
 
@@ -24,6 +25,7 @@ use tower_http::{
 use crate::{
     access::guard::{Access, GuardLayer},
     calls::ServiceChannel,
+    malformed::MalformedRequestLayer,
     metrics::RpcServerMetricsLayer,
     shutdown::Shutdown,
     telemetry,
@@ -114,6 +116,7 @@ impl GrpcServer {
             .layer(trace_layer())
             .layer(RpcServerMetricsLayer)
             .layer(GuardLayer::new(self.access.clone()))
+            .layer(MalformedRequestLayer)
             .service(routes);
         let service = tower::ServiceExt::map_err(
             tower::ServiceExt::map_response(service, |response: http::Response<_>| response.map(Body::new)),
@@ -178,6 +181,7 @@ impl GrpcServer {
             .layer(trace_layer())
             .layer(RpcServerMetricsLayer)
             .layer(GuardLayer::new(self.access))
+            .layer(MalformedRequestLayer)
             .add_routes(self.routes.routes())
             // Without TCP_NODELAY a response written in several pieces waits for the client's delayed
             // ACK (Nagle): 40 ms on every call.

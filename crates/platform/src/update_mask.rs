@@ -1,6 +1,9 @@
 //! AIP-134 update masks: which fields an Update writes.
 
-use crate::{ServiceResult, validate::Violations};
+use crate::{
+    ServiceResult,
+    validate::{Violations, quoted},
+};
 
 /// Fields a mask may name without effect (AIP-161): the name and output-only fields, which a
 /// client that sends back what it read, or a gateway deriving the mask from a body, will name.
@@ -30,7 +33,8 @@ pub fn paths(
             None => violations.add(
                 format!("update_mask.paths[{index}]"),
                 format!(
-                    "`{path}` is not a field that can be updated; fields: {}",
+                    "{} is not a field that can be updated; fields: {}",
+                    quoted(path),
                     writable.join(", ")
                 ),
             ),

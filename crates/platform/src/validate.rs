@@ -6,6 +6,42 @@ use sse_proto::types::{ExternalIdentifier, LatLng, PartialDate, SourceCitation};
 
 use crate::error::{FieldViolation, ServiceError, ServiceResult};
 
+/// The most characters of a rejected value an error message quotes: a message echoing a 4 MB
+/// value would not fit in the response's trailers (clients refuse metadata past about 8 KB).
+pub const QUOTED_CHARS: usize = 40;
+
+/// A rejected value as error messages quote it: in backticks, cut to [`QUOTED_CHARS`]
+/// characters, control characters escaped so that the message itself stays printable.
+pub fn quoted(value: &str) -> String {
+    let count = value.chars().count();
+    let shown: String = value.chars().take(QUOTED_CHARS).flat_map(char::escape_debug).collect();
+    if count > QUOTED_CHARS {
+        format!("`{shown}…` ({count} characters)")
+    } else {
+        format!("`{shown}`")
+    }
+}
+
+/// The first character of `value` that no text field may hold, and its position (0-based, in
+/// characters): control characters other than tab and newline. PostgreSQL refuses NUL in
+/// text, and the others are never meant in a name, a title or a filter; refusing them on every
+/// database keeps data written on SQLite movable to PostgreSQL.
+pub fn forbidden_char(value: &str) -> Option<(usize, char)> {
+    value
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_control() && !matches!(c, '\t' | '\n'))
+}
+
+/// What is wrong with a character [`forbidden_char`] found.
+pub fn forbidden_char_description(position: usize, c: char) -> String {
+    format!(
+        "holds the control character U+{:04X} at position {}; only tab and newline are allowed",
+        u32::from(c),
+        position + 1
+    )
+}
+
 /// The most names one AIP-231 batch get carries.
 pub const MAX_BATCH_GET: usize = 1000;
 
@@ -28,7 +64,7 @@ pub fn batch_get_ids<'a>(
     for (index, name) in names.iter().enumerate() {
         match parse(name) {
             Some(id) => ids.push(id),
-            None => violations.add(format!("names[{index}]"), format!("`{name}` is not {expected}")),
+            None => violations.add(format!("names[{index}]"), format!("{} is not {expected}", quoted(name))),
         }
     }
     violations.into_result()?;
@@ -73,11 +109,22 @@ impl Violations {
         }
     }
 
-    /// At most `max` characters (not bytes: "chômeur" is 7).
+    /// Text of at most `max` characters (not bytes: "chômeur" is 7) and without control
+    /// characters other than tab and newline (see [`forbidden_char`]). Every text field of a
+    /// request passes here for its bound, so this is also where those characters are refused.
     pub fn max_chars(&mut self, field: &str, value: &str, max: usize) {
         let count = value.chars().count();
         if count > max {
             self.add(field, format!("is {count} characters long; at most {max} are allowed"));
+        } else {
+            self.plain_text(field, value);
+        }
+    }
+
+    /// No control characters other than tab and newline (see [`forbidden_char`]).
+    pub fn plain_text(&mut self, field: &str, value: &str) {
+        if let Some((position, c)) = forbidden_char(value) {
+            self.add(field, forbidden_char_description(position, c));
         }
     }
 
@@ -89,7 +136,7 @@ impl Violations {
         self.max_chars(field, value, 2048);
         match url::Url::parse(value) {
             Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {}
-            _ => self.add(field, format!("`{value}` is not an absolute http(s) URL")),
+            _ => self.add(field, format!("{} is not an absolute http(s) URL", quoted(value))),
         }
     }
 
@@ -97,7 +144,7 @@ impl Violations {
         if !sse_reference::is_country_code(code) {
             self.add(
                 field,
-                format!("`{code}` is not an ISO 3166-1 alpha-2 country code (e.g. FR)"),
+                format!("{} is not an ISO 3166-1 alpha-2 country code (e.g. FR)", quoted(code)),
             );
         }
     }
@@ -106,7 +153,7 @@ impl Violations {
         if !sse_reference::is_subdivision_code(code) {
             self.add(
                 field,
-                format!("`{code}` is not an ISO 3166-2 subdivision code (e.g. CA-QC)"),
+                format!("{} is not an ISO 3166-2 subdivision code (e.g. CA-QC)", quoted(code)),
             );
         }
     }
@@ -115,7 +162,10 @@ impl Violations {
     pub fn no_duplicates<T: PartialEq + std::fmt::Display>(&mut self, field: &str, values: &[T]) {
         for (index, value) in values.iter().enumerate() {
             if values[..index].contains(value) {
-                self.add(format!("{field}[{index}]"), format!("`{value}` is given twice"));
+                self.add(
+                    format!("{field}[{index}]"),
+                    format!("{} is given twice", quoted(&value.to_string())),
+                );
             }
         }
     }
@@ -242,6 +292,28 @@ mod tests {
             },
         );
         assert_eq!(fields(&violations), ["b.day", "c.day", "d.year", "d.month"]);
+    }
+
+    #[test]
+    fn control_characters_other_than_tab_and_newline_are_refused() {
+        let mut violations = Violations::default();
+        violations.max_chars("a", "tab\there\nnewline", 100);
+        violations.max_chars("b", "nul\0", 100);
+        violations.max_chars("c", "escape\u{1b}[31m", 100);
+        violations.max_chars("d", "carriage\r", 100);
+        violations.max_chars("e", "next line\u{85}", 100);
+        assert_eq!(fields(&violations), ["b", "c", "d", "e"]);
+        assert_eq!(forbidden_char("ab\u{7}"), Some((2, '\u{7}')));
+    }
+
+    #[test]
+    fn quoted_values_are_cut_and_printable() {
+        assert_eq!(quoted("fr"), "`fr`");
+        assert_eq!(quoted("a\0b"), "`a\\0b`");
+        let long = "x".repeat(4 * 1024 * 1024);
+        let shown = quoted(&long);
+        assert!(shown.len() < 80, "{shown}");
+        assert!(shown.ends_with("(4194304 characters)"));
     }
 
     #[test]

@@ -253,6 +253,106 @@ pub fn assert_invalid_filter(status: &Status, filter: &str, expected: &str) {
     assert!(status.message().contains(expected), "{filter}: {}", status.message());
 }
 
+/// Calls `path` (`/package.Service/Method`) with `body` sent as the request message's bytes,
+/// whatever they are, with the admin key: what a client with a broken or hostile encoder sends.
+/// Returns the response message's bytes.
+pub async fn raw_unary<S>(service: S, path: &'static str, body: Vec<u8>) -> Result<Vec<u8>, Status>
+where
+    S: tonic::client::GrpcService<tonic::body::Body>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::ResponseBody: tonic::codegen::Body<Data = bytes::Bytes> + Send + 'static,
+    <S::ResponseBody as tonic::codegen::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+{
+    let mut client = tonic::client::Grpc::new(service).max_encoding_message_size(usize::MAX);
+    client
+        .ready()
+        .await
+        .map_err(|error| Status::unavailable(format!("not ready: {}", error.into())))?;
+    let mut request = Request::new(body);
+    let key = format!("Bearer {ADMIN_KEY}")
+        .parse()
+        .map_err(|_| Status::internal("unusable test key"))?;
+    request.metadata_mut().insert("authorization", key);
+    let path = http::uri::PathAndQuery::from_static(path);
+    Ok(client.unary(request, path, RawCodec).await?.into_inner())
+}
+
+/// Sends and receives message bytes as they are.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn encode(&mut self, item: Vec<u8>, buffer: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), Status> {
+        bytes::BufMut::put_slice(buffer, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = Vec<u8>;
+    type Error = Status;
+
+    fn decode(&mut self, buffer: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
+        let mut message = vec![0; bytes::Buf::remaining(buffer)];
+        bytes::Buf::copy_to_slice(buffer, &mut message);
+        Ok(Some(message))
+    }
+}
+
+/// A page token as a hostile client would write it: `token` (one the service returned) with
+/// its sort key values changed by `change`. Tokens are base64url JSON `{"q": …, "k": [...]}`.
+pub fn forged_page_token(token: &str, change: impl FnOnce(&mut Vec<serde_json::Value>)) -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let mut decoded: serde_json::Value = URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .unwrap_or_default();
+    if let Some(serde_json::Value::Array(keys)) = decoded.get_mut("k") {
+        change(keys);
+    }
+    URL_SAFE_NO_PAD.encode(decoded.to_string())
+}
+
+/// Asserts that `status` is INVALID_ARGUMENT naming `fields` (in any order), with a message and
+/// details small enough for any gRPC client (under 1 KB of message).
+pub fn assert_invalid(status: &Status, fields: &[&str]) {
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+    let mut violated = violated_fields(status);
+    violated.sort();
+    let mut expected = fields.to_vec();
+    expected.sort_unstable();
+    assert_eq!(violated, expected, "{}", status.message());
+    assert!(
+        status.message().len() < 1024,
+        "a {}-byte message",
+        status.message().len()
+    );
+    assert!(
+        status.details().len() < 4096,
+        "{} bytes of details",
+        status.details().len()
+    );
+}
+
 /// Runs each named `async fn name(backend: Backend)` of the calling module as two tests,
 /// `sqlite::name` and `postgres::name`.
 #[macro_export]

@@ -4,6 +4,7 @@
 //! source (no date counts as oldest), then the lowest figure, then the first by name — and the
 //! others are counted as set aside.
 
+use sse_platform::validate::quoted;
 use std::{
     cmp::Ordering,
     collections::{BTreeMap, HashMap},
@@ -60,7 +61,10 @@ pub fn parse_group_by(group_by: &[String]) -> ServiceResult<Vec<GroupField>> {
             Some((_, field)) => fields.push(*field),
             None => violations.add(
                 format!("group_by[{index}]"),
-                format!("`{name}` is not a group; groups: ref_area, year, initiative, status, legal_form, sdg_goal"),
+                format!(
+                    "{} is not a group; groups: ref_area, year, initiative, status, legal_form, sdg_goal",
+                    quoted(name)
+                ),
             ),
         }
     }

@@ -1,6 +1,7 @@
 //! The `Indicator` resource: its name, what makes one valid, and its stored row.
 
 use sea_orm::ActiveValue::Set;
+use sse_platform::validate::quoted;
 use sse_platform::{
     ServiceError, ServiceResult,
     names::{is_valid_id, short_enum_name},
@@ -50,7 +51,7 @@ pub fn parse_name<'a>(name: &'a str, field: &str) -> ServiceResult<&'a str> {
         .ok_or_else(|| {
             ServiceError::invalid_field(
                 field,
-                format!("`{name}` is not an indicator name (indicators/{{code}})"),
+                format!("{} is not an indicator name (indicators/{{code}})", quoted(name)),
             )
         })
 }
@@ -84,7 +85,7 @@ pub fn check(violations: &mut Violations, path: &str, indicator: &Indicator) {
         if sse_reference::sdg().indicator(code).is_none() {
             violations.add(
                 format!("{path}.sdg_indicators[{index}]"),
-                format!("`{code}` is not an SDG indicator (codes look like 8.5.2)"),
+                format!("{} is not an SDG indicator (codes look like 8.5.2)", quoted(code)),
             );
         }
     }

@@ -1,6 +1,7 @@
 //! The `Observation` resource: its name, what makes one valid, and its stored row.
 
 use sea_orm::ActiveValue::Set;
+use sse_platform::validate::quoted;
 use sse_platform::{
     ServiceError, ServiceResult,
     filter::partial_date_column,
@@ -43,7 +44,10 @@ pub fn parse_name<'a>(name: &'a str, field: &str) -> ServiceResult<(&'a str, &'a
         }
         _ => Err(ServiceError::invalid_field(
             field,
-            format!("`{name}` is not an observation name (indicators/{{code}}/observations/{{id}})"),
+            format!(
+                "{} is not an observation name (indicators/{{code}}/observations/{{id}})",
+                quoted(name)
+            ),
         )),
     }
 }
@@ -57,8 +61,8 @@ pub fn check(violations: &mut Violations, path: &str, observation: &Observation)
             violations.add(
                 field("initiative"),
                 format!(
-                    "`{}` is not an initiative name (initiatives/{{id}})",
-                    observation.initiative
+                    "{} is not an initiative name (initiatives/{{id}})",
+                    quoted(&observation.initiative)
                 ),
             );
         }
@@ -71,7 +75,10 @@ pub fn check(violations: &mut Violations, path: &str, observation: &Observation)
     {
         violations.add(
             field("ref_area"),
-            format!("`{area}` is not an ISO 3166-1 alpha-2 or ISO 3166-2 code, WORLD or EU"),
+            format!(
+                "{} is not an ISO 3166-1 alpha-2 or ISO 3166-2 code, WORLD or EU",
+                quoted(area)
+            ),
         );
     }
     let period = match Period::parse(&observation.time_period) {

@@ -3,6 +3,7 @@
 //! (`2007/2020`). A period is kept as written, with its first and last day for filters and sorts.
 
 use chrono::{Datelike, NaiveDate};
+use sse_platform::validate::quoted;
 
 /// A parsed period: its first and last day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,15 +19,17 @@ impl Period {
         match text.split_once('/') {
             Some((first, last)) => {
                 let start = single(first)
-                    .ok_or_else(|| format!("`{text}` is not {expected}"))?
+                    .ok_or_else(|| format!("{} is not {expected}", quoted(text)))?
                     .start;
-                let end = single(last).ok_or_else(|| format!("`{text}` is not {expected}"))?.end;
+                let end = single(last)
+                    .ok_or_else(|| format!("{} is not {expected}", quoted(text)))?
+                    .end;
                 if end < start {
-                    return Err(format!("`{text}` ends before it starts"));
+                    return Err(format!("{} ends before it starts", quoted(text)));
                 }
                 Ok(Period { start, end })
             }
-            None => single(text).ok_or_else(|| format!("`{text}` is not {expected}")),
+            None => single(text).ok_or_else(|| format!("{} is not {expected}", quoted(text))),
         }
     }
 

@@ -1,5 +1,6 @@
 //! The SDG reference lists as the API serves them, in the language asked for.
 
+use sse_platform::validate::quoted;
 use sse_platform::{ServiceError, ServiceResult};
 use sse_proto::indicators::{SdgGoal, SdgIndicator, SdgTarget};
 use sse_reference::{Language, sdg};
@@ -9,7 +10,7 @@ pub fn language(code: &str) -> ServiceResult<Language> {
         return Ok(Language::English);
     }
     Language::from_code(code)
-        .ok_or_else(|| ServiceError::invalid_field("language", format!("`{code}` is not one of en, fr, es")))
+        .ok_or_else(|| ServiceError::invalid_field("language", format!("{} is not one of en, fr, es", quoted(code))))
 }
 
 pub fn goals(language: Language) -> Vec<SdgGoal> {
@@ -33,7 +34,7 @@ pub fn targets(language: Language, goal: &str) -> ServiceResult<Vec<SdgTarget>> 
                 .ok()
                 .and_then(|number| sdg().goal(number))
                 .ok_or_else(|| {
-                    ServiceError::invalid_field("goal", format!("`{code}` is not an SDG; goals are 1 to 17"))
+                    ServiceError::invalid_field("goal", format!("{} is not an SDG; goals are 1 to 17", quoted(code)))
                 })?
                 .number,
         ),
@@ -62,7 +63,7 @@ pub fn indicators(language: Language, parent: &str) -> ServiceResult<Vec<SdgIndi
     if !known {
         return Err(ServiceError::invalid_field(
             "parent",
-            format!("`{parent}` is neither an SDG (8) nor an SDG target (8.5)"),
+            format!("{} is neither an SDG (8) nor an SDG target (8.5)", quoted(parent)),
         ));
     }
     let prefix = format!("{parent}.");

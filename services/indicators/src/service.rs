@@ -2,6 +2,7 @@
 //! initiatives service what it must, and hands the rest to the store, the aggregation and the
 //! SDMX writers.
 
+use sse_platform::validate::quoted;
 use std::{
     collections::{HashMap, HashSet},
     pin::Pin,
@@ -41,6 +42,8 @@ use crate::{
     store::{self, NewObservation, Store},
 };
 
+/// The longest request_id accepted.
+const MAX_REQUEST_ID_CHARS: usize = 128;
 /// How many bytes of an export one streamed message carries.
 const EXPORT_CHUNK_BYTES: usize = 64 * 1024;
 /// Observations read from the database at a time while exporting.
@@ -77,7 +80,9 @@ impl IndicatorsService {
         {
             return Ok(recorded);
         }
-        if let ([single], None) = (requests.as_slice(), batch) {
+        if let ([single], None) = (requests.as_slice(), batch)
+            && request_id_fits(&single.request_id)
+        {
             let recorded = self
                 .store
                 .recorded(store::CREATE_OBSERVATION, &single.request_id)
@@ -117,7 +122,7 @@ impl IndicatorsService {
                     Err(_) => {
                         violations.add(
                             path("parent"),
-                            format!("`{parent}` is not an indicator name (indicators/{{code}})"),
+                            format!("{} is not an indicator name (indicators/{{code}})", quoted(parent)),
                         );
                         None
                     }
@@ -129,7 +134,7 @@ impl IndicatorsService {
                     "must be 1 to 63 lowercase letters, digits and hyphens, starting with a letter",
                 );
             }
-            violations.max_chars(&path("request_id"), &request.request_id, 128);
+            violations.max_chars(&path("request_id"), &request.request_id, MAX_REQUEST_ID_CHARS);
             let Some(resource) = request.observation else {
                 violations.add(path("observation"), "is required");
                 continue;
@@ -355,7 +360,7 @@ impl IndicatorService for IndicatorsService {
                 "is required: 1 to 63 lowercase letters, digits and hyphens, starting with a letter",
             );
         }
-        violations.max_chars("request_id", &request.request_id, 128);
+        violations.max_chars("request_id", &request.request_id, MAX_REQUEST_ID_CHARS);
         match &request.indicator {
             Some(resource) => indicator::check(&mut violations, "indicator", resource),
             None => violations.add("indicator", "is required"),
@@ -571,7 +576,7 @@ impl IndicatorService for IndicatorsService {
             .into());
         }
         let mut violations = Violations::default();
-        violations.max_chars("request_id", &request.request_id, 128);
+        violations.max_chars("request_id", &request.request_id, MAX_REQUEST_ID_CHARS);
         violations.into_result()?;
         let created = self
             .create_observations(&context, request.requests, Some((&request.parent, &request.request_id)))
@@ -750,4 +755,12 @@ impl IndicatorService for IndicatorsService {
             data: sdmx::structure().into_bytes(),
         }))
     }
+}
+
+/// Whether a request_id may be looked up: one that may not (too long, control characters) is
+/// reported with the request's other violations instead.
+fn request_id_fits(request_id: &str) -> bool {
+    let mut violations = Violations::default();
+    violations.max_chars("request_id", request_id, MAX_REQUEST_ID_CHARS);
+    violations.is_empty()
 }

@@ -17,7 +17,7 @@ use sse_platform::{
     idempotency::RequestLog,
     lifecycle::{self, Lifecycle},
     names,
-    pagination::{self, ListQuery, ListSpec, OrderField, Page},
+    pagination::{self, ListQuery, ListSpec, OrderField, Page, SortType},
     time,
 };
 use sse_proto::indicators::{Indicator, Observation};
@@ -101,10 +101,10 @@ const INDICATOR_LIST: ListSpec = ListSpec {
 };
 
 const INDICATOR_ORDER: &[OrderField] = &[
-    OrderField::new("name", "id"),
-    OrderField::named("display_name"),
-    OrderField::named("create_time"),
-    OrderField::named("update_time"),
+    OrderField::new("name", "id", SortType::Text),
+    OrderField::named("display_name", SortType::Text),
+    OrderField::named("create_time", SortType::Integer),
+    OrderField::named("update_time", SortType::Integer),
 ];
 
 /// What ListObservations, AggregateObservations and ExportObservations filters can reach.
@@ -148,13 +148,13 @@ const OBSERVATION_LIST: ListSpec = ListSpec {
 };
 
 const OBSERVATION_ORDER: &[OrderField] = &[
-    OrderField::named("name"),
-    OrderField::named("time_period"),
-    OrderField::named("period_start"),
-    OrderField::named("period_end"),
-    OrderField::named("value"),
-    OrderField::named("create_time"),
-    OrderField::named("update_time"),
+    OrderField::named("name", SortType::Text),
+    OrderField::named("time_period", SortType::Text),
+    OrderField::named("period_start", SortType::Text),
+    OrderField::named("period_end", SortType::Text),
+    OrderField::named("value", SortType::Number),
+    OrderField::named("create_time", SortType::Integer),
+    OrderField::named("update_time", SortType::Integer),
 ];
 
 /// A figure GetProgress shows, with how many figures it was preferred to.

@@ -2,6 +2,7 @@
 //! (whole as JSON, plus the columns and facets that filters read).
 
 use sea_orm::ActiveValue::Set;
+use sse_platform::validate::quoted;
 use sse_platform::{
     ServiceError, ServiceResult,
     filter::partial_date_column,
@@ -27,7 +28,7 @@ pub fn parse_name<'a>(name: &'a str, field: &str) -> ServiceResult<&'a str> {
         .ok_or_else(|| {
             ServiceError::invalid_field(
                 field,
-                format!("`{name}` is not an initiative name (initiatives/{{id}})"),
+                format!("{} is not an initiative name (initiatives/{{id}})", quoted(name)),
             )
         })
 }

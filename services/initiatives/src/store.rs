@@ -14,7 +14,7 @@ use sse_platform::{
     idempotency::RequestLog,
     lifecycle::{self, Lifecycle},
     names,
-    pagination::{self, ListCounts, ListQuery, ListSpec, OrderField, Page},
+    pagination::{self, ListCounts, ListQuery, ListSpec, OrderField, Page, SortType},
     time,
 };
 use sse_proto::initiatives::Initiative;
@@ -74,11 +74,11 @@ const LIST: ListSpec = ListSpec {
 };
 
 const ORDER_FIELDS: &[OrderField] = &[
-    OrderField::new("name", "id"),
-    OrderField::named("display_name"),
-    OrderField::named("start_date"),
-    OrderField::named("create_time"),
-    OrderField::named("update_time"),
+    OrderField::new("name", "id", SortType::Text),
+    OrderField::named("display_name", SortType::Text),
+    OrderField::named("start_date", SortType::Text),
+    OrderField::named("create_time", SortType::Integer),
+    OrderField::named("update_time", SortType::Integer),
 ];
 
 /// Where requests with a `request_id` are recorded.

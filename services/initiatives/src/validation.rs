@@ -1,6 +1,7 @@
 //! What makes an initiative valid. Every problem is reported at once, each naming its field by
 //! full path (`initiative.countries[1]`, `requests[3].initiative.display_name`).
 
+use sse_platform::validate::quoted;
 use sse_platform::validate::{Violations, partial_date_key};
 use sse_proto::initiatives::Initiative;
 
@@ -66,7 +67,7 @@ pub fn check_initiative(violations: &mut Violations, path: &str, initiative: &In
         if sse_reference::sdg().target(code).is_none() {
             violations.add(
                 format!("{path}.sdg_targets[{index}]"),
-                format!("`{code}` is not an SDG target (codes look like 8.5 or 15.a)"),
+                format!("{} is not an SDG target (codes look like 8.5 or 15.a)", quoted(code)),
             );
         }
     }
@@ -98,7 +99,7 @@ pub fn check_initiative(violations: &mut Violations, path: &str, initiative: &In
         if !valid {
             violations.add(
                 format!("{path}.related_legal_texts[{index}]"),
-                format!("`{name}` is not a legal text name (legalTexts/{{id}})"),
+                format!("{} is not a legal text name (legalTexts/{{id}})", quoted(name)),
             );
         }
     }
@@ -110,7 +111,10 @@ pub fn check_initiative_id(violations: &mut Violations, field: &str, id: &str) {
     if !id.is_empty() && !is_valid_id(id) {
         violations.add(
             field,
-            format!("`{id}` is not a valid id: 1 to 63 lowercase letters, digits and hyphens, starting with a letter"),
+            format!(
+                "{} is not a valid id: 1 to 63 lowercase letters, digits and hyphens, starting with a letter",
+                quoted(id)
+            ),
         );
     }
 }

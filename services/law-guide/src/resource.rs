@@ -2,6 +2,7 @@
 //! (whole as JSON, plus the columns, facets and search terms that List and Search read).
 
 use sea_orm::ActiveValue::Set;
+use sse_platform::validate::quoted;
 use sse_platform::{
     ServiceError, ServiceResult,
     filter::partial_date_column,
@@ -31,7 +32,10 @@ pub fn parse_name<'a>(name: &'a str, field: &str) -> ServiceResult<&'a str> {
     name.strip_prefix("legalTexts/")
         .filter(|id| is_valid_id(id) || is_generated_id(id))
         .ok_or_else(|| {
-            ServiceError::invalid_field(field, format!("`{name}` is not a legal text name (legalTexts/{{id}})"))
+            ServiceError::invalid_field(
+                field,
+                format!("{} is not a legal text name (legalTexts/{{id}})", quoted(name)),
+            )
         })
 }
 

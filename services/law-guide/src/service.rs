@@ -1,6 +1,7 @@
 //! The gRPC face of the law guide: reads each request, checks it whole, and hands it to the
 //! store. Handlers stay thin; what a field means lives in `validation` and `resource`.
 
+use sse_platform::validate::quoted;
 use sse_platform::{
     ServiceError,
     pagination::ListQuery,
@@ -182,7 +183,10 @@ impl LawGuideService for LawGuide {
         if !request.language.is_empty() && !is_language_code(&request.language) {
             violations.add(
                 "language",
-                format!("`{}` is not an ISO 639-1 language code (e.g. fr)", request.language),
+                format!(
+                    "{} is not an ISO 639-1 language code (e.g. fr)",
+                    quoted(&request.language)
+                ),
             );
         }
         violations.into_result()?;

@@ -19,7 +19,7 @@ use sse_platform::{
     filter::{self, FacetTable, FieldKind, FilterField, FilterSchema},
     idempotency::RequestLog,
     lifecycle, names,
-    pagination::{self, KeysetPage, ListQuery, OrderField, Page, PageToken},
+    pagination::{self, KeysetPage, ListQuery, OrderField, Page, PageToken, SortType},
     time,
 };
 use sse_proto::lawguide::{LegalText, LegalTextRevision, SearchResult, legal_text_revision::Change};
@@ -83,13 +83,13 @@ pub const FILTER_SCHEMA: FilterSchema = FilterSchema {
 };
 
 const ORDER_FIELDS: &[OrderField] = &[
-    OrderField::new("name", "id"),
-    OrderField::named("jurisdiction"),
-    OrderField::named("adoption_date"),
-    OrderField::named("publication_date"),
-    OrderField::named("entry_into_force_date"),
-    OrderField::named("create_time"),
-    OrderField::named("update_time"),
+    OrderField::new("name", "id", SortType::Text),
+    OrderField::named("jurisdiction", SortType::Text),
+    OrderField::named("adoption_date", SortType::Text),
+    OrderField::named("publication_date", SortType::Text),
+    OrderField::named("entry_into_force_date", SortType::Text),
+    OrderField::named("create_time", SortType::Integer),
+    OrderField::named("update_time", SortType::Integer),
 ];
 
 /// Where requests with a `request_id` are recorded.
@@ -119,8 +119,8 @@ fn check_topic_values(expr: &filter::Expr) -> ServiceResult<()> {
             field, value, position, ..
         } if field == "topics" && resource::topic_from_name(value.as_str()).is_none() => {
             let description = format!(
-                "filter error at position {position}: `topics` takes a topic such as PUBLIC_PROCUREMENT or TOPIC_REGISTRY, not `{}`",
-                value.as_str()
+                "filter error at position {position}: `topics` takes a topic such as PUBLIC_PROCUREMENT or TOPIC_REGISTRY, not {}",
+                sse_platform::validate::quoted(value.as_str())
             );
             Err(ServiceError::InvalidArgument {
                 reason: "INVALID_FILTER",
@@ -527,7 +527,7 @@ impl Store {
                 .last_key
                 .first()
                 .and_then(serde_json::Value::as_i64)
-                .ok_or_else(|| ServiceError::invalid_field("page_token", "not a token returned by this list call"))?;
+                .ok_or_else(|| pagination::invalid_page_token("not a token returned by this list call".to_owned()))?;
             query = query.filter(revision::Column::RevisionId.lt(before));
         }
         let mut rows = query.limit(page_size + 1).all(&self.db).await?;
@@ -560,7 +560,7 @@ impl Store {
                 .last_key
                 .first()
                 .and_then(serde_json::Value::as_u64)
-                .ok_or_else(|| ServiceError::invalid_field("page_token", "not a token returned by this search"))?,
+                .ok_or_else(|| pagination::invalid_page_token("not a token returned by this search".to_owned()))?,
         };
         let condition = filter_condition(query.filter)?;
         let language = Some(query.language).filter(|language| !language.is_empty());

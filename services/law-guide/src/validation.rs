@@ -1,6 +1,7 @@
 //! What makes a legal text valid. Every problem is reported at once, each naming its field by
 //! full path (`legal_text.provisions[2].topics[0]`, `legal_text.relations[0].legal_text`).
 
+use sse_platform::validate::quoted;
 use sse_platform::{
     names::{is_generated_id, is_valid_id},
     validate::Violations,
@@ -71,7 +72,7 @@ pub fn check_legal_text(violations: &mut Violations, path: &str, text: &LegalTex
     } else if !is_language_code(&text.language) {
         violations.add(
             field("language"),
-            format!("`{}` is not an ISO 639-1 language code (e.g. fr)", text.language),
+            format!("{} is not an ISO 639-1 language code (e.g. fr)", quoted(&text.language)),
         );
     }
     for (name, date) in [
@@ -122,7 +123,7 @@ pub fn check_legal_text(violations: &mut Violations, path: &str, text: &LegalTex
         if !valid {
             violations.add(
                 format!("{path}.related_initiatives[{index}]"),
-                format!("`{name}` is not an initiative name (initiatives/{{id}})"),
+                format!("{} is not an initiative name (initiatives/{{id}})", quoted(name)),
             );
         }
     }
@@ -158,9 +159,9 @@ fn check_jurisdiction_and_level(violations: &mut Violations, path: &str, text: &
         violations.add(
             level_field,
             format!(
-                "{} does not fit the jurisdiction `{}`, which takes {}",
+                "{} does not fit the jurisdiction {}, which takes {}",
                 level.as_str_name(),
-                text.jurisdiction,
+                quoted(&text.jurisdiction),
                 names.join(" or ")
             ),
         );
@@ -179,7 +180,8 @@ pub fn check_jurisdiction(violations: &mut Violations, field: &str, code: &str) 
         violations.add(
             field,
             format!(
-                "`{code}` is not an ISO 3166-1 alpha-2 code (FR), an ISO 3166-2 code (CA-QC) or an organisation ({})",
+                "{} is not an ISO 3166-1 alpha-2 code (FR), an ISO 3166-2 code (CA-QC) or an organisation ({})",
+                quoted(code),
                 organisations.join(", ")
             ),
         );
@@ -235,7 +237,7 @@ fn check_provisions(violations: &mut Violations, path: &str, text: &LegalText) {
         if !provision.number.is_empty() && earlier.iter().any(|other| other.number == provision.number) {
             violations.add(
                 field("number"),
-                format!("`{}` is the number of an earlier provision", provision.number),
+                format!("{} is the number of an earlier provision", quoted(&provision.number)),
             );
         }
         violations.required(&field("heading"), &provision.heading);
@@ -256,7 +258,10 @@ fn check_relation(violations: &mut Violations, path: &str, relation: &LegalTextR
         Err(_) if relation.legal_text.is_empty() => violations.add(field, "is required"),
         Err(_) => violations.add(
             field,
-            format!("`{}` is not a legal text name (legalTexts/{{id}})", relation.legal_text),
+            format!(
+                "{} is not a legal text name (legalTexts/{{id}})",
+                quoted(&relation.legal_text)
+            ),
         ),
         Ok(target) if Some(target) == id => violations.add(field, "a legal text cannot relate to itself"),
         Ok(_) => {}
@@ -274,7 +279,10 @@ fn check_field_path(violations: &mut Violations, field: &str, path: &str) {
     if !well_formed || !WRITABLE_FIELDS.contains(&first) {
         violations.add(
             field,
-            format!("`{path}` is not a field path of a legal text (e.g. number, adoption_date.day, provisions[2])"),
+            format!(
+                "{} is not a field path of a legal text (e.g. number, adoption_date.day, provisions[2])",
+                quoted(path)
+            ),
         );
     }
 }
@@ -284,7 +292,10 @@ pub fn check_legal_text_id(violations: &mut Violations, field: &str, id: &str) {
     if !id.is_empty() && !is_valid_id(id) {
         violations.add(
             field,
-            format!("`{id}` is not a valid id: 1 to 63 lowercase letters, digits and hyphens, starting with a letter"),
+            format!(
+                "{} is not a valid id: 1 to 63 lowercase letters, digits and hyphens, starting with a letter",
+                quoted(id)
+            ),
         );
     }
 }

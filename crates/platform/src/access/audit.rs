@@ -27,7 +27,7 @@ use super::schema::audit_event;
 use crate::{
     ServiceResult,
     filter::{FieldKind, FilterField, FilterSchema},
-    pagination::{self, ListCounts, ListQuery, ListSpec, OrderField, Page},
+    pagination::{self, ListCounts, ListQuery, ListSpec, OrderField, Page, SortType},
     shutdown::Shutdown,
     time,
 };
@@ -64,16 +64,30 @@ impl WriteInProgress {
         CURRENT.scope(self.clone(), serving).await
     }
 
-    /// The event of this write with its outcome.
+    /// The event of this write with its outcome. `resource` and `request_id` of a refused
+    /// write are what the caller sent, unchecked: see [`recorded_text`].
     pub fn event(&self, resource: &str, request_id: &str, code: Code) -> Event {
         Event {
             caller: self.caller.clone(),
             method: self.method.clone(),
-            resource: resource.to_owned(),
-            request_id: request_id.to_owned(),
+            resource: recorded_text(resource),
+            request_id: recorded_text(request_id),
             code,
         }
     }
+}
+
+/// The most characters of a value the trail keeps.
+const MAX_RECORDED_CHARS: usize = 256;
+
+/// A value as the trail keeps it: cut to [`MAX_RECORDED_CHARS`], control characters replaced by
+/// U+FFFD. A refused write is recorded with what it sent, which no check has passed: PostgreSQL
+/// would refuse a NUL (and the event would be lost), and a 4 MB request_id would be kept whole.
+fn recorded_text(text: &str) -> String {
+    text.chars()
+        .take(MAX_RECORDED_CHARS)
+        .map(|c| if c.is_control() { char::REPLACEMENT_CHARACTER } else { c })
+        .collect()
 }
 
 /// Records the write being served as accepted, in `txn`, the transaction that makes it: the
@@ -163,7 +177,7 @@ const FILTER_SCHEMA: FilterSchema = FilterSchema {
 
 const LIST: ListSpec = ListSpec {
     filter: &FILTER_SCHEMA,
-    order: &[OrderField::named("event_time")],
+    order: &[OrderField::named("event_time", SortType::Integer)],
     unique_column: "id",
     delete_time_column: None,
 };

@@ -223,9 +223,7 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, Status> {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) => match error.downcast::<Status>() {
             Ok(status) => Err(*status),
-            Err(_) => Err(Status::resource_exhausted(format!(
-                "the message is larger than the limit of {MAX_MESSAGE_BYTES} bytes"
-            ))),
+            Err(_) => Err(crate::malformed::message_too_large()),
         },
     }
 }

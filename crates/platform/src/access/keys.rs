@@ -19,7 +19,7 @@ use crate::{
     ServiceError, ServiceResult, database,
     filter::{FieldKind, FilterField, FilterSchema},
     names,
-    pagination::{self, ListCounts, ListQuery, ListSpec, OrderField, Page},
+    pagination::{self, ListCounts, ListQuery, ListSpec, OrderField, Page, SortType},
     time,
 };
 
@@ -81,9 +81,9 @@ const FILTER_SCHEMA: FilterSchema = FilterSchema {
 const LIST: ListSpec = ListSpec {
     filter: &FILTER_SCHEMA,
     order: &[
-        OrderField::new("name", "id"),
-        OrderField::named("display_name"),
-        OrderField::named("create_time"),
+        OrderField::new("name", "id", SortType::Text),
+        OrderField::named("display_name", SortType::Text),
+        OrderField::named("create_time", SortType::Integer),
     ],
     unique_column: "id",
     delete_time_column: None,

@@ -139,6 +139,33 @@ fn symbol(op: CompareOp) -> &'static str {
     }
 }
 
+/// A word as an error message shows it: cut, so that a long filter is not echoed whole.
+fn shown(word: &str) -> String {
+    const SHOWN_CHARS: usize = 40;
+    if word.chars().count() <= SHOWN_CHARS {
+        return word.to_owned();
+    }
+    let mut cut: String = word.chars().take(SHOWN_CHARS).collect();
+    cut.push('…');
+    cut
+}
+
+/// A character no filter may hold (see [`crate::validate::forbidden_char`]): in a value, it
+/// would reach the database, which PostgreSQL refuses for NUL and SQLite would match as is.
+fn control_character(index: usize, c: char) -> FilterError {
+    error_at(
+        index,
+        format!(
+            "control character U+{:04X} is not allowed; only tab and newline are",
+            u32::from(c)
+        ),
+    )
+}
+
+fn is_forbidden(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n')
+}
+
 fn describe(kind: &TokenKind) -> String {
     match kind {
         TokenKind::LParen => "'('".to_owned(),
@@ -148,7 +175,7 @@ fn describe(kind: &TokenKind) -> String {
         TokenKind::And => "'AND'".to_owned(),
         TokenKind::Or => "'OR'".to_owned(),
         TokenKind::Not => "'NOT'".to_owned(),
-        TokenKind::Word(word) => format!("'{word}'"),
+        TokenKind::Word(word) => format!("'{}'", shown(word)),
         TokenKind::Quoted(_) => "a quoted string".to_owned(),
     }
 }
@@ -168,6 +195,7 @@ fn tokenize(chars: &[char]) -> Result<Vec<Token>, FilterError> {
                 i += 1;
                 continue;
             }
+            c if is_forbidden(c) => return Err(control_character(i, c)),
             '(' => {
                 i += 1;
                 TokenKind::LParen
@@ -207,7 +235,10 @@ fn tokenize(chars: &[char]) -> Result<Vec<Token>, FilterError> {
                 TokenKind::Minus
             }
             _ => {
-                while chars.get(i).is_some_and(|&c| is_word_char(c)) {
+                while let Some(&c) = chars.get(i).filter(|&&c| is_word_char(c)) {
+                    if is_forbidden(c) {
+                        return Err(control_character(i, c));
+                    }
                     i += 1;
                 }
                 let word: String = chars[start..i].iter().collect();
@@ -233,6 +264,7 @@ fn lex_string(chars: &[char], open: usize, quote: char) -> Result<(String, usize
         match chars.get(i) {
             None => return Err(error_at(open, "unclosed string")),
             Some(&c) if c == quote => return Ok((text, i + 1)),
+            Some(&c) if is_forbidden(c) => return Err(control_character(i, c)),
             Some('\\') => {
                 let unescaped = match chars.get(i + 1) {
                     None => return Err(error_at(open, "unclosed string")),
@@ -442,8 +474,9 @@ impl Parser {
                 start,
                 format!(
                     "expected a field name (letters, digits and '_', separated by '.') before \
-                     '{}', found '{field}'",
-                    symbol(op)
+                     '{}', found '{}'",
+                    symbol(op),
+                    shown(&field)
                 ),
             ));
         }
@@ -915,6 +948,40 @@ mod tests {
         assert_eq!(parse_ok(&input), bare("a", MAX_NESTING + 1));
         let siblings = "(a) ".repeat(MAX_NESTING * 2);
         assert!(matches!(parse_ok(&siblings), Expr::And(items) if items.len() == MAX_NESTING * 2));
+    }
+
+    #[test]
+    fn control_characters_are_refused_where_they_stand() {
+        assert_error(
+            "a = \"x\0y\"",
+            7,
+            "control character U+0000 is not allowed; only tab and newline are",
+        );
+        assert_error(
+            "a = x\u{1b}",
+            6,
+            "control character U+001B is not allowed; only tab and newline are",
+        );
+        assert_error(
+            "\0",
+            1,
+            "control character U+0000 is not allowed; only tab and newline are",
+        );
+        assert_error(
+            "a = \"\r\"",
+            6,
+            "control character U+000D is not allowed; only tab and newline are",
+        );
+        assert_eq!(
+            parse_ok("a = \"x\ty\"\r\nb"),
+            Expr::And(vec![cmp("a", CompareOp::Eq, quoted("x\ty"), 1), bare("b", 12)])
+        );
+    }
+
+    #[test]
+    fn long_words_are_cut_in_messages() {
+        let error = parse_err(&format!("{} = 1", "x*".repeat(2000)));
+        assert!(error.message.len() < 200, "{}", error.message);
     }
 
     #[test]

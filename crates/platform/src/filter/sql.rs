@@ -8,7 +8,10 @@ use sea_orm::{
 };
 
 use super::parser::{CompareOp, Expr, Value};
-use crate::error::{ServiceError, ServiceResult};
+use crate::{
+    error::{ServiceError, ServiceResult},
+    validate::quoted,
+};
 
 /// The longest filter accepted, in characters.
 pub const MAX_FILTER_CHARS: usize = 4096;
@@ -112,9 +115,10 @@ impl FilterSchema {
     pub fn condition_on(&self, filter: &str, backend: Option<DbBackend>) -> ServiceResult<Option<Condition>> {
         // Bounds keep one request from building a statement deep enough to exhaust the stack
         // or the database's expression limits.
-        if filter.chars().count() > MAX_FILTER_CHARS {
+        let length = filter.chars().count();
+        if length > MAX_FILTER_CHARS {
             return Err(invalid_filter(format!(
-                "a filter has at most {MAX_FILTER_CHARS} characters"
+                "is {length} characters long; a filter has at most {MAX_FILTER_CHARS} characters"
             )));
         }
         let expr = super::parser::parse(filter).map_err(|error| invalid_filter(error.to_string()))?;
@@ -157,7 +161,8 @@ impl FilterSchema {
                 let Some(spec) = self.fields.iter().find(|spec| spec.name == field) else {
                     let known: Vec<&str> = self.fields.iter().map(|spec| spec.name).collect();
                     return Err(invalid_filter(format!(
-                        "filter error at position {position}: unknown field `{field}`; filterable fields: {}",
+                        "filter error at position {position}: unknown field {}; filterable fields: {}",
+                        quoted(field),
                         known.join(", ")
                     )));
                 };
@@ -186,8 +191,9 @@ impl FilterSchema {
         let text = value.as_str();
         let bad_value = |expected: &str| {
             invalid_filter(format!(
-                "filter error at position {position}: `{}` takes {expected}, not `{text}`",
-                spec.name
+                "filter error at position {position}: `{}` takes {expected}, not {}",
+                spec.name,
+                quoted(text)
             ))
         };
         let bad_operator = |allowed: &str| {

@@ -80,7 +80,11 @@ pub async fn handle(State(rest): State<Arc<Rest>>, request: Request) -> Response
             .map(|route| route.http_method.as_str())
             .collect();
         if allowed.is_empty() {
-            let status = status::gateway_error(Code::NotFound, "NO_ROUTE", format!("no route for {path}"));
+            let status = status::gateway_error(
+                Code::NotFound,
+                "NO_ROUTE",
+                format!("no route for {}", sse_platform::validate::quoted(path)),
+            );
             return error_response(StatusCode::NOT_FOUND, &status);
         }
         let status = status::gateway_error(Code::Unimplemented, "METHOD_NOT_ALLOWED", "method not allowed");

@@ -66,7 +66,9 @@ pub fn gateway_error(code: Code, reason: &str, message: impl Into<String>) -> St
         sse_platform::error::ERROR_DOMAIN,
         std::collections::HashMap::new(),
     );
-    Status::with_error_details(code, message.into(), details)
+    // The message may quote the request (a parser's error): keep the answer small.
+    let message = sse_platform::error::bounded(&message.into(), sse_platform::error::MAX_ERROR_MESSAGE_BYTES);
+    Status::with_error_details(code, message, details)
 }
 
 /// The headers HTTP clients expect with some errors: `WWW-Authenticate` with a 401 (RFC 9110),

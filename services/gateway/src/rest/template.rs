@@ -267,4 +267,84 @@ mod tests {
         assert_eq!(percent_decode("caf%C3%A9%2Fx"), "café/x");
         assert_eq!(percent_decode("100%"), "100%");
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// Templates as `google.api.http` writes them, and the segment values that fill them.
+        fn template_and_path() -> impl Strategy<Value = (String, String, Vec<String>)> {
+            let literal = "[a-zA-Z][a-zA-Z0-9]{0,6}";
+            let value = "[a-zA-Z0-9._~-]{1,8}";
+            (
+                prop::collection::vec((literal, any::<bool>(), value), 1..5),
+                prop::option::of("[a-z]{1,6}"),
+            )
+                .prop_map(|(parts, verb)| {
+                    let mut template = String::from("/v1");
+                    let mut path = String::from("/v1");
+                    let mut values = Vec::new();
+                    for (index, (collection, variable, value)) in parts.into_iter().enumerate() {
+                        if variable {
+                            template.push_str(&format!("/{{field{index}={collection}/*}}"));
+                            values.push(format!("{collection}/{value}"));
+                        } else {
+                            template.push_str(&format!("/{collection}"));
+                        }
+                        path.push_str(&format!("/{collection}"));
+                        if variable {
+                            path.push_str(&format!("/{value}"));
+                        }
+                    }
+                    if let Some(verb) = verb {
+                        template.push_str(&format!(":{verb}"));
+                        path.push_str(&format!(":{verb}"));
+                    }
+                    (template, path, values)
+                })
+        }
+
+        proptest! {
+                #![proptest_config(ProptestConfig {
+            cases: 2000,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+                #[test]
+                fn any_template_text_parses_or_is_refused(text in "\\PC{0,40}|[/{}=*:a-z]{0,40}") {
+                    if let Ok(template) = PathTemplate::parse(&text) {
+                        let _ = template.openapi_path();
+                        let _ = template.literal_count();
+                        for index in 0..template.variables.len() {
+                            let _ = template.variable_pattern(index);
+                        }
+                    }
+                }
+
+                #[test]
+                fn any_request_path_matches_or_not_without_panicking(path in "\\PC{0,60}|[/%a-zA-Z0-9:.*-]{0,60}") {
+                    for text in [
+                        "/v1/{name=indicators/*/observations/*}",
+                        "/v1/{parent=indicators/*}/observations",
+                        "/v1/{name=initiatives/*}:undelete",
+                        "/v1/legalTexts:search",
+                        "/v1/{name=files/**}",
+                    ] {
+                        let template = PathTemplate::parse(text).expect("a valid template");
+                        if let Some(values) = template.matches(&path) {
+                            prop_assert_eq!(values.len(), template.variables.len());
+                        }
+                    }
+                    let _ = percent_decode(&path);
+                }
+
+                #[test]
+                fn a_path_made_from_a_template_matches_it_with_its_values((text, path, values) in template_and_path()) {
+                    let template = PathTemplate::parse(&text).expect("a generated template");
+                    prop_assert_eq!(template.matches(&path), Some(values));
+                }
+            }
+    }
 }

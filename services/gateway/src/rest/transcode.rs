@@ -5,6 +5,7 @@
 
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage, SerializeOptions};
 use serde_json::{Map, Value};
+use sse_platform::validate::quoted;
 
 use super::routes::Route;
 
@@ -192,7 +193,7 @@ fn field_by_name(message: &MessageDescriptor, name: &str) -> Result<FieldDescrip
     message
         .get_field_by_name(name)
         .or_else(|| message.get_field_by_json_name(name))
-        .ok_or_else(|| BadRequest(format!("{} has no field `{name}`", message.name())))
+        .ok_or_else(|| BadRequest(format!("{} has no field {}", message.name(), quoted(name))))
 }
 
 /// Sets `value` at a dotted field path (proto or JSON names), creating the messages on the way.
@@ -215,17 +216,27 @@ fn set_path(
         (Some(tail), Kind::Message(inner)) if !field.is_list() => {
             let entry = json.entry(key).or_insert_with(|| Value::Object(Map::new()));
             let Value::Object(object) = entry else {
-                return Err(BadRequest(format!("`{head}` is given twice")));
+                return Err(BadRequest(format!("{} is given twice", quoted(head))));
             };
             set_path(&inner, object, tail, value, from_query)
         }
-        (Some(_), _) => Err(BadRequest(format!("`{head}` has no fields to set with `{path}`"))),
+        (Some(_), _) => Err(BadRequest(format!(
+            "{} has no fields to set with {}",
+            quoted(head),
+            quoted(path)
+        ))),
         (None, kind) => {
             let value = match (&value, kind) {
                 (Value::String(text), Kind::Bool) if from_query => match text.as_str() {
                     "true" | "1" => Value::Bool(true),
                     "false" | "0" => Value::Bool(false),
-                    _ => return Err(BadRequest(format!("`{path}` takes true or false, not `{text}`"))),
+                    _ => {
+                        return Err(BadRequest(format!(
+                            "{} takes true or false, not {}",
+                            quoted(path),
+                            quoted(text)
+                        )));
+                    }
                 },
                 // An enum may be given by number, as grpc-gateway and Envoy accept.
                 (Value::String(text), Kind::Enum(_)) if from_query => match text.parse::<i32>() {
@@ -237,7 +248,7 @@ fn set_path(
             if field.is_list() {
                 match json.entry(key).or_insert_with(|| Value::Array(Vec::new())) {
                     Value::Array(values) => values.push(value),
-                    _ => return Err(BadRequest(format!("`{path}` is given twice"))),
+                    _ => return Err(BadRequest(format!("{} is given twice", quoted(path)))),
                 }
             } else {
                 json.insert(key, value);

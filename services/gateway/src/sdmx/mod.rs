@@ -382,7 +382,8 @@ fn export_request(flow: &str, key: &str, query: &DataQuery) -> Result<Selection,
                         Ok(value.to_owned())
                     } else {
                         Err(Status::invalid_argument(format!(
-                            "`{value}` is not a value of SOURCE_ID"
+                            "{} is not a value of SOURCE_ID",
+                            sse_platform::validate::quoted(value)
                         )))
                     }
                 })
@@ -457,7 +458,10 @@ async fn structure_response(
         if structure::KNOWN_RESOURCES.contains(resource) {
             return Err(SdmxError::no_results(format!("the observatory has no {resource}")));
         }
-        return Err(SdmxError::syntax(format!("`{resource}` is not an SDMX resource")));
+        return Err(SdmxError::syntax(format!(
+            "{} is not an SDMX resource",
+            sse_platform::validate::quoted(resource)
+        )));
     };
     if let Some(detail) = query.detail.as_deref()
         && !matches!(
@@ -465,7 +469,10 @@ async fn structure_response(
             "full" | "allstubs" | "referencestubs" | "allcompletestubs" | "referencecompletestubs" | "referencepartial"
         )
     {
-        return Err(SdmxError::syntax(format!("`{detail}` is not a structure detail")));
+        return Err(SdmxError::syntax(format!(
+            "{} is not a structure detail",
+            sse_platform::validate::quoted(detail)
+        )));
     }
     let part = |index: usize, default: &'static str| rest.get(index).copied().unwrap_or(default);
     let artefacts = structure::select(
@@ -573,7 +580,8 @@ fn area_name(code: &str) -> String {
 fn filter_clause(dimension: &str, field: &str, value: &str) -> Result<String, Status> {
     if !is_code(value) {
         return Err(Status::invalid_argument(format!(
-            "`{value}` is not a value of {dimension}"
+            "{} is not a value of {dimension}",
+            sse_platform::validate::quoted(value)
         )));
     }
     Ok(match dimension {
