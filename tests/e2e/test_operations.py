@@ -152,3 +152,48 @@ def test_calls_spread_over_every_address_of_a_name_and_one_going_loses_no_call(t
     finally:
         for server, _ in reversed(replicas):
             server.stop()
+
+
+# --- shutdown: REST on keep-alive connections -----------------------------------------------
+
+
+@pytest.mark.server_env(OBSERVATORY_RATE_LIMIT_PER_SECOND="100000", OBSERVATORY_RATE_LIMIT_BURST="100000")
+def test_rest_clients_on_keep_alive_connections_lose_no_request_at_sigterm(server, gw):
+    import threading
+
+    import urllib3
+
+    stop = threading.Event()
+    answers, cut = [], []
+
+    def client():
+        session = requests.Session()
+        while not stop.is_set():
+            try:
+                response = session.get(gw.url("/v1/initiatives/tzcld"), timeout=10)
+                answers.append((time.monotonic(), response.status_code, response.headers.get("Connection", "")))
+            except requests.ConnectionError as error:
+                reason = error.args[0] if error.args else None
+                if isinstance(reason, urllib3.exceptions.ProtocolError):
+                    # Sent on an open connection, and the connection closed without an answer.
+                    cut.append(repr(error))
+                # Refused: the server has stopped listening; this client is done.
+                return
+
+    clients = [threading.Thread(target=client) for _ in range(16)]
+    for thread in clients:
+        thread.start()
+    time.sleep(1.0)
+    signalled = time.monotonic()
+    server.terminate()
+    time.sleep(1.5)
+    stop.set()
+    for thread in clients:
+        thread.join(timeout=15)
+    assert not cut, f"{len(cut)} requests cut without an answer: {cut[:3]}"
+    before = [a for a in answers if a[0] < signalled]
+    after = [a for a in answers if a[0] >= signalled]
+    assert len(before) > 50, f"the clients were busy before the signal: {len(before)}"
+    assert all(status == 200 for _, status, _ in answers), {status for _, status, _ in answers}
+    closing = [connection for _, _, connection in after if connection.lower() == "close"]
+    assert closing, "answers after the signal say Connection: close"
