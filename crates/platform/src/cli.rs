@@ -230,11 +230,17 @@ async fn execute(
                 tokio::spawn(audit::relay(db.clone(), access_db.clone(), shutdown.clone()));
             }
             // Health reports each service NOT_SERVING while its database is unreachable: the
-            // access service's is the access store, the modules' the process's database.
-            GrpcServer::new(access, settings.shutdown_grace())
-                .with_database(access_db.clone())
-                .add_service(service)
-                .with_database(db.clone())
+            // access service's is the access store, the modules' the process's database (one
+            // database, checked once, when they are the same).
+            let server = GrpcServer::new(access, settings.shutdown_grace());
+            if same_database(settings) {
+                server.with_database(db.clone()).add_service(service)
+            } else {
+                server
+                    .with_database(access_db.clone())
+                    .add_service(service)
+                    .with_database(db.clone())
+            }
         }
         None => GrpcServer::new(Access::without_store(policy), settings.shutdown_grace()),
     }

@@ -157,16 +157,23 @@ static INSTRUMENTS: LazyLock<RpcInstruments> = LazyLock::new(|| {
     }
 });
 
-/// `rpc.service` and `rpc.method` of a gRPC path. A path no contract declares is counted as
-/// `_OTHER`, so that made-up paths cannot grow the series without bound.
-fn rpc_names(path: &str) -> (String, String) {
-    let known = access::METHODS.iter().any(|(method, _)| *method == path)
-        || path.starts_with("/grpc.health.v1.Health/")
-        || path.starts_with("/grpc.reflection.");
-    match path.trim_start_matches('/').split_once('/') {
-        Some((service, method)) if known => (service.to_owned(), method.to_owned()),
-        _ => ("_OTHER".to_owned(), "_OTHER".to_owned()),
-    }
+/// The open methods every server has besides the contracts' (health, reflection).
+const OPEN_METHODS: [&str; 4] = [
+    "/grpc.health.v1.Health/Check",
+    "/grpc.health.v1.Health/Watch",
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+];
+
+/// `rpc.service` and `rpc.method` of a gRPC path, as static strings (no allocation per call).
+/// A path no contract declares is counted as `_OTHER`, so that made-up paths cannot grow the
+/// series without bound.
+fn rpc_names(path: &str) -> (&'static str, &'static str) {
+    access::declared(path)
+        .map(|(declared, _)| declared)
+        .or_else(|| OPEN_METHODS.into_iter().find(|open| *open == path))
+        .and_then(|known| known.trim_start_matches('/').split_once('/'))
+        .unwrap_or(("_OTHER", "_OTHER"))
 }
 
 /// The `grpc-status` in headers or trailers, as a number.
@@ -177,8 +184,8 @@ fn grpc_status(headers: &http::HeaderMap) -> Option<i64> {
 /// Records one served RPC when dropped: when its response body is done with (sent or abandoned).
 struct ServedCall {
     started: Instant,
-    service: String,
-    method: String,
+    service: &'static str,
+    method: &'static str,
     status: Option<i64>,
     request_bytes: Arc<AtomicU64>,
     response_bytes: u64,
@@ -191,8 +198,8 @@ impl Drop for ServedCall {
         let status = self.status.unwrap_or(tonic::Code::Cancelled as i64);
         let attributes = [
             KeyValue::new("rpc.system", "grpc"),
-            KeyValue::new("rpc.service", self.service.clone()),
-            KeyValue::new("rpc.method", self.method.clone()),
+            KeyValue::new("rpc.service", self.service),
+            KeyValue::new("rpc.method", self.method),
             KeyValue::new("rpc.grpc.status_code", status),
         ];
         let instruments = &*INSTRUMENTS;
@@ -375,4 +382,26 @@ pub fn observe_pool(db: &DatabaseConnection, pool_name: &'static str) {
             );
         })
         .build();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rpc_names;
+
+    #[test]
+    fn metric_labels_name_declared_and_open_methods_and_lump_the_rest() {
+        assert_eq!(
+            rpc_names("/sse.initiatives.v1.InitiativeService/GetInitiative"),
+            ("sse.initiatives.v1.InitiativeService", "GetInitiative")
+        );
+        assert_eq!(
+            rpc_names("/grpc.health.v1.Health/Check"),
+            ("grpc.health.v1.Health", "Check")
+        );
+        assert_eq!(
+            rpc_names("/sse.initiatives.v1.InitiativeService/Made-up"),
+            ("_OTHER", "_OTHER")
+        );
+        assert_eq!(rpc_names("/not a path"), ("_OTHER", "_OTHER"));
+    }
 }

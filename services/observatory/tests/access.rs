@@ -497,7 +497,7 @@ async fn reads_need_the_read_scope_when_the_deployment_says_so(backend: Backend)
 
 /// A change refused inside its transaction (a stale etag) leaves one event, with its code, and
 /// no accepted one.
-async fn a_write_that_does_not_commit_leaves_no_accepted_event(backend: Backend) {
+async fn a_change_refused_in_its_transaction_is_audited_once_with_its_code(backend: Backend) {
     let app = App::start(backend).await;
     let channel = app.channel();
     let (_, secret) = create_key(&channel, "Partner W", &[Scope::InitiativesWrite]).await;
@@ -527,7 +527,7 @@ on_both_databases!(
     every_write_is_audited_with_its_caller_resource_and_outcome,
     a_caller_over_its_rate_limit_is_told_when_to_retry,
     reads_need_the_read_scope_when_the_deployment_says_so,
-    a_write_that_does_not_commit_leaves_no_accepted_event,
+    a_change_refused_in_its_transaction_is_audited_once_with_its_code,
     services_on_separate_databases_share_keys_and_the_audit_trail,
 );
 

@@ -236,8 +236,14 @@ pub fn rule_for(path: &str) -> Option<Rule> {
     if OPEN_SERVICES.iter().any(|open| path.starts_with(open)) {
         return None;
     }
-    static BY_PATH: LazyLock<HashMap<&str, Rule>> = LazyLock::new(|| METHODS.iter().copied().collect());
-    Some(BY_PATH.get(path).copied().unwrap_or(reads(Scope::Admin)))
+    Some(declared(path).map_or(reads(Scope::Admin), |(_, rule)| rule))
+}
+
+/// The entry of `path` in [`METHODS`]: its path as the table spells it (a `'static` string,
+/// for metric labels) and its rule.
+pub fn declared(path: &str) -> Option<(&'static str, Rule)> {
+    static BY_PATH: LazyLock<HashMap<&'static str, Rule>> = LazyLock::new(|| METHODS.iter().copied().collect());
+    BY_PATH.get_key_value(path).map(|(path, rule)| (*path, *rule))
 }
 
 /// The identity a request was made with, in the request's extensions for handlers to read.
