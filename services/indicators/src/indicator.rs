@@ -29,16 +29,10 @@ pub const AGGREGATION_PREFIX: &str = "AGGREGATION_";
 pub const AGGREGATIONS: &[&str] = &["UNSPECIFIED", "SUM", "MEAN", "MAX", "LAST"];
 
 /// Fields an update mask may name.
-pub const WRITABLE_FIELDS: &[&str] = &[
-    "display_name",
-    "description",
-    "unit",
-    "unit_label",
-    "category",
-    "aggregation",
-    "sdg_indicators",
-    "methodology",
-];
+/// The resource as the contract describes it: which fields an update may write.
+pub fn contract() -> &'static sse_proto::contract::Message {
+    sse_proto::contract::expect_message("sse.indicators.v1.Indicator")
+}
 
 pub fn name_of(code: &str) -> String {
     format!("indicators/{code}")

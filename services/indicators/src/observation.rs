@@ -21,15 +21,10 @@ pub const STATUSES: &[&str] = &["UNSPECIFIED", "TARGET", "REPORTED", "ESTIMATE",
 pub const WIDE_AREAS: &[&str] = &["WORLD", "EU"];
 
 /// Fields an update mask may name.
-pub const WRITABLE_FIELDS: &[&str] = &[
-    "initiative",
-    "ref_area",
-    "time_period",
-    "value",
-    "status",
-    "source",
-    "note",
-];
+/// The resource as the contract describes it: which fields an update may write.
+pub fn contract() -> &'static sse_proto::contract::Message {
+    sse_proto::contract::expect_message("sse.indicators.v1.Observation")
+}
 
 pub fn name_of(indicator_code: &str, id: &str) -> String {
     format!("indicators/{indicator_code}/observations/{id}")

@@ -17,12 +17,13 @@ use sse_platform::{
     time, update_mask,
     validate::Violations,
 };
+use sse_proto::google::api::HttpBody;
 use sse_proto::indicators::{
     AggregateObservationsRequest, AggregateObservationsResponse, BatchCreateObservationsRequest,
     BatchCreateObservationsResponse, CreateIndicatorRequest, CreateIndicatorResponse, CreateObservationRequest,
     CreateObservationResponse, DeleteIndicatorRequest, DeleteIndicatorResponse, DeleteObservationRequest,
-    DeleteObservationResponse, ExportFormat, ExportObservationsRequest, ExportObservationsResponse,
-    GetDataStructureRequest, GetDataStructureResponse, GetIndicatorRequest, GetIndicatorResponse,
+    DeleteObservationResponse, ExportFormat, ExportObservationsRequest,
+    GetDataStructureRequest, GetIndicatorRequest, GetIndicatorResponse,
     GetObservationRequest, GetObservationResponse, GetProgressRequest, GetProgressResponse, Indicator,
     IndicatorProgress, ListIndicatorsRequest, ListIndicatorsResponse, ListObservationsRequest,
     ListObservationsResponse, ListSdgGoalsRequest, ListSdgGoalsResponse, ListSdgIndicatorsRequest,
@@ -189,7 +190,7 @@ impl IndicatorsService {
     }
 }
 
-type ExportStream = Pin<Box<dyn Stream<Item = Result<ExportObservationsResponse, Status>> + Send>>;
+type ExportStream = Pin<Box<dyn Stream<Item = Result<HttpBody, Status>> + Send>>;
 
 enum ExportWriter {
     Csv,
@@ -206,7 +207,7 @@ struct Export {
     filter: String,
     indicators: HashMap<String, Indicator>,
     content_type: &'static str,
-    sender: tokio::sync::mpsc::Sender<Result<ExportObservationsResponse, Status>>,
+    sender: tokio::sync::mpsc::Sender<Result<HttpBody, Status>>,
 }
 
 impl Export {
@@ -284,13 +285,14 @@ impl Export {
                 *pending = chunk.to_vec();
                 break;
             }
-            let message = ExportObservationsResponse {
+            let message = HttpBody {
                 content_type: if *sent_any {
                     String::new()
                 } else {
                     self.content_type.to_owned()
                 },
                 data: chunk.to_vec(),
+                extensions: Vec::new(),
             };
             if self.sender.send(Ok(message)).await.is_err() {
                 return false;
@@ -389,7 +391,7 @@ impl IndicatorService for IndicatorsService {
         };
         let code = indicator::parse_name(&patch.name, "indicator.name")?;
         let mask = request.update_mask.map(|mask| mask.paths).unwrap_or_default();
-        let paths = update_mask::paths(&mask, indicator::WRITABLE_FIELDS, |field| {
+        let paths = update_mask::paths(&mask, indicator::contract(), |field| {
             indicator::is_set(&patch, field)
         })?;
         let updated = self
@@ -512,7 +514,7 @@ impl IndicatorService for IndicatorsService {
         };
         observation::parse_name(&patch.name, "observation.name")?;
         let mask = request.update_mask.map(|mask| mask.paths).unwrap_or_default();
-        let paths = update_mask::paths(&mask, observation::WRITABLE_FIELDS, |field| {
+        let paths = update_mask::paths(&mask, observation::contract(), |field| {
             observation::is_set(&patch, field)
         })?;
         if paths.contains(&"initiative") && !patch.initiative.is_empty() {
@@ -749,10 +751,11 @@ impl IndicatorService for IndicatorsService {
     async fn get_data_structure(
         &self,
         _request: Request<GetDataStructureRequest>,
-    ) -> Result<Response<GetDataStructureResponse>, Status> {
-        Ok(Response::new(GetDataStructureResponse {
+    ) -> Result<Response<HttpBody>, Status> {
+        Ok(Response::new(HttpBody {
             content_type: sdmx::STRUCTURE_MEDIA_TYPE.to_owned(),
             data: sdmx::structure().into_bytes(),
+            extensions: Vec::new(),
         }))
     }
 }

@@ -23,7 +23,7 @@ use crate::{
     matrix, resource,
     store::{NewLegalText, SearchQuery, Store},
     validation::{
-        MAX_REPEATED, WRITABLE_FIELDS, check_jurisdiction, check_legal_text, check_legal_text_id, check_request_id,
+        MAX_REPEATED, contract, check_jurisdiction, check_legal_text, check_legal_text_id, check_request_id,
         check_topics,
     },
 };
@@ -127,7 +127,7 @@ impl LawGuideService for LawGuide {
         };
         let id = resource::parse_name(&patch.name, "legal_text.name")?;
         let mask = request.update_mask.map(|mask| mask.paths).unwrap_or_default();
-        let paths = update_mask::paths(&mask, WRITABLE_FIELDS, |field| is_set(&patch, field))?;
+        let paths = update_mask::paths(&mask, contract(), |field| is_set(&patch, field))?;
         let updated = self
             .store
             .modify(id, &patch.etag, |current| {
@@ -306,7 +306,7 @@ mod tests {
             unverified_fields: vec!["number".to_owned()],
             ..Default::default()
         };
-        for field in WRITABLE_FIELDS {
+        for field in contract().writable() {
             assert!(is_set(&full, field), "{field} is not copied");
         }
     }
