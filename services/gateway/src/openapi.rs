@@ -155,8 +155,13 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Value {
             {
                 continue;
             }
-            let Some(schema) = query_schema(&field) else { continue };
+            let Some(mut schema) = query_schema(&field) else { continue };
             schemas.note_code_list(&field);
+            if field.name() == "update_mask"
+                && let Some(pattern) = update_mask_pattern(&input, &route.body)
+            {
+                schema["pattern"] = json!(pattern);
+            }
             let required = described
                 .and_then(|message| message.field(field.name()))
                 .is_some_and(|field| field.is(FieldBehavior::Required));
@@ -186,9 +191,10 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Value {
         }),
     };
     if let Some(schema) = body_schema {
+        // A PATCH without a body changes nothing, which the server answers with the resource.
         operation.insert(
             "requestBody".to_owned(),
-            json!({"required": true, "content": {"application/json": {"schema": schema}}}),
+            json!({"required": !partial, "content": {"application/json": {"schema": schema}}}),
         );
     }
     let output = route.method.output();
@@ -200,7 +206,7 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Value {
             .map_or(&["application/octet-stream"][..], |(_, types)| *types);
         let content: Map<String, Value> = media_types
             .iter()
-            .map(|media_type| ((*media_type).to_owned(), json!({"schema": {"type": "string"}})))
+            .map(|media_type| ((*media_type).to_owned(), json!({"schema": {}})))
             .collect();
         responses.insert(
             "200".to_owned(),
@@ -226,6 +232,10 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Value {
     for (status, name, _) in ERROR_RESPONSES {
         responses.insert(status.to_string(), json!({"$ref": format!("#/components/responses/{name}")}));
     }
+    // The HTTP server itself refuses a request line or headers too long to read (about 100 KB),
+    // before the gateway sees the request, with an empty body.
+    responses.insert("414".to_owned(), json!({"description": "The request line is too long."}));
+    responses.insert("431".to_owned(), json!({"description": "The headers are too large."}));
     responses.insert(
         "default".to_owned(),
         json!({"description": "Another error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Status"}}}}),
@@ -239,6 +249,25 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Value {
     };
     operation.insert("security".to_owned(), security);
     Value::Object(operation)
+}
+
+/// The paths an update mask of the resource in the body field `body` may hold, comma-separated,
+/// as the JSON mapping writes them (lowerCamelCase): its writable fields, the fields it ignores
+/// (AIP-161), or `*`.
+fn update_mask_pattern(input: &MessageDescriptor, body: &str) -> Option<String> {
+    let Kind::Message(resource) = input.get_field_by_name(body)?.kind() else {
+        return None;
+    };
+    let described = contract::message(resource.full_name())?;
+    let names: Vec<String> = described
+        .writable()
+        .iter()
+        .chain(described.ignored_in_mask())
+        .filter_map(|name| resource.get_field_by_name(name))
+        .map(|field| field.json_name().to_owned())
+        .collect();
+    let one = format!("({})", names.join("|"));
+    Some(format!("^(\\*|{one}(,{one})*)?$"))
 }
 
 /// The request fields a route's path sets, which a `*` body therefore does not carry.
@@ -369,9 +398,26 @@ fn constrain_single(schema: &mut Value, field: &FieldDescriptor, limits: Option<
         if let Some(maximum) = limits.maximum {
             object.insert("maximum".to_owned(), number(maximum));
         }
+        if !limits.format.is_empty() {
+            object.insert("format".to_owned(), json!(limits.format));
+        }
         if let Some(list) = code_list_schema(limits.code_list()) {
             object.clear();
-            object.insert("$ref".to_owned(), list);
+            if code_list_values(limits.code_list()).0.len() > LONG_CODE_LIST {
+                let name = code_list_name(limits.code_list());
+                object.insert("type".to_owned(), json!("string"));
+                object.insert("format".to_owned(), json!(name));
+                object.insert(
+                    "description".to_owned(),
+                    json!(format!("One of the values of the schema {name}.")),
+                );
+            } else {
+                object.insert("$ref".to_owned(), list);
+            }
+            if !required && !field.is_list() {
+                // An empty string is the unset value of proto3, which every optional field takes.
+                *schema = json!({"anyOf": [schema.clone(), {"const": ""}]});
+            }
             return;
         }
         if !limits.pattern.is_empty() {
@@ -385,7 +431,8 @@ fn constrain_single(schema: &mut Value, field: &FieldDescriptor, limits: Option<
             return;
         }
     }
-    if is_text && !object.contains_key("format") {
+    // An etag is compared, never stored: any text is one (a stale one gets 409).
+    if is_text && !object.contains_key("format") && field.name() != "etag" {
         let pattern = if required { REQUIRED_TEXT } else { PLAIN_TEXT };
         object.insert("pattern".to_owned(), json!(pattern));
     }
@@ -417,6 +464,11 @@ fn number(value: f64) -> Value {
 fn code_list_schema(list: CodeList) -> Option<Value> {
     (list != CodeList::Unspecified).then(|| json!(format!("#/components/schemas/{}", code_list_name(list))))
 }
+
+/// Code lists this long are named by `format` where a field uses them, the component still
+/// listing every value: tools that enumerate an `enum` (test generators, form builders) would
+/// otherwise go through thousands of subdivision codes for each field.
+const LONG_CODE_LIST: usize = 1000;
 
 fn code_list_name(list: CodeList) -> String {
     let name = list.as_str_name().trim_start_matches("CODE_LIST_").to_lowercase();
@@ -577,12 +629,20 @@ impl Schemas {
             {
                 schema = json!({"allOf": [schema], "readOnly": true});
             }
-            if with_required && field_behaviors.contains(&FieldBehavior::Required) {
-                required.push(json!(field.json_name()));
+            if field_behaviors.contains(&FieldBehavior::Required) {
+                // A patch may leave a required field out, but not give it empty: without an
+                // update mask, the fields given are those written.
+                if with_required {
+                    required.push(json!(field.json_name()));
+                }
+            } else {
+                // The proto3 JSON mapping reads `null` as the field's default: unset.
+                schema = json!({"anyOf": [schema, {"type": "null"}]});
             }
             properties.insert(field.json_name().to_owned(), schema);
         }
-        let mut schema = json!({"type": "object", "properties": properties});
+        // The proto3 JSON parser refuses a field the message does not have.
+        let mut schema = json!({"type": "object", "properties": properties, "additionalProperties": false});
         if !required.is_empty() {
             schema["required"] = Value::Array(required);
         }
@@ -625,7 +685,16 @@ impl Schemas {
     fn single(&mut self, field: &FieldDescriptor) -> Value {
         match field.kind() {
             Kind::Message(message) => self.reference(&message),
-            Kind::Enum(descriptor) => json!({"type": "string", "enum": enum_names(field, &descriptor)}),
+            Kind::Enum(descriptor) => {
+                // The proto3 JSON mapping reads an enum by name or by number.
+                let names = enum_names(field, &descriptor);
+                let numbers: Vec<Value> = descriptor
+                    .values()
+                    .filter(|value| names.contains(&json!(value.name())))
+                    .map(|value| json!(value.number()))
+                    .collect();
+                json!({"anyOf": [{"type": "string", "enum": names}, {"type": "integer", "enum": numbers}]})
+            }
             kind => scalar_schema(&kind),
         }
     }
