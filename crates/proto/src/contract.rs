@@ -174,12 +174,18 @@ mod tests {
             }
             for field in message.fields() {
                 let described = expect_message(message.full_name());
-                if described.field(field.name()).is_none_or(|field| field.behaviors.is_empty()) {
+                if described
+                    .field(field.name())
+                    .is_none_or(|field| field.behaviors.is_empty())
+                {
                     missing.push(field.full_name().to_owned());
                 }
             }
         }
-        assert!(missing.is_empty(), "fields without google.api.field_behavior: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "fields without google.api.field_behavior: {missing:?}"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod iso639;
 mod organisations;
 mod sdg;
 
-pub use iso3166::{country_codes, is_country_code, is_subdivision_code, place_name, subdivision_codes};
 pub use iso639::{ISO_639_1, is_language_code};
+pub use iso3166::{country_codes, is_country_code, is_subdivision_code, place_name, subdivision_codes};
 pub use organisations::{ORGANISATIONS, OrganisationLevel};
 pub use sdg::{Language, SdgFramework, SdgGoal, SdgIndicator, SdgTarget, sdg};

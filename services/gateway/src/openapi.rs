@@ -102,13 +102,33 @@ pub fn document(routes: &[Route]) -> Value {
 
 /// The error answers every operation may give, as grpc-gateway maps gRPC codes to HTTP.
 const ERROR_RESPONSES: &[(u16, &str, &str)] = &[
-    (400, "BadRequest", "INVALID_ARGUMENT or FAILED_PRECONDITION; a BadRequest detail names every field violation"),
-    (401, "Unauthenticated", "UNAUTHENTICATED: no API key, or one that is unknown, expired or revoked"),
-    (403, "PermissionDenied", "PERMISSION_DENIED: the key lacks the scope this method needs"),
+    (
+        400,
+        "BadRequest",
+        "INVALID_ARGUMENT or FAILED_PRECONDITION; a BadRequest detail names every field violation",
+    ),
+    (
+        401,
+        "Unauthenticated",
+        "UNAUTHENTICATED: no API key, or one that is unknown, expired or revoked",
+    ),
+    (
+        403,
+        "PermissionDenied",
+        "PERMISSION_DENIED: the key lacks the scope this method needs",
+    ),
     (404, "NotFound", "NOT_FOUND"),
     (409, "Conflict", "ALREADY_EXISTS, or ABORTED for a stale etag"),
-    (429, "TooManyRequests", "RESOURCE_EXHAUSTED: over the rate limit; Retry-After says when to retry"),
-    (503, "Unavailable", "UNAVAILABLE: a service is draining or unreachable; retry"),
+    (
+        429,
+        "TooManyRequests",
+        "RESOURCE_EXHAUSTED: over the rate limit; Retry-After says when to retry",
+    ),
+    (
+        503,
+        "Unavailable",
+        "UNAVAILABLE: a service is draining or unreachable; retry",
+    ),
 ];
 
 /// Whether the RPC writes, and so needs an API key (the access rules of `sse_platform::access`).
@@ -155,7 +175,9 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Value {
             {
                 continue;
             }
-            let Some(mut schema) = query_schema(&field) else { continue };
+            let Some(mut schema) = query_schema(&field) else {
+                continue;
+            };
             schemas.note_code_list(&field);
             if field.name() == "update_mask"
                 && let Some(pattern) = update_mask_pattern(&input, &route.body)
@@ -230,11 +252,17 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Value {
         );
     }
     for (status, name, _) in ERROR_RESPONSES {
-        responses.insert(status.to_string(), json!({"$ref": format!("#/components/responses/{name}")}));
+        responses.insert(
+            status.to_string(),
+            json!({"$ref": format!("#/components/responses/{name}")}),
+        );
     }
     // The HTTP server itself refuses a request line or headers too long to read (about 100 KB),
     // before the gateway sees the request, with an empty body.
-    responses.insert("414".to_owned(), json!({"description": "The request line is too long."}));
+    responses.insert(
+        "414".to_owned(),
+        json!({"description": "The request line is too long."}),
+    );
     responses.insert("431".to_owned(), json!({"description": "The headers are too large."}));
     responses.insert(
         "default".to_owned(),
@@ -297,9 +325,11 @@ fn segment_pattern(
         .collect::<Vec<_>>()
         .into_iter()
         .rev()
-        .try_fold(input.clone(), |message, name| match message.get_field_by_name(name)?.kind() {
-            Kind::Message(inner) => Some(inner),
-            _ => None,
+        .try_fold(input.clone(), |message, name| {
+            match message.get_field_by_name(name)?.kind() {
+                Kind::Message(inner) => Some(inner),
+                _ => None,
+            }
         })?;
     let pattern = contract::message(message.full_name())
         .and_then(|described| described.field(field_name))
@@ -440,7 +470,9 @@ fn constrain_single(schema: &mut Value, field: &FieldDescriptor, limits: Option<
 
 /// The bounds of a list: how many values, each once or not.
 fn constrain_list(schema: &mut Value, limits: Option<&FieldLimits>) {
-    let (Some(object), Some(limits)) = (schema.as_object_mut(), limits) else { return };
+    let (Some(object), Some(limits)) = (schema.as_object_mut(), limits) else {
+        return;
+    };
     if limits.max_items > 0 {
         object.insert("maxItems".to_owned(), json!(limits.max_items));
     }
@@ -491,8 +523,14 @@ fn code_list_values(list: CodeList) -> (Vec<String>, &'static str) {
     let sdg = sse_reference::sdg();
     match list {
         CodeList::Unspecified => (Vec::new(), ""),
-        CodeList::Country => (owned(sse_reference::country_codes()), "An ISO 3166-1 alpha-2 country code."),
-        CodeList::Subdivision => (owned(sse_reference::subdivision_codes()), "An ISO 3166-2 subdivision code."),
+        CodeList::Country => (
+            owned(sse_reference::country_codes()),
+            "An ISO 3166-1 alpha-2 country code.",
+        ),
+        CodeList::Subdivision => (
+            owned(sse_reference::subdivision_codes()),
+            "An ISO 3166-2 subdivision code.",
+        ),
         CodeList::SdgTarget => (
             sdg.targets.iter().map(|target| target.code.clone()).collect(),
             "An SDG target code.",
@@ -502,7 +540,10 @@ fn code_list_values(list: CodeList) -> (Vec<String>, &'static str) {
             "An SDG indicator code.",
         ),
         CodeList::SdgLanguage => (
-            sse_reference::Language::ALL.iter().map(|language| language.code().to_owned()).collect(),
+            sse_reference::Language::ALL
+                .iter()
+                .map(|language| language.code().to_owned())
+                .collect(),
             "A language of the SDG lists.",
         ),
         CodeList::SdgGoalOrTarget => (
@@ -625,7 +666,8 @@ impl Schemas {
             }
             let mut schema = self.field(&field);
             let field_behaviors = behaviors(&field);
-            if field_behaviors.contains(&FieldBehavior::OutputOnly) || field_behaviors.contains(&FieldBehavior::Identifier)
+            if field_behaviors.contains(&FieldBehavior::OutputOnly)
+                || field_behaviors.contains(&FieldBehavior::Identifier)
             {
                 schema = json!({"allOf": [schema], "readOnly": true});
             }

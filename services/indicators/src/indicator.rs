@@ -147,3 +147,25 @@ pub fn is_set(indicator: &Indicator, field: &str) -> bool {
     copy_field(&mut empty, indicator, field);
     empty != Indicator::default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn violations_of(indicator: &Indicator) -> Vec<sse_platform::error::FieldViolation> {
+        let mut violations = Violations::default();
+        check(&mut violations, "indicator", indicator);
+        violations.into_violations()
+    }
+
+    #[test]
+    fn the_validation_says_what_the_contract_says() {
+        let valid = Indicator {
+            display_name: "Jobs".to_owned(),
+            unit: "{jobs}".to_owned(),
+            ..Default::default()
+        };
+        let found = sse_testkit::contract::disagreements("sse.indicators.v1.Indicator", "indicator", &valid, violations_of);
+        assert!(found.is_empty(), "{found:#?}");
+    }
+}

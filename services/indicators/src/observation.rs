@@ -78,6 +78,10 @@ pub fn check(violations: &mut Violations, path: &str, observation: &Observation)
     }
     let period = match Period::parse(&observation.time_period) {
         Ok(period) => Some(period),
+        Err(_) if observation.time_period.is_empty() => {
+            violations.add(field("time_period"), "is required: when the figure is for, e.g. 2020");
+            None
+        }
         Err(message) => {
             violations.add(field("time_period"), message);
             None
@@ -157,4 +161,32 @@ pub fn is_set(observation: &Observation, field: &str) -> bool {
     let mut empty = Observation::default();
     copy_field(&mut empty, observation, field);
     empty != Observation::default()
+}
+
+#[cfg(test)]
+mod tests {
+    use sse_proto::{indicators::Observation, types::SourceCitation};
+
+    use super::*;
+
+    fn violations_of(observation: &Observation) -> Vec<sse_platform::error::FieldViolation> {
+        let mut violations = Violations::default();
+        check(&mut violations, "observation", observation);
+        violations.into_violations()
+    }
+
+    #[test]
+    fn the_validation_says_what_the_contract_says() {
+        let valid = Observation {
+            time_period: "2020".to_owned(),
+            status: 2,
+            source: Some(SourceCitation {
+                title: "a report".to_owned(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let found = sse_testkit::contract::disagreements("sse.indicators.v1.Observation", "observation", &valid, violations_of);
+        assert!(found.is_empty(), "{found:#?}");
+    }
 }

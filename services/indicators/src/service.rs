@@ -22,10 +22,9 @@ use sse_proto::indicators::{
     AggregateObservationsRequest, AggregateObservationsResponse, BatchCreateObservationsRequest,
     BatchCreateObservationsResponse, CreateIndicatorRequest, CreateIndicatorResponse, CreateObservationRequest,
     CreateObservationResponse, DeleteIndicatorRequest, DeleteIndicatorResponse, DeleteObservationRequest,
-    DeleteObservationResponse, ExportFormat, ExportObservationsRequest,
-    GetDataStructureRequest, GetIndicatorRequest, GetIndicatorResponse,
-    GetObservationRequest, GetObservationResponse, GetProgressRequest, GetProgressResponse, Indicator,
-    IndicatorProgress, ListIndicatorsRequest, ListIndicatorsResponse, ListObservationsRequest,
+    DeleteObservationResponse, ExportFormat, ExportObservationsRequest, GetDataStructureRequest, GetIndicatorRequest,
+    GetIndicatorResponse, GetObservationRequest, GetObservationResponse, GetProgressRequest, GetProgressResponse,
+    Indicator, IndicatorProgress, ListIndicatorsRequest, ListIndicatorsResponse, ListObservationsRequest,
     ListObservationsResponse, ListSdgGoalsRequest, ListSdgGoalsResponse, ListSdgIndicatorsRequest,
     ListSdgIndicatorsResponse, ListSdgTargetsRequest, ListSdgTargetsResponse, Observation, UndeleteIndicatorRequest,
     UndeleteIndicatorResponse, UpdateIndicatorRequest, UpdateIndicatorResponse, UpdateObservationRequest,
@@ -391,9 +390,7 @@ impl IndicatorService for IndicatorsService {
         };
         let code = indicator::parse_name(&patch.name, "indicator.name")?;
         let mask = request.update_mask.map(|mask| mask.paths).unwrap_or_default();
-        let paths = update_mask::paths(&mask, indicator::contract(), |field| {
-            indicator::is_set(&patch, field)
-        })?;
+        let paths = update_mask::paths(&mask, indicator::contract(), |field| indicator::is_set(&patch, field))?;
         let updated = self
             .store
             .modify_indicator(code, &patch.etag, Lifecycle::Live, |current, _now| {

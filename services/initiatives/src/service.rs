@@ -178,9 +178,11 @@ impl InitiativeService for InitiativesService {
         };
         let id = resource::parse_name(&patch.name, "initiative.name")?;
         let mask = request.update_mask.map(|mask| mask.paths).unwrap_or_default();
-        let paths = update_mask::paths(&mask, contract::expect_message("sse.initiatives.v1.Initiative"), |field| {
-            is_set(&patch, field)
-        })?;
+        let paths = update_mask::paths(
+            &mask,
+            contract::expect_message("sse.initiatives.v1.Initiative"),
+            |field| is_set(&patch, field),
+        )?;
         let etag = patch.etag.clone();
         let updated = self
             .store

@@ -23,8 +23,8 @@ use crate::{
     matrix, resource,
     store::{NewLegalText, SearchQuery, Store},
     validation::{
-        MAX_REPEATED, contract, check_jurisdiction, check_legal_text, check_legal_text_id, check_request_id,
-        check_topics,
+        MAX_REPEATED, check_jurisdiction, check_legal_text, check_legal_text_id, check_request_id, check_topics,
+        contract,
     },
 };
 

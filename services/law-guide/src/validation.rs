@@ -284,3 +284,28 @@ pub fn check_legal_text_id(violations: &mut Violations, field: &str, id: &str) {
 pub fn check_request_id(violations: &mut Violations, field: &str, request_id: &str) {
     violations.max_chars(field, request_id, 128);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn violations_of(text: &LegalText) -> Vec<sse_platform::error::FieldViolation> {
+        let mut violations = Violations::default();
+        check_legal_text(&mut violations, "legal_text", text, None);
+        violations.into_violations()
+    }
+
+    #[test]
+    fn the_validation_says_what_the_contract_says() {
+        let valid = LegalText {
+            jurisdiction: "FR".to_owned(),
+            level: Level::National as i32,
+            kind: 4,
+            title: "Loi".to_owned(),
+            language: "fr".to_owned(),
+            ..Default::default()
+        };
+        let found = sse_testkit::contract::disagreements("sse.lawguide.v1.LegalText", "legal_text", &valid, violations_of);
+        assert!(found.is_empty(), "{found:#?}");
+    }
+}

@@ -19,12 +19,12 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode, header, uri::PathAndQuery};
 use prost::Message;
 use prost_reflect::DynamicMessage;
-use sse_proto::google::api::HttpBody;
 use sse_platform::{
     calls::{self, CallContext},
     error::http_status,
     metrics::HttpRoute,
 };
+use sse_proto::google::api::HttpBody;
 use tokio_stream::StreamExt;
 use tonic::{Code, Status};
 
@@ -223,7 +223,9 @@ async fn http_body_stream(mut messages: tonic::Streaming<Bytes>) -> Response {
     let first = match messages.next().await {
         Some(Ok(bytes)) => match HttpBody::decode(bytes) {
             Ok(first) => first,
-            Err(error) => return status_response(&Status::new(Code::Internal, format!("unreadable response: {error}"))),
+            Err(error) => {
+                return status_response(&Status::new(Code::Internal, format!("unreadable response: {error}")));
+            }
         },
         Some(Err(status)) => return status_response(&status),
         None => HttpBody::default(),
