@@ -34,7 +34,9 @@ pub fn disagreements<T: Serialize + DeserializeOwned>(
         check(message)
             .into_iter()
             .map(|violation| violation.field)
-            .filter(|name| name == field || name.starts_with(&format!("{field}.")) || name.starts_with(&format!("{field}[")))
+            .filter(|name| {
+                name == field || name.starts_with(&format!("{field}.")) || name.starts_with(&format!("{field}["))
+            })
             .collect()
     };
     let empty = T::deserialize(Value::Object(Default::default())).expect("an empty message");

@@ -165,7 +165,8 @@ mod tests {
             unit: "{jobs}".to_owned(),
             ..Default::default()
         };
-        let found = sse_testkit::contract::disagreements("sse.indicators.v1.Indicator", "indicator", &valid, violations_of);
+        let found =
+            sse_testkit::contract::disagreements("sse.indicators.v1.Indicator", "indicator", &valid, violations_of);
         assert!(found.is_empty(), "{found:#?}");
     }
 }

@@ -186,7 +186,8 @@ mod tests {
             }),
             ..Default::default()
         };
-        let found = sse_testkit::contract::disagreements("sse.indicators.v1.Observation", "observation", &valid, violations_of);
+        let found =
+            sse_testkit::contract::disagreements("sse.indicators.v1.Observation", "observation", &valid, violations_of);
         assert!(found.is_empty(), "{found:#?}");
     }
 }

@@ -139,7 +139,8 @@ mod tests {
             display_name: "Coop".to_owned(),
             ..Default::default()
         };
-        let found = sse_testkit::contract::disagreements("sse.initiatives.v1.Initiative", "initiative", &valid, violations_of);
+        let found =
+            sse_testkit::contract::disagreements("sse.initiatives.v1.Initiative", "initiative", &valid, violations_of);
         assert!(found.is_empty(), "{found:#?}");
     }
 }

@@ -305,7 +305,8 @@ mod tests {
             language: "fr".to_owned(),
             ..Default::default()
         };
-        let found = sse_testkit::contract::disagreements("sse.lawguide.v1.LegalText", "legal_text", &valid, violations_of);
+        let found =
+            sse_testkit::contract::disagreements("sse.lawguide.v1.LegalText", "legal_text", &valid, violations_of);
         assert!(found.is_empty(), "{found:#?}");
     }
 }
