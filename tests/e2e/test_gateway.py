@@ -129,7 +129,10 @@ class Gateway:
 
 
 def parsed_body(response: requests.Response):
-    """The JSON of a response, or the list of objects of a newline-delimited JSON stream."""
+    """The JSON of a response, the list of objects of a newline-delimited JSON stream, or the
+    bytes of a document of another media type (an SDMX export)."""
+    if "json" not in response.headers.get("content-type", "json"):
+        return response.content
     try:
         return response.json()
     except ValueError:
@@ -388,8 +391,9 @@ def resolve(document, schema: dict) -> dict:
         elif "allOf" in schema and len(schema["allOf"]) == 1:
             schema = schema["allOf"][0]
         elif "anyOf" in schema:
-            kept = [branch for branch in schema["anyOf"]
-                    if branch.get("type") not in ("null", "integer") and branch.get("const") != ""]
+            kept = [branch for branch in schema["anyOf"] if branch.get("type") != "null" and branch.get("const") != ""]
+            if len(kept) == 2 and {branch.get("type") for branch in kept} == {"string", "integer"}:
+                kept = [branch for branch in kept if branch["type"] == "string"]
             assert len(kept) == 1, schema
             schema = kept[0]
         else:
@@ -556,9 +560,18 @@ def test_the_document_describes_every_parameter_body_and_response(stubs, openapi
             check_field_schema(openapi, parameter["schema"], request.fields_by_camelcase_name[name], seen, where)
         assert {p["in"] for p in parameters} <= {"path", "query"}, where
 
-        if binding.body:
+        if binding.body == "*":
+            # The whole request, but for the fields the path sets (as grpc-gateway's generator
+            # writes it).
+            schema = resolve(openapi, operation["requestBody"]["content"]["application/json"]["schema"])
+            bound = {variable.split(".")[0] for variable, _ in binding.variables}
+            fields = [f for f in request.fields if f.name not in bound]
+            assert set(schema["properties"]) == {f.json_name for f in fields}, where
+            for f in fields:
+                check_field_schema(openapi, schema["properties"][f.json_name], f, seen, where)
+        elif binding.body:
             schema = operation["requestBody"]["content"]["application/json"]["schema"]
-            message = request if binding.body == "*" else request.fields_by_name[binding.body].message_type
+            message = request.fields_by_name[binding.body].message_type
             check_message_schema(openapi, schema, message, seen)
         else:
             assert "requestBody" not in operation, where
