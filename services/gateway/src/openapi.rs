@@ -666,11 +666,6 @@ impl Schemas {
             }
             let mut schema = self.field(&field);
             let field_behaviors = behaviors(&field);
-            if field_behaviors.contains(&FieldBehavior::OutputOnly)
-                || field_behaviors.contains(&FieldBehavior::Identifier)
-            {
-                schema = json!({"allOf": [schema], "readOnly": true});
-            }
             if field_behaviors.contains(&FieldBehavior::Required) {
                 // A patch may leave a required field out, but not give it empty: without an
                 // update mask, the fields given are those written.
@@ -680,6 +675,15 @@ impl Schemas {
             } else {
                 // The proto3 JSON mapping reads `null` as the field's default: unset.
                 schema = json!({"anyOf": [schema, {"type": "null"}]});
+            }
+            if field_behaviors.contains(&FieldBehavior::OutputOnly)
+                || field_behaviors.contains(&FieldBehavior::Identifier)
+            {
+                // On the property itself, where generators look for it.
+                match schema.get("anyOf") {
+                    Some(_) => schema["readOnly"] = json!(true),
+                    None => schema = json!({"allOf": [schema], "readOnly": true}),
+                }
             }
             properties.insert(field.json_name().to_owned(), schema);
         }
