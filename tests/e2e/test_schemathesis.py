@@ -38,12 +38,6 @@ HERE = Path(__file__).resolve().parent
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "10"))
 RUN_TIMEOUT_S = 600
 CONFIG = HERE / "schemathesis.toml"
-[phases.stateful.inference]
-algorithms = ["location-headers"]
-
-[checks.negative_data_rejection]
-expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "414", "415", "422", "428", "429", "431", "5xx"]
-"""
 
 
 def schemathesis_command() -> list[str]:
