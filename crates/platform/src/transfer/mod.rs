@@ -243,8 +243,31 @@ pub fn names_filter(names: &[String]) -> String {
         .join(" OR ")
 }
 
-/// How many names one existence check asks about.
+/// The most names one existence check asks about.
 pub const NAMES_PER_CHECK: usize = 100;
+
+/// `names` in groups for existence checks: at most [`NAMES_PER_CHECK`] a group, and few enough
+/// for their [`names_filter`] to fit a filter's length limit.
+pub fn name_groups(names: &[String]) -> Vec<Vec<String>> {
+    let budget = crate::filter::MAX_FILTER_CHARS;
+    let mut groups: Vec<Vec<String>> = Vec::new();
+    let mut length = 0;
+    for name in names {
+        let cost = name.chars().count() + " OR name = \"\"".len() + name.matches(['"', '\\']).count();
+        let full = groups
+            .last()
+            .is_none_or(|group| group.len() >= NAMES_PER_CHECK || length + cost > budget);
+        if full {
+            groups.push(Vec::new());
+            length = 0;
+        }
+        length += cost;
+        if let Some(group) = groups.last_mut() {
+            group.push(name.clone());
+        }
+    }
+    groups
+}
 
 /// The items a BadRequest names, by `item_of` (which reads a field violation's path into the
 /// item's position and the field within it); any other answer, or a violation no item owns,
@@ -561,8 +584,8 @@ pub async fn import(
         // Rows whose resource exists are left alone.
         let names: Vec<String> = rows.iter().map(|row| row.name.clone()).collect();
         let mut existing = HashSet::new();
-        for chunk in names.chunks(NAMES_PER_CHECK) {
-            let found = retrying(|| kind.existing(api, chunk.to_vec()))
+        for group in name_groups(&names) {
+            let found = retrying(|| kind.existing(api, group.clone()))
                 .await
                 .map_err(|status| call_failed(kind, "look up", &status))?;
             existing.extend(found);
@@ -656,9 +679,9 @@ async fn write_batch(
                 // Created meanwhile by someone else: those rows are there now.
                 let names: Vec<String> = rows.iter().map(|row| row.name.clone()).collect();
                 let mut existing = HashSet::new();
-                for chunk in names.chunks(NAMES_PER_CHECK) {
+                for group in name_groups(&names) {
                     existing.extend(
-                        retrying(|| kind.existing(api, chunk.to_vec()))
+                        retrying(|| kind.existing(api, group.clone()))
                             .await
                             .map_err(|status| call_failed(kind, "look up", &status))?,
                     );
@@ -797,6 +820,19 @@ mod tests {
         named.set_field_by_name("name", prost_reflect::Value::String("initiatives/x".into()));
         assert_eq!(content_id("Coop Café 2000!", &named), id);
         assert!(content_id("123", &first).starts_with("r-"));
+    }
+
+    #[test]
+    fn name_groups_fit_the_filter_limit() {
+        let names: Vec<String> = (0..1000)
+            .map(|index| format!("indicators/green-jobs/observations/generated-{index:07}-0000000000"))
+            .collect();
+        let groups = name_groups(&names);
+        assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), 1000);
+        for group in &groups {
+            assert!(names_filter(group).chars().count() <= crate::filter::MAX_FILTER_CHARS);
+        }
+        assert!(groups.len() < 30, "{}", groups.len());
     }
 
     #[test]

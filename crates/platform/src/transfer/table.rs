@@ -243,8 +243,14 @@ fn json_text(holder: &DynamicMessage, field: &FieldDescriptor) -> String {
     if alone.serialize_with_options(&mut serializer, &options).is_err() {
         return String::new();
     }
-    let whole: serde_json::Value = serde_json::from_slice(&serializer.into_inner()).unwrap_or_default();
-    whole.get(field.name()).map(ToString::to_string).unwrap_or_default()
+    // `{"field":[…]}`: the value is what follows the key, in the fields' own order.
+    let whole = String::from_utf8(serializer.into_inner()).unwrap_or_default();
+    let key = format!("{{\"{}\":", field.name());
+    whole
+        .strip_prefix(&key)
+        .and_then(|rest| rest.strip_suffix('}'))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Items joined by `;`, each with its `\` and `;` escaped.
