@@ -188,6 +188,8 @@ impl IndicatorsService {
             .collect();
         self.initiatives.require_live(context, &to_check).await?;
         if validate_only {
+            let codes = items.iter().map(|item| item.indicator_code.as_str()).collect();
+            self.store.require_live_indicators(&codes).await?;
             return Ok(Vec::new());
         }
         self.store.create_observations(items, batch_request_id).await

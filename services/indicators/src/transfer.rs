@@ -263,16 +263,18 @@ impl transfer::SdmxCsv for SdmxCsvObservations {
                 .await
                 .map_err(|status| anyhow::anyhow!("cannot export observations: {:?}: {}", status.code(), status.message()))?
                 .into_inner();
-            let mut written = 0;
+            // Free text is kept on one line in SDMX-CSV: the lines after the header are the
+            // observations.
+            let mut lines: u64 = 0;
             while let Some(chunk) = stream
                 .message()
                 .await
                 .map_err(|status| anyhow::anyhow!("the export failed: {:?}: {}", status.code(), status.message()))?
             {
                 output.write_all(&chunk.data)?;
-                written += chunk.data.len() as u64;
+                lines += chunk.data.iter().filter(|byte| **byte == b'\n').count() as u64;
             }
-            Ok(written)
+            Ok(lines.saturating_sub(1))
         })
     }
 

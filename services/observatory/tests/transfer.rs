@@ -279,6 +279,17 @@ async fn a_dry_run_names_every_invalid_row_and_writes_nothing(backend: Backend) 
     let (report, lines) = import(&observatory, "initiatives", b"name,nom\n,x\n", Format::Csv, true, OnError::Stop).await;
     assert_eq!(report.invalid, 1);
     assert!(lines[0].starts_with("row 1: nom: is not a column; the columns are name, display_name"), "{lines:?}");
+    // What a row names must exist: every such row is reported, not only the first.
+    let observations = "name,initiative,time_period,value,status,source.title
+indicators/nope/observations/,,2020,1,REPORTED,A register
+indicators/nope/observations/,initiatives/nowhere,2021,2,REPORTED,A register
+indicators/other/observations/x1,,2022,3,TARGET,A plan
+";
+    let (report, lines) = import(&observatory, "observations", observations.as_bytes(), Format::Csv, true, OnError::Stop).await;
+    assert_eq!(report.invalid, 3, "{lines:?}");
+    assert!(lines.contains(&"row 2: name: indicators/nope does not exist".to_owned()), "{lines:?}");
+    assert!(lines.iter().any(|line| line.starts_with("row 3: initiative: initiatives/nowhere does not exist")), "{lines:?}");
+    assert!(lines.contains(&"row 4: name: indicators/other does not exist".to_owned()), "{lines:?}");
     // Nor does a check leave a trace in the audit trail.
     let events = audit_event::Entity::find()
         .count(&database.connection)
@@ -415,7 +426,7 @@ async fn a_partner_imports_into_a_running_observatory_with_an_api_key(backend: B
     let (again, _) = import(&partner, "initiatives", PARTNER_CSV.as_bytes(), Format::Csv, false, OnError::Stop).await;
     assert_eq!((again.created, again.unchanged), (0, 2));
     let exported = String::from_utf8(export(&partner, "initiatives", Format::Csv).await).expect("utf-8");
-    assert!(exported.contains("initiatives/coop-rative-des-tisserands-"), "{exported}");
+    assert!(exported.contains("initiatives/cooperative-des-tisserands-"), "{exported}");
     // The writes are the partner's in the audit trail, the checks are not there at all.
     let admin = Observatory::remote(&url, Some(ADMIN_KEY), &settings).expect("remote");
     let events = AccessServiceClient::new(admin.api.channel())

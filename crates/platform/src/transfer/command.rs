@@ -103,11 +103,7 @@ pub async fn run(command: TransferCommand, settings: &Settings, modules: &[&dyn 
             let progress = Progress::new(format!("export {}", kind.kind()), output.is_some());
             match super::export(kind.as_ref(), &observatory.api, format, &mut writer, &progress).await {
                 Ok(written) => {
-                    if format != Format::SdmxCsv {
-                        progress.finish_export(written);
-                    } else {
-                        progress.finish_export(0);
-                    }
+                    progress.finish_export(written);
                     Ok(())
                 }
                 Err(error) => Err(error),

@@ -164,7 +164,7 @@ pub trait TransferKind: Send + Sync {
 
 /// A kind's SDMX-CSV: written by the service, read row by row here.
 pub trait SdmxCsv: Send + Sync {
-    /// Writes every resource as one SDMX-CSV document to `output`; returns the bytes written.
+    /// Writes every resource as one SDMX-CSV document to `output`; returns how many.
     fn export<'a>(&'a self, api: &'a Api, output: &'a mut (dyn Write + Send)) -> BoxFuture<'a, anyhow::Result<u64>>;
 
     /// The resource of one row, given the file's header row.
@@ -216,7 +216,9 @@ pub fn content_id(label: &str, resource: &DynamicMessage) -> String {
     let digest = hex::encode(Sha256::digest(prost::Message::encode_to_vec(&unnamed)));
     let mut slug = String::new();
     for character in label.chars().flat_map(char::to_lowercase) {
-        if character.is_ascii_alphanumeric() {
+        if let Some(plain) = unaccented(character) {
+            slug.push_str(plain);
+        } else if character.is_ascii_alphanumeric() {
             slug.push(character);
         } else if !slug.is_empty() && !slug.ends_with('-') {
             slug.push('-');
@@ -232,6 +234,24 @@ pub fn content_id(label: &str, resource: &DynamicMessage) -> String {
     } else {
         format!("{slug}-{}", &digest[..12])
     }
+}
+
+/// The plain letters of an accented Latin one, so that `Coopérative` gives `cooperative`.
+fn unaccented(character: char) -> Option<&'static str> {
+    Some(match character {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => "a",
+        'ç' => "c",
+        'è' | 'é' | 'ê' | 'ë' => "e",
+        'ì' | 'í' | 'î' | 'ï' => "i",
+        'ñ' => "n",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => "o",
+        'ù' | 'ú' | 'û' | 'ü' => "u",
+        'ý' | 'ÿ' => "y",
+        'æ' => "ae",
+        'œ' => "oe",
+        'ß' => "ss",
+        _ => return None,
+    })
 }
 
 /// A filter matching any of `names` (AIP-160 `name = "…" OR …`).
@@ -270,9 +290,20 @@ pub fn name_groups(names: &[String]) -> Vec<Vec<String>> {
 }
 
 /// The items a BadRequest names, by `item_of` (which reads a field violation's path into the
-/// item's position and the field within it); any other answer, or a violation no item owns,
-/// fails the call.
+/// item's position and the field within it), or the item a FAILED_PRECONDITION names in its
+/// message (`requests[2].observation.initiative: initiatives/x does not exist`); any other
+/// answer, or a violation no item owns, fails the call.
 pub fn rejection(status: Status, item_of: impl Fn(&str) -> Option<(usize, String)>) -> Rejection {
+    if status.code() == Code::FailedPrecondition {
+        let named = status
+            .message()
+            .split_once(": ")
+            .and_then(|(path, reason)| item_of(path).map(|(index, field)| (index, FieldError::new(field, reason))));
+        return match named {
+            Some(item) => Rejection::Items(vec![item]),
+            None => Rejection::Failed(status),
+        };
+    }
     if status.code() != Code::InvalidArgument {
         return Rejection::Failed(status);
     }
@@ -505,11 +536,31 @@ async fn create_retrying(
                 tokio::time::sleep(wait).await;
                 wait *= 2;
             }
-            answer => return answer,
+            answer => return answer.map_err(|rejection| missing_parent(rejection, resources)),
         }
     }
     kind.create(api, resources.to_vec(), request_id.to_owned(), validate_only)
         .await
+        .map_err(|rejection| missing_parent(rejection, resources))
+}
+
+/// A NOT_FOUND naming the parent of some of `resources` (an observation's indicator) refuses
+/// those rows, not the whole import.
+fn missing_parent(rejection: Rejection, resources: &[DynamicMessage]) -> Rejection {
+    let Rejection::Failed(status) = &rejection else {
+        return rejection;
+    };
+    let Some(missing) = crate::calls::missing_resource(status) else {
+        return rejection;
+    };
+    let prefix = format!("{missing}/");
+    let items: Vec<(usize, FieldError)> = resources
+        .iter()
+        .enumerate()
+        .filter(|(_, resource)| name_of(resource).starts_with(&prefix))
+        .map(|(index, _)| (index, FieldError::new("name", format!("{missing} does not exist"))))
+        .collect();
+    if items.is_empty() { rejection } else { Rejection::Items(items) }
 }
 
 /// One row on its way into a batch.
@@ -591,11 +642,13 @@ pub async fn import(
             existing.extend(found);
         }
         let (present, mut fresh): (Vec<Row>, Vec<Row>) = rows.into_iter().partition(|row| existing.contains(&row.name));
-        // The service checks the rest as it would create them.
-        if !fresh.is_empty() {
+        // The service checks the rest as it would create them. A check that stops at the first
+        // missing resource it needs is made again without the rows it refused, until the rest
+        // passes.
+        while !fresh.is_empty() {
             let resources: Vec<DynamicMessage> = fresh.iter().map(|row| row.resource.clone()).collect();
             match create_retrying(kind, api, &resources, "", true).await {
-                Ok(()) => {}
+                Ok(()) => break,
                 Err(Rejection::Items(items)) => {
                     let refused: HashSet<usize> = items.iter().map(|(index, _)| *index).collect();
                     for (index, error) in items {
@@ -603,12 +656,16 @@ pub async fn import(
                             invalid.push((row.number, error));
                         }
                     }
+                    let before = fresh.len();
                     fresh = fresh
                         .into_iter()
                         .enumerate()
                         .filter(|(index, _)| !refused.contains(index))
                         .map(|(_, row)| row)
                         .collect();
+                    if fresh.len() == before {
+                        anyhow::bail!("the check of {} refused rows it was not sent", kind.kind());
+                    }
                 }
                 Err(Rejection::Failed(status)) => return Err(call_failed(kind, "check", &status)),
             }
@@ -814,8 +871,8 @@ mod tests {
         let mut first = DynamicMessage::new(descriptor);
         first.set_field_by_name("display_name", prost_reflect::Value::String("Coop Café 2000!".into()));
         let id = content_id("Coop Café 2000!", &first);
-        assert!(id.starts_with("coop-caf-2000-"), "{id}");
-        assert_eq!(id.len(), "coop-caf-2000-".len() + 12);
+        assert!(id.starts_with("coop-cafe-2000-"), "{id}");
+        assert_eq!(id.len(), "coop-cafe-2000-".len() + 12);
         let mut named = first.clone();
         named.set_field_by_name("name", prost_reflect::Value::String("initiatives/x".into()));
         assert_eq!(content_id("Coop Café 2000!", &named), id);
