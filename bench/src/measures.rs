@@ -859,7 +859,7 @@ impl Bench {
             let started = Instant::now();
             match client
                 .batch_create_initiatives(self.with_deadline(BatchCreateInitiativesRequest {
-validate_only: false,
+                    validate_only: false,
                     requests,
                     request_id: String::new(),
                 }))
@@ -979,7 +979,7 @@ validate_only: false,
             let started = Instant::now();
             match client
                 .batch_create_observations(self.with_deadline(BatchCreateObservationsRequest {
-validate_only: false,
+                    validate_only: false,
                     parent: parent.clone(),
                     requests,
                     request_id: String::new(),

@@ -375,7 +375,10 @@ pub(crate) fn same_database(settings: &Settings) -> bool {
 }
 
 /// The access store, migrated: the process's own database `db`, or the one configured.
-pub(crate) async fn open_access_store(settings: &Settings, db: &DatabaseConnection) -> anyhow::Result<DatabaseConnection> {
+pub(crate) async fn open_access_store(
+    settings: &Settings,
+    db: &DatabaseConnection,
+) -> anyhow::Result<DatabaseConnection> {
     // Audit events are written beside each write, so every database holds the audit table.
     database::migrate::<access::schema::Migrator>(db).await?;
     if same_database(settings) {

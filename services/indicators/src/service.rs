@@ -76,9 +76,9 @@ impl IndicatorsService {
         let batch_request_id = batch.map(|(_, request_id)| request_id).unwrap_or_default();
         if !validate_only
             && let Some(recorded) = self
-            .store
-            .recorded(store::BATCH_CREATE_OBSERVATIONS, batch_request_id)
-            .await?
+                .store
+                .recorded(store::BATCH_CREATE_OBSERVATIONS, batch_request_id)
+                .await?
         {
             return Ok(recorded);
         }

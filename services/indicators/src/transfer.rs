@@ -184,7 +184,11 @@ impl TransferKind for Observations {
                 }))
                 .await?
                 .into_inner();
-            Ok(page.observations.into_iter().map(|observation| observation.name).collect())
+            Ok(page
+                .observations
+                .into_iter()
+                .map(|observation| observation.name)
+                .collect())
         })
     }
 
@@ -234,9 +238,15 @@ impl TransferKind for Observations {
         };
         // The indicator is part of what the observation is.
         let mut keyed = resource.clone();
-        keyed.set_field_by_name("note", prost_reflect::Value::String(format!("{parent}\n{}", text(resource, "note"))));
+        keyed.set_field_by_name(
+            "note",
+            prost_reflect::Value::String(format!("{parent}\n{}", text(resource, "note"))),
+        );
         let label = format!("{} {}", text(resource, "ref_area"), text(resource, "time_period"));
-        Ok(format!("{parent}/observations/{}", transfer::content_id(&label, &keyed)))
+        Ok(format!(
+            "{parent}/observations/{}",
+            transfer::content_id(&label, &keyed)
+        ))
     }
 
     fn sdmx_csv(&self) -> Option<&dyn transfer::SdmxCsv> {
@@ -261,7 +271,9 @@ impl transfer::SdmxCsv for SdmxCsvObservations {
                     format: ExportFormat::SdmxCsv as i32,
                 }))
                 .await
-                .map_err(|status| anyhow::anyhow!("cannot export observations: {:?}: {}", status.code(), status.message()))?
+                .map_err(|status| {
+                    anyhow::anyhow!("cannot export observations: {:?}: {}", status.code(), status.message())
+                })?
                 .into_inner();
             // Free text is kept on one line in SDMX-CSV: the lines after the header are the
             // observations.
@@ -285,11 +297,10 @@ impl transfer::SdmxCsv for SdmxCsvObservations {
                 .map_err(|status| vec![FieldError::new("-", status.message().to_owned())])?;
             let name = format!("indicators/{indicator}/observations/");
             keyed.set_field_by_name("name", prost_reflect::Value::String(name.clone()));
-            let derived = Observations
-                .derived_name(&keyed)
-                .map_err(|error| vec![error])?;
+            let derived = Observations.derived_name(&keyed).map_err(|error| vec![error])?;
             observation.name = derived;
-            transfer::to_dynamic(&observation, OBSERVATION).map_err(|status| vec![FieldError::new("-", status.message().to_owned())])
+            transfer::to_dynamic(&observation, OBSERVATION)
+                .map_err(|status| vec![FieldError::new("-", status.message().to_owned())])
         })
     }
 }

@@ -6,6 +6,8 @@
 
 use std::time::Duration;
 
+use sea_orm::{EntityTrait, PaginatorTrait};
+use sse_platform::access::schema::audit_event;
 use sse_platform::{
     access::{
         Policy, Scope,
@@ -27,11 +29,13 @@ use sse_proto::{
     types::{ExternalIdentifier, LatLng, PartialDate, SourceCitation},
 };
 use sse_testkit::{ADMIN_KEY, Backend, TestDatabase, on_both_databases};
-use sea_orm::{EntityTrait, PaginatorTrait};
-use sse_platform::access::schema::audit_event;
 use tokio::net::TcpListener;
 
-const MODULES: [&dyn ServiceModule; 3] = [&sse_initiatives::Module, &sse_indicators::Module, &sse_law_guide::Module];
+const MODULES: [&dyn ServiceModule; 3] = [
+    &sse_initiatives::Module,
+    &sse_indicators::Module,
+    &sse_law_guide::Module,
+];
 
 /// In the order an import must follow: what observations and texts name exists first.
 const KINDS: [&str; 4] = ["initiatives", "indicators", "legal-texts", "observations"];
@@ -53,9 +57,15 @@ fn kind(name: &str) -> Box<dyn TransferKind> {
 
 async fn export(observatory: &Observatory, name: &str, format: Format) -> Vec<u8> {
     let mut written = Vec::new();
-    transfer::export(kind(name).as_ref(), &observatory.api, format, &mut written, &Progress::captured("export").0)
-        .await
-        .expect("export");
+    transfer::export(
+        kind(name).as_ref(),
+        &observatory.api,
+        format,
+        &mut written,
+        &Progress::captured("export").0,
+    )
+    .await
+    .expect("export");
     written
 }
 
@@ -84,7 +94,9 @@ async fn import(
 /// A database with the seed, generated data, and an initiative whose every field is awkward.
 async fn populated(backend: Backend) -> (TestDatabase, Observatory) {
     let database = TestDatabase::new(backend).await.expect("database");
-    let observatory = Observatory::local(&settings_for(&database), &MODULES).await.expect("local");
+    let observatory = Observatory::local(&settings_for(&database), &MODULES)
+        .await
+        .expect("local");
     let spec = GenerateSpec {
         initiatives: 40,
         observations: 300,
@@ -176,7 +188,10 @@ async fn round_trip_gives_the_same_files(backend: Backend) {
             let exported = export(&source, name, format).await;
             let text = String::from_utf8(exported.clone()).expect("utf-8");
             assert!(!text.contains("initiatives/gone"), "a deleted initiative was exported");
-            assert!(!text.contains("create_time") && !text.contains("createTime"), "{name}: output-only fields");
+            assert!(
+                !text.contains("create_time") && !text.contains("createTime"),
+                "{name}: output-only fields"
+            );
             let rows = text.lines().count() as u64 - u64::from(format == Format::Csv);
             let (report, lines) = import(&target, name, &exported, format, false, OnError::Stop).await;
             assert_eq!(report.invalid, 0, "{name} {format:?}: {lines:?}");
@@ -201,7 +216,10 @@ async fn round_trip_gives_the_same_files(backend: Backend) {
     }
     // The awkward initiative came through whole.
     let csv = String::from_utf8(export(&source, "initiatives", Format::Csv).await).expect("utf-8");
-    assert!(csv.contains("\"Coopérative « L'Étoile », \"\"quotes\"\"; semicolons\""), "{csv}");
+    assert!(
+        csv.contains("\"Coopérative « L'Étoile », \"\"quotes\"\"; semicolons\""),
+        "{csv}"
+    );
     assert!(csv.contains("2019-04,2030-12-31"), "{csv}");
     assert!(csv.contains("COOPERATIVE,FR;SN,SN-DK,0,-17.4467,5;8,8.3"), "{csv}");
     source.close().await;
@@ -227,10 +245,24 @@ async fn observations_travel_as_sdmx_csv(backend: Backend) {
     assert_eq!((again.created, again.unchanged), (0, report.created));
     // A bad row names its column.
     let bad = "INDICATOR,TIME_PERIOD,OBS_VALUE,OBS_STATUS\njobs,2020,x,Q\n";
-    let (report, lines) = import(&target, "observations", bad.as_bytes(), Format::SdmxCsv, true, OnError::Stop).await;
+    let (report, lines) = import(
+        &target,
+        "observations",
+        bad.as_bytes(),
+        Format::SdmxCsv,
+        true,
+        OnError::Stop,
+    )
+    .await;
     assert_eq!(report.invalid, 1);
-    assert!(lines.iter().any(|line| line.starts_with("row 2: OBS_VALUE: ")), "{lines:?}");
-    assert!(lines.iter().any(|line| line.starts_with("row 2: OBS_STATUS: ")), "{lines:?}");
+    assert!(
+        lines.iter().any(|line| line.starts_with("row 2: OBS_VALUE: ")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|line| line.starts_with("row 2: OBS_STATUS: ")),
+        "{lines:?}"
+    );
     source.close().await;
     target.close().await;
 }
@@ -250,7 +282,15 @@ async fn a_dry_run_names_every_invalid_row_and_writes_nothing(backend: Backend) 
     let observatory = Observatory::local(&settings_for(&database), &MODULES)
         .await
         .expect("local");
-    let (report, lines) = import(&observatory, "initiatives", INVALID_CSV.as_bytes(), Format::Csv, true, OnError::Stop).await;
+    let (report, lines) = import(
+        &observatory,
+        "initiatives",
+        INVALID_CSV.as_bytes(),
+        Format::Csv,
+        true,
+        OnError::Stop,
+    )
+    .await;
     assert_eq!(
         (report.rows, report.created, report.invalid),
         (6, 2, 4),
@@ -266,30 +306,82 @@ async fn a_dry_run_names_every_invalid_row_and_writes_nothing(backend: Backend) 
         "row 7: sdg_goals: `abc` is not a whole number",
     ];
     for wanted in expected {
-        assert!(lines.iter().any(|line| line.starts_with(wanted)), "{wanted} not in {lines:?}");
+        assert!(
+            lines.iter().any(|line| line.starts_with(wanted)),
+            "{wanted} not in {lines:?}"
+        );
     }
-    assert!(lines.iter().any(|line| line.contains("dry run, nothing written") || line.contains("to create")));
-    assert!(export(&observatory, "initiatives", Format::Csv).await.iter().filter(|byte| **byte == b'\n').count() == 1);
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("dry run, nothing written") || line.contains("to create"))
+    );
+    assert!(
+        export(&observatory, "initiatives", Format::Csv)
+            .await
+            .iter()
+            .filter(|byte| **byte == b'\n')
+            .count()
+            == 1
+    );
     // A malformed JSON line and an unknown column are rows like any other.
     let jsonl = "{\"displayName\": \"Fine\"}\n{\"displayName\": \n{\"legalForm\": \"LEGAL_FORM_NOPE\"}\n";
-    let (report, lines) = import(&observatory, "initiatives", jsonl.as_bytes(), Format::Jsonl, true, OnError::Stop).await;
+    let (report, lines) = import(
+        &observatory,
+        "initiatives",
+        jsonl.as_bytes(),
+        Format::Jsonl,
+        true,
+        OnError::Stop,
+    )
+    .await;
     assert_eq!((report.rows, report.invalid), (3, 2), "{lines:?}");
     assert!(lines.iter().any(|line| line.starts_with("row 2: -: ")), "{lines:?}");
     assert!(lines.iter().any(|line| line.starts_with("row 3: -: ")), "{lines:?}");
-    let (report, lines) = import(&observatory, "initiatives", b"name,nom\n,x\n", Format::Csv, true, OnError::Stop).await;
+    let (report, lines) = import(
+        &observatory,
+        "initiatives",
+        b"name,nom\n,x\n",
+        Format::Csv,
+        true,
+        OnError::Stop,
+    )
+    .await;
     assert_eq!(report.invalid, 1);
-    assert!(lines[0].starts_with("row 1: nom: is not a column; the columns are name, display_name"), "{lines:?}");
+    assert!(
+        lines[0].starts_with("row 1: nom: is not a column; the columns are name, display_name"),
+        "{lines:?}"
+    );
     // What a row names must exist: every such row is reported, not only the first.
     let observations = "name,initiative,time_period,value,status,source.title
 indicators/nope/observations/,,2020,1,REPORTED,A register
 indicators/nope/observations/,initiatives/nowhere,2021,2,REPORTED,A register
 indicators/other/observations/x1,,2022,3,TARGET,A plan
 ";
-    let (report, lines) = import(&observatory, "observations", observations.as_bytes(), Format::Csv, true, OnError::Stop).await;
+    let (report, lines) = import(
+        &observatory,
+        "observations",
+        observations.as_bytes(),
+        Format::Csv,
+        true,
+        OnError::Stop,
+    )
+    .await;
     assert_eq!(report.invalid, 3, "{lines:?}");
-    assert!(lines.contains(&"row 2: name: indicators/nope does not exist".to_owned()), "{lines:?}");
-    assert!(lines.iter().any(|line| line.starts_with("row 3: initiative: initiatives/nowhere does not exist")), "{lines:?}");
-    assert!(lines.contains(&"row 4: name: indicators/other does not exist".to_owned()), "{lines:?}");
+    assert!(
+        lines.contains(&"row 2: name: indicators/nope does not exist".to_owned()),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.starts_with("row 3: initiative: initiatives/nowhere does not exist")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"row 4: name: indicators/other does not exist".to_owned()),
+        "{lines:?}"
+    );
     // Nor does a check leave a trace in the audit trail.
     let events = audit_event::Entity::find()
         .count(&database.connection)
@@ -315,15 +407,34 @@ async fn on_error_stop_writes_the_batches_before_and_skip_every_valid_row(backen
         .await
         .expect("local");
     let file = two_batches();
-    let (stopped, lines) = import(&observatory, "initiatives", file.as_bytes(), Format::Csv, false, OnError::Stop).await;
+    let (stopped, lines) = import(
+        &observatory,
+        "initiatives",
+        file.as_bytes(),
+        Format::Csv,
+        false,
+        OnError::Stop,
+    )
+    .await;
     assert_eq!(
         (stopped.created, stopped.invalid, stopped.stopped_at),
         (1000, 1, Some(1102)),
         "{lines:?}"
     );
-    assert!(lines.iter().any(|line| line.starts_with("row 1102: countries[0]: ")), "{lines:?}");
+    assert!(
+        lines.iter().any(|line| line.starts_with("row 1102: countries[0]: ")),
+        "{lines:?}"
+    );
     assert_eq!(count_initiatives(&observatory).await, 1000);
-    let (skipped, _) = import(&observatory, "initiatives", file.as_bytes(), Format::Csv, false, OnError::Skip).await;
+    let (skipped, _) = import(
+        &observatory,
+        "initiatives",
+        file.as_bytes(),
+        Format::Csv,
+        false,
+        OnError::Skip,
+    )
+    .await;
     assert_eq!(
         (skipped.created, skipped.unchanged, skipped.invalid, skipped.stopped_at),
         (199, 1000, 1, None)
@@ -418,15 +529,42 @@ async fn a_partner_imports_into_a_running_observatory_with_an_api_key(backend: B
         );
     }
     let partner = Observatory::remote(&url, Some(&secret), &settings).expect("remote");
-    let (dry, _) = import(&partner, "initiatives", PARTNER_CSV.as_bytes(), Format::Csv, true, OnError::Stop).await;
+    let (dry, _) = import(
+        &partner,
+        "initiatives",
+        PARTNER_CSV.as_bytes(),
+        Format::Csv,
+        true,
+        OnError::Stop,
+    )
+    .await;
     assert_eq!((dry.created, dry.invalid), (2, 0));
     assert_eq!(count_initiatives(&partner).await, 0);
-    let (report, lines) = import(&partner, "initiatives", PARTNER_CSV.as_bytes(), Format::Csv, false, OnError::Stop).await;
+    let (report, lines) = import(
+        &partner,
+        "initiatives",
+        PARTNER_CSV.as_bytes(),
+        Format::Csv,
+        false,
+        OnError::Stop,
+    )
+    .await;
     assert_eq!((report.rows, report.created, report.invalid), (2, 2, 0), "{lines:?}");
-    let (again, _) = import(&partner, "initiatives", PARTNER_CSV.as_bytes(), Format::Csv, false, OnError::Stop).await;
+    let (again, _) = import(
+        &partner,
+        "initiatives",
+        PARTNER_CSV.as_bytes(),
+        Format::Csv,
+        false,
+        OnError::Stop,
+    )
+    .await;
     assert_eq!((again.created, again.unchanged), (0, 2));
     let exported = String::from_utf8(export(&partner, "initiatives", Format::Csv).await).expect("utf-8");
-    assert!(exported.contains("initiatives/cooperative-des-tisserands-"), "{exported}");
+    assert!(
+        exported.contains("initiatives/cooperative-des-tisserands-"),
+        "{exported}"
+    );
     // The writes are the partner's in the audit trail, the checks are not there at all.
     let admin = Observatory::remote(&url, Some(ADMIN_KEY), &settings).expect("remote");
     let events = AccessServiceClient::new(admin.api.channel())

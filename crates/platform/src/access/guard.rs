@@ -262,13 +262,17 @@ fn decode_request(path: &str, body: &Bytes) -> Option<DynamicMessage> {
 /// the message's top-level fields are read (nested messages are skipped over, not decoded), so
 /// a large batch costs no more than a walk over its items' lengths.
 fn is_validate_only(path: &str, body: &Bytes) -> bool {
-    let Some(method) = path.trim_start_matches('/').split_once('/').and_then(|(service, method)| {
-        CONTRACTS
-            .as_ref()?
-            .get_service_by_name(service)?
-            .methods()
-            .find(|candidate| candidate.name() == method)
-    }) else {
+    let Some(method) = path
+        .trim_start_matches('/')
+        .split_once('/')
+        .and_then(|(service, method)| {
+            CONTRACTS
+                .as_ref()?
+                .get_service_by_name(service)?
+                .methods()
+                .find(|candidate| candidate.name() == method)
+        })
+    else {
         return false;
     };
     let Some(field) = method.input().get_field_by_name("validate_only") else {

@@ -54,7 +54,10 @@ pub async fn run(command: TransferCommand, settings: &Settings, modules: &[&dyn 
     };
     let Some(kind) = kinds.iter().find(|candidate| candidate.kind() == kind_name) else {
         let known: Vec<&str> = kinds.iter().map(|kind| kind.kind()).collect();
-        anyhow::bail!("`{kind_name}` is not a kind of resource; the kinds are {}", known.join(", "));
+        anyhow::bail!(
+            "`{kind_name}` is not a kind of resource; the kinds are {}",
+            known.join(", ")
+        );
     };
     let observatory = match server {
         Some(url) => Observatory::remote(url, api_key.as_deref(), settings)?,
@@ -126,7 +129,8 @@ fn open_input(file: &Path) -> anyhow::Result<Box<dyn BufRead + Send>> {
 fn open_output(output: Option<&Path>) -> anyhow::Result<Box<dyn Write + Send>> {
     Ok(match output {
         Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).map_err(|error| anyhow::anyhow!("cannot create {}: {error}", path.display()))?,
+            std::fs::File::create(path)
+                .map_err(|error| anyhow::anyhow!("cannot create {}: {error}", path.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     })

@@ -560,7 +560,11 @@ fn missing_parent(rejection: Rejection, resources: &[DynamicMessage]) -> Rejecti
         .filter(|(_, resource)| name_of(resource).starts_with(&prefix))
         .map(|(index, _)| (index, FieldError::new("name", format!("{missing} does not exist"))))
         .collect();
-    if items.is_empty() { rejection } else { Rejection::Items(items) }
+    if items.is_empty() {
+        rejection
+    } else {
+        Rejection::Items(items)
+    }
 }
 
 /// One row on its way into a batch.
@@ -623,7 +627,10 @@ pub async fn import(
                 }
             }
             if let Some(first) = seen.get(&name) {
-                invalid.push((number, FieldError::new("name", format!("{name} is also on row {first}"))));
+                invalid.push((
+                    number,
+                    FieldError::new("name", format!("{name} is also on row {first}")),
+                ));
                 continue;
             }
             seen.insert(name.clone(), number);
@@ -722,7 +729,11 @@ async fn write_batch(
                 }
                 report.invalid += refused.len() as u64;
                 if on_error == OnError::Stop {
-                    report.stopped_at = refused.iter().filter_map(|index| rows.get(*index)).map(|row| row.number).min();
+                    report.stopped_at = refused
+                        .iter()
+                        .filter_map(|index| rows.get(*index))
+                        .map(|row| row.number)
+                        .min();
                     return Ok(0);
                 }
                 rows = rows

@@ -58,7 +58,10 @@ impl Progress {
 
     fn line(&self, text: &str) {
         match (&self.bar, &self.captured) {
-            (_, Some(lines)) => lines.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(text.to_owned()),
+            (_, Some(lines)) => lines
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(text.to_owned()),
             (Some(bar), None) => bar.println(text),
             (None, None) => eprintln!("{text}"),
         }

@@ -6,8 +6,8 @@
 //! with `\`); repeated messages as a JSON array of their proto3 JSON, with proto field names.
 //! Output-only fields (create, update and delete times, etag) have no column.
 
-use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor, ReflectMessage, Value};
 use prost_reflect::{DynamicMessage, SerializeOptions};
+use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor, ReflectMessage, Value};
 
 /// Fields the server sets and a create ignores: left out of exports, so that a round trip
 /// through another database gives the same file.
@@ -217,7 +217,11 @@ fn enum_text(field: &FieldDescriptor, number: i32) -> String {
     }
     let prefix = enum_prefix(&values);
     match values.get_value(number) {
-        Some(value) => value.name().strip_prefix(prefix.as_str()).unwrap_or(value.name()).to_owned(),
+        Some(value) => value
+            .name()
+            .strip_prefix(prefix.as_str())
+            .unwrap_or(value.name())
+            .to_owned(),
         None => number.to_string(),
     }
 }
@@ -324,12 +328,8 @@ fn parse_scalar(field: &FieldDescriptor, text: &str) -> Result<Value, String> {
             "false" | "FALSE" | "False" => Value::Bool(false),
             _ => return Err(format!("{quoted} is not `true` or `false`")),
         },
-        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
-            Value::I32(text.parse().map_err(|_| number("a whole number"))?)
-        }
-        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
-            Value::I64(text.parse().map_err(|_| number("a whole number"))?)
-        }
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => Value::I32(text.parse().map_err(|_| number("a whole number"))?),
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => Value::I64(text.parse().map_err(|_| number("a whole number"))?),
         Kind::Uint32 | Kind::Fixed32 => Value::U32(text.parse().map_err(|_| number("a positive whole number"))?),
         Kind::Uint64 | Kind::Fixed64 => Value::U64(text.parse().map_err(|_| number("a positive whole number"))?),
         Kind::Float => Value::F32(text.parse().map_err(|_| number("a number"))?),
@@ -357,7 +357,13 @@ fn parse_enum(field: &FieldDescriptor, text: &str) -> Result<i32, String> {
             let known: Vec<String> = values
                 .values()
                 .filter(|value| value.number() != 0)
-                .map(|value| value.name().strip_prefix(prefix.as_str()).unwrap_or(value.name()).to_owned())
+                .map(|value| {
+                    value
+                        .name()
+                        .strip_prefix(prefix.as_str())
+                        .unwrap_or(value.name())
+                        .to_owned()
+                })
                 .collect();
             Err(format!(
                 "{} is not one of {}",
@@ -406,7 +412,10 @@ mod tests {
 
     fn initiative_layout() -> Layout {
         let pool = prost_reflect::DescriptorPool::decode(sse_proto::FILE_DESCRIPTOR_SET).expect("contracts");
-        Layout::new(pool.get_message_by_name("sse.initiatives.v1.Initiative").expect("initiative"))
+        Layout::new(
+            pool.get_message_by_name("sse.initiatives.v1.Initiative")
+                .expect("initiative"),
+        )
     }
 
     #[test]
@@ -467,7 +476,9 @@ mod tests {
         assert_eq!(row[11], "2007");
         assert_eq!(row[12], "2023-04-15");
         assert_eq!(row[14], r#"[{"scheme":"siren","value":"1;2"}]"#);
-        let again = layout.parse(&positions, &csv::StringRecord::from(row.clone())).expect("again");
+        let again = layout
+            .parse(&positions, &csv::StringRecord::from(row.clone()))
+            .expect("again");
         assert_eq!(layout.row(&again), row);
     }
 

@@ -113,7 +113,11 @@ pub fn read_row(
     if source != SourceCitation::default() {
         observation.source = Some(source);
     }
-    if errors.is_empty() { Ok((indicator, observation)) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok((indicator, observation))
+    } else {
+        Err(errors)
+    }
 }
 
 /// A TIME_PERIOD as the observatory writes periods: an SDMX start and duration
