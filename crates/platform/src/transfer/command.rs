@@ -11,7 +11,7 @@ use std::{
 
 use tokio::net::TcpListener;
 
-use super::{Api, Format, ImportOptions, OnError, Progress, TransferKind};
+use super::{Api, Format, ImportOptions, OnError, Progress, TransferKind, progress::CountingReader};
 use crate::{
     access::{Policy, guard::Access},
     config::Settings,
@@ -74,8 +74,13 @@ pub async fn run(command: TransferCommand, settings: &Settings, modules: &[&dyn 
             let format = format
                 .or_else(|| Format::from_path(&file))
                 .ok_or_else(|| anyhow::anyhow!("cannot tell the format of {}: give --format", file.display()))?;
-            let input = open_input(&file)?;
-            let progress = Progress::new(format!("import {}", kind.kind()), true);
+            let (input, size) = open_input(&file)?;
+            let input = CountingReader::new(input);
+            let mut progress = Progress::new(format!("import {}", kind.kind()), true);
+            if let Some(size) = size {
+                progress = progress.through_file(size, &input);
+            }
+            let input = Box::new(input);
             let options = ImportOptions {
                 format,
                 dry_run,
@@ -117,13 +122,15 @@ pub async fn run(command: TransferCommand, settings: &Settings, modules: &[&dyn 
     outcome
 }
 
-fn open_input(file: &Path) -> anyhow::Result<Box<dyn BufRead + Send>> {
+/// The input, and its size when it is a file.
+fn open_input(file: &Path) -> anyhow::Result<(Box<dyn BufRead + Send>, Option<u64>)> {
     if file.as_os_str() == "-" {
-        return Ok(Box::new(std::io::BufReader::new(std::io::stdin())));
+        return Ok((Box::new(std::io::BufReader::new(std::io::stdin())), None));
     }
     let opened =
         std::fs::File::open(file).map_err(|error| anyhow::anyhow!("cannot open {}: {error}", file.display()))?;
-    Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, opened)))
+    let size = opened.metadata().ok().filter(|metadata| metadata.is_file()).map(|metadata| metadata.len());
+    Ok((Box::new(std::io::BufReader::with_capacity(1 << 16, opened)), size))
 }
 
 fn open_output(output: Option<&Path>) -> anyhow::Result<Box<dyn Write + Send>> {

@@ -1,10 +1,14 @@
 //! What an import or export tells the person running it, on standard error (standard output
-//! may be the export itself): on a terminal, a live counter (indicatif) with invalid rows
-//! printed above it; otherwise (a script, CI), a plain line after each batch or page.
+//! may be the export itself): on a terminal, a progress bar (indicatif: through the file, for an
+//! import of a file; a live counter otherwise) with invalid rows printed above it; otherwise (a
+//! script, CI), a plain line after each batch or page.
 
 use std::{
-    io::IsTerminal,
-    sync::{Arc, Mutex},
+    io::{BufRead, IsTerminal, Read},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Instant,
 };
 
@@ -15,6 +19,8 @@ pub struct Progress {
     bar: Option<indicatif::ProgressBar>,
     /// Where the lines go instead of standard error, for tests.
     captured: Option<Arc<Mutex<Vec<String>>>>,
+    /// How far through the input file an import is, when the bar shows it.
+    read: Option<Arc<AtomicU64>>,
     started: Instant,
     label: String,
 }
@@ -39,9 +45,27 @@ impl Progress {
         Progress {
             bar,
             captured: None,
+            read: None,
             started: Instant::now(),
             label,
         }
+    }
+
+    /// Shows, on a terminal, how far through a file of `size` bytes the import is, as
+    /// `reader` counts it.
+    pub fn through_file(mut self, size: u64, reader: &CountingReader) -> Progress {
+        if let Some(bar) = &self.bar {
+            bar.set_length(size);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {percent:>3}% {msg} ({elapsed}, {eta} left)",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            self.read = Some(reader.read.clone());
+        }
+        self
     }
 
     /// Progress whose lines (those a script would see) are kept in the vector returned.
@@ -50,6 +74,7 @@ impl Progress {
         let progress = Progress {
             bar: None,
             captured: Some(lines.clone()),
+            read: None,
             started: Instant::now(),
             label: label.into(),
         };
@@ -75,12 +100,16 @@ impl Progress {
     /// After each batch of an import.
     pub fn batch(&self, _kind: &str, report: &ImportReport, dry_run: bool) {
         let counts = counts(report, dry_run);
-        match &self.bar {
-            Some(bar) => {
+        match (&self.bar, &self.read) {
+            (Some(bar), Some(read)) => {
+                bar.set_position(read.load(Ordering::Relaxed));
+                bar.set_message(format!("{} rows: {counts}", report.rows));
+            }
+            (Some(bar), None) => {
                 bar.set_position(report.rows);
                 bar.set_message(counts);
             }
-            None => self.line(&format!("{}: {} rows read: {counts}", self.label, report.rows)),
+            (None, _) => self.line(&format!("{}: {} rows read: {counts}", self.label, report.rows)),
         }
     }
 
@@ -135,4 +164,38 @@ fn counts(report: &ImportReport, dry_run: bool) -> String {
         "{} {created}, {} unchanged, {} invalid",
         report.created, report.unchanged, report.invalid
     )
+}
+
+/// An input that counts the bytes read from it, for the progress bar.
+pub struct CountingReader {
+    inner: Box<dyn BufRead + Send>,
+    read: Arc<AtomicU64>,
+}
+
+impl CountingReader {
+    pub fn new(inner: Box<dyn BufRead + Send>) -> CountingReader {
+        CountingReader {
+            inner,
+            read: Arc::new(AtomicU64::new(0)),
+        }
+    }
+}
+
+impl Read for CountingReader {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let count = self.inner.read(buffer)?;
+        self.read.fetch_add(count as u64, Ordering::Relaxed);
+        Ok(count)
+    }
+}
+
+impl BufRead for CountingReader {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.read.fetch_add(amount as u64, Ordering::Relaxed);
+        self.inner.consume(amount);
+    }
 }
