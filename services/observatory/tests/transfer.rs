@@ -584,7 +584,148 @@ async fn a_partner_imports_into_a_running_observatory_with_an_api_key(backend: B
     stop.trigger();
 }
 
+/// `validate_only` on each create an import uses: the BadRequest a create would get, and, for a
+/// valid request, an empty answer, nothing written and nothing audited.
+async fn validate_only_checks_every_field_and_writes_nothing(backend: Backend) {
+    use sse_proto::{
+        indicators::{
+            BatchCreateObservationsRequest, CreateIndicatorRequest, CreateObservationRequest, Indicator, Observation,
+            indicator_service_client::IndicatorServiceClient, observation::Status as ObservationStatus,
+        },
+        initiatives::BatchCreateInitiativesRequest,
+        lawguide::{
+            CreateLegalTextRequest, LegalText, ListLegalTextsRequest, law_guide_service_client::LawGuideServiceClient,
+        },
+    };
+    let database = TestDatabase::new(backend).await.expect("database");
+    let observatory = Observatory::local(&settings_for(&database), &MODULES)
+        .await
+        .expect("local");
+    let api = &observatory.api;
+    let mut initiatives = InitiativeServiceClient::new(api.channel());
+    let mut indicators = IndicatorServiceClient::new(api.channel());
+    let mut law_guide = LawGuideServiceClient::new(api.channel());
+    let initiative = |display_name: &str, country: &str| CreateInitiativeRequest {
+        initiative: Some(Initiative {
+            display_name: display_name.to_owned(),
+            countries: vec![country.to_owned()],
+            ..Default::default()
+        }),
+        initiative_id: String::new(),
+        request_id: String::new(),
+    };
+    let batch = |requests, validate_only| BatchCreateInitiativesRequest {
+        requests,
+        request_id: String::new(),
+        validate_only,
+    };
+    let refused = initiatives
+        .batch_create_initiatives(api.request(batch(vec![initiative("Fine", "FR"), initiative("", "XX")], true)))
+        .await
+        .expect_err("invalid");
+    assert_eq!(
+        sse_testkit::violated_fields(&refused),
+        [
+            "requests[1].initiative.display_name",
+            "requests[1].initiative.countries[0]"
+        ]
+    );
+    let checked = initiatives
+        .batch_create_initiatives(api.request(batch(vec![initiative("Fine", "FR")], true)))
+        .await
+        .expect("valid")
+        .into_inner();
+    assert!(checked.initiatives.is_empty());
+    assert_eq!(count_initiatives(&observatory).await, 0);
+
+    let indicator = |unit: &str| CreateIndicatorRequest {
+        indicator: Some(Indicator {
+            display_name: "Jobs".to_owned(),
+            unit: unit.to_owned(),
+            ..Default::default()
+        }),
+        indicator_id: "jobs".to_owned(),
+        request_id: String::new(),
+        validate_only: true,
+    };
+    let answer = indicators.create_indicator(api.request(indicator("jobs"))).await;
+    assert_eq!(answer.expect("valid").into_inner().indicator, None);
+    let refused = indicators
+        .create_indicator(api.request(CreateIndicatorRequest {
+            indicator_id: "Not An Id".to_owned(),
+            ..indicator("jobs")
+        }))
+        .await
+        .expect_err("invalid");
+    assert_eq!(sse_testkit::violated_fields(&refused), ["indicator_id"]);
+    indicators
+        .get_indicator(api.request(sse_proto::indicators::GetIndicatorRequest {
+            name: "indicators/jobs".to_owned(),
+        }))
+        .await
+        .expect_err("not written");
+
+    let observation = CreateObservationRequest {
+        parent: "indicators/jobs".to_owned(),
+        observation: Some(Observation {
+            time_period: "2020-13".to_owned(),
+            value: 1.0,
+            status: ObservationStatus::Reported as i32,
+            source: Some(SourceCitation {
+                title: "A register".to_owned(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        observation_id: String::new(),
+        request_id: String::new(),
+    };
+    let refused = indicators
+        .batch_create_observations(api.request(BatchCreateObservationsRequest {
+            parent: "indicators/-".to_owned(),
+            requests: vec![observation],
+            request_id: String::new(),
+            validate_only: true,
+        }))
+        .await
+        .expect_err("invalid");
+    assert_eq!(
+        sse_testkit::violated_fields(&refused),
+        ["requests[0].observation.time_period"]
+    );
+
+    let refused = law_guide
+        .create_legal_text(api.request(CreateLegalTextRequest {
+            legal_text: Some(LegalText {
+                jurisdiction: "FR".to_owned(),
+                ..Default::default()
+            }),
+            legal_text_id: "fr-loi".to_owned(),
+            request_id: String::new(),
+            validate_only: true,
+        }))
+        .await
+        .expect_err("invalid");
+    assert!(
+        sse_testkit::violated_fields(&refused).contains(&"legal_text.title".to_owned()),
+        "{refused:?}"
+    );
+    let texts = law_guide
+        .list_legal_texts(api.request(ListLegalTextsRequest::default()))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(texts.total_size, 0);
+    let events = audit_event::Entity::find()
+        .count(&database.connection)
+        .await
+        .expect("audit");
+    assert_eq!(events, 0, "a check is not a write");
+    observatory.close().await;
+}
+
 on_both_databases!(
+    validate_only_checks_every_field_and_writes_nothing,
     round_trip_gives_the_same_files,
     observations_travel_as_sdmx_csv,
     a_dry_run_names_every_invalid_row_and_writes_nothing,

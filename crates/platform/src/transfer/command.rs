@@ -129,7 +129,11 @@ fn open_input(file: &Path) -> anyhow::Result<(Box<dyn BufRead + Send>, Option<u6
     }
     let opened =
         std::fs::File::open(file).map_err(|error| anyhow::anyhow!("cannot open {}: {error}", file.display()))?;
-    let size = opened.metadata().ok().filter(|metadata| metadata.is_file()).map(|metadata| metadata.len());
+    let size = opened
+        .metadata()
+        .ok()
+        .filter(|metadata| metadata.is_file())
+        .map(|metadata| metadata.len());
     Ok((Box::new(std::io::BufReader::with_capacity(1 << 16, opened)), size))
 }
 
