@@ -468,13 +468,20 @@ impl Records {
                 }
             }
             Records::Jsonl { lines, line, message } => loop {
-                let mut text = String::new();
+                let mut bytes = Vec::new();
                 *line += 1;
-                match lines.read_line(&mut text) {
+                match lines.read_until(b'\n', &mut bytes) {
                     Ok(0) => return None,
-                    Ok(_) if text.trim().is_empty() => continue,
                     Ok(_) => {
-                        let mut deserializer = serde_json::Deserializer::from_str(text.trim_end());
+                        let Ok(text) = std::str::from_utf8(&bytes) else {
+                            return Some((*line, Err(vec![FieldError::new("-", "is not UTF-8 text")])));
+                        };
+                        // A byte-order mark may open the file.
+                        let text = text.strip_prefix('\u{feff}').unwrap_or(text).trim();
+                        if text.is_empty() {
+                            continue;
+                        }
+                        let mut deserializer = serde_json::Deserializer::from_str(text);
                         let parsed = DynamicMessage::deserialize(message.clone(), &mut deserializer)
                             .and_then(|resource| deserializer.end().map(|()| resource))
                             .map_err(|error| vec![FieldError::new("-", error.to_string())]);
