@@ -59,6 +59,12 @@ pub async fn run(command: TransferCommand, settings: &Settings, modules: &[&dyn 
             known.join(", ")
         );
     };
+    // A file whose format cannot be told is refused before any database is opened.
+    if let TransferCommand::Import { file, format: None, .. } = &command
+        && Format::from_path(file).is_none()
+    {
+        anyhow::bail!("cannot tell the format of {}: give --format", file.display());
+    }
     let observatory = match server {
         Some(url) => Observatory::remote(url, api_key.as_deref(), settings)?,
         None => Observatory::local(settings, modules).await?,

@@ -656,10 +656,10 @@ pub async fn import(
             existing.extend(found);
         }
         let (present, mut fresh): (Vec<Row>, Vec<Row>) = rows.into_iter().partition(|row| existing.contains(&row.name));
-        // The service checks the rest as it would create them. A check that stops at the first
-        // missing resource it needs is made again without the rows it refused, until the rest
-        // passes.
-        while !fresh.is_empty() {
+        // In a dry run the service checks the rest as it would create them (a real run's create
+        // checks them just the same, all or nothing). A check that stops at the first missing
+        // resource it needs is made again without the rows it refused, until the rest passes.
+        while options.dry_run && !fresh.is_empty() {
             let resources: Vec<DynamicMessage> = fresh.iter().map(|row| row.resource.clone()).collect();
             match create_retrying(kind, api, &resources, "", true).await {
                 Ok(()) => break,
