@@ -635,6 +635,12 @@ impl Store {
         created
     }
 
+    /// Refuses the codes of indicators that do not exist or are deleted (NOT_FOUND), as a
+    /// create of their observations would.
+    pub async fn require_live_indicators(&self, codes: &BTreeSet<&str>) -> ServiceResult<()> {
+        require_live_indicators(&self.db, codes).await
+    }
+
     async fn try_create_observations(
         &self,
         items: &[NewObservation],
@@ -789,7 +795,7 @@ impl Store {
 }
 
 /// Checks, in one query, that every indicator of `codes` exists and is not deleted.
-async fn require_live_indicators(txn: &DatabaseTransaction, codes: &BTreeSet<&str>) -> ServiceResult<()> {
+async fn require_live_indicators(txn: &impl ConnectionTrait, codes: &BTreeSet<&str>) -> ServiceResult<()> {
     if codes.is_empty() {
         return Ok(());
     }

@@ -429,6 +429,7 @@ async fn scale_time_rpcs_against_a_running_server() {
             .collect();
         client
             .batch_create_observations(BatchCreateObservationsRequest {
+                validate_only: false,
                 parent: "indicators/workers".to_owned(),
                 requests,
                 request_id: format!("bench-{run}-{batch}"),
