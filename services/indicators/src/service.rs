@@ -610,31 +610,29 @@ impl IndicatorService for IndicatorsService {
         let indicator = self.store.get_indicator(code).await?;
         let rule = indicator::aggregation(&indicator);
         let stored_fields = aggregate::sql_group_fields(&group_by);
-        let needs_initiatives = group_by.iter().any(|field| field.needs_initiatives());
-        let mut groups = Vec::new();
+        // Grouping by legal form or goal needs the initiatives' attributes: they are looked up
+        // first (a few bytes per initiative), so that the groups the database returns, one per
+        // initiative and status, are folded in one at a time and never held.
+        let facts = if group_by.iter().any(|field| field.needs_initiatives()) {
+            let names = self
+                .store
+                .observed_initiatives(&request.indicator, &request.filter)
+                .await?;
+            self.initiatives.facts(&context, &names).await?
+        } else {
+            Default::default()
+        };
+        let mut combiner = aggregate::Combiner::new(&group_by);
         self.store
             .aggregate_figures(
                 &request.indicator,
                 &request.filter,
                 &stored_fields,
                 rule == Aggregation::Last,
-                |group| groups.push(group),
+                |group| combiner.add(&group, &facts),
             )
             .await?;
-        let facts = if needs_initiatives {
-            let initiative = stored_fields
-                .iter()
-                .position(|field| *field == aggregate::GroupField::Initiative)
-                .unwrap_or_default();
-            let names: Vec<String> = groups
-                .iter()
-                .filter_map(|group| group.keys.get(initiative).cloned())
-                .collect();
-            self.initiatives.facts(&context, &names).await?
-        } else {
-            Default::default()
-        };
-        let (rows, set_aside_count) = aggregate::combine(groups, &group_by, rule, &facts);
+        let (rows, set_aside_count) = combiner.finish(rule);
         Ok(Response::new(AggregateObservationsResponse {
             rows,
             aggregation: rule.into(),

@@ -53,7 +53,7 @@ fn facts(spec: &GenerateSpec) -> HashMap<String, InitiativeFacts> {
             (
                 format!("initiatives/{}", profile.id),
                 InitiativeFacts {
-                    legal_form: profile.legal_form.to_owned(),
+                    legal_form: profile.legal_form,
                     sdg_goals: profile.sdg_goals,
                     deleted: false,
                 },
