@@ -859,6 +859,7 @@ impl Bench {
             let started = Instant::now();
             match client
                 .batch_create_initiatives(self.with_deadline(BatchCreateInitiativesRequest {
+                    validate_only: false,
                     requests,
                     request_id: String::new(),
                 }))
@@ -978,6 +979,7 @@ impl Bench {
             let started = Instant::now();
             match client
                 .batch_create_observations(self.with_deadline(BatchCreateObservationsRequest {
+                    validate_only: false,
                     parent: parent.clone(),
                     requests,
                     request_id: String::new(),

@@ -1,5 +1,6 @@
-//! The command line every observatory binary shares: `serve`, `migrate`, `seed`, `generate` and
-//! `keys`, with the settings flags. A binary names itself and its modules; the rest is here.
+//! The command line every observatory binary shares: `serve`, `migrate`, `seed`, `generate`,
+//! `import`, `export` and `keys`, with the settings flags. A binary names itself and its
+//! modules; the rest is here.
 
 use clap::{Parser, Subcommand};
 use sea_orm::DatabaseConnection;
@@ -54,12 +55,63 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Reads a file of initiatives, indicators, observations or legal-texts into the observatory
+    /// through its API (checked as the API checks, in batches): into this process's database,
+    /// or a running observatory's with `--server` and `--api-key`. Rows whose resource exists
+    /// are left alone, so importing a file again creates nothing new. Invalid rows are reported
+    /// on standard error (row, field, reason) and make the exit code 1.
+    Import {
+        /// initiatives, indicators, observations or legal-texts.
+        kind: String,
+        /// The file; `-` for standard input.
+        file: std::path::PathBuf,
+        /// csv, jsonl or sdmx-csv (observations); guessed from the file's extension when not
+        /// given (`.csv`, `.jsonl`, `.sdmx.csv`).
+        #[arg(long, value_enum)]
+        format: Option<crate::transfer::Format>,
+        /// Checks every row and reports every invalid one; writes nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// On an invalid row: `stop` (write the batches before it, nothing after) or `skip`
+        /// (write every valid row).
+        #[arg(long, value_enum, default_value = "stop")]
+        on_error: crate::transfer::OnError,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Writes every live initiative, indicator, observation or legal text to a file (or
+    /// standard output), a page at a time, in the layout `import` reads.
+    Export {
+        /// initiatives, indicators, observations or legal-texts.
+        kind: String,
+        /// csv (the default), jsonl or sdmx-csv (observations); guessed from `--output`'s
+        /// extension when not given.
+        #[arg(long, value_enum)]
+        format: Option<crate::transfer::Format>,
+        /// The file to write; standard output when not given.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        target: Target,
+    },
     /// Manages partners' API keys in the access store (`access_database_url`, by default the
     /// database): for bootstrapping and scripts. Results go to stdout as JSON, logs to stderr.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
     },
+}
+
+/// Where `import` and `export` send their calls.
+#[derive(Debug, Clone, clap::Args)]
+struct Target {
+    /// The gRPC URL of a running observatory (`http://…` or `https://…`, with the client TLS
+    /// settings); without it, this process serves its own modules on the configured database.
+    #[arg(long)]
+    server: Option<String>,
+    /// The API key for `--server` (its writes need the kind's `*.write` scope).
+    #[arg(long, env = "SSE_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -112,6 +164,10 @@ pub fn run(name: &'static str, modules: &[&dyn ServiceModule]) -> std::process::
         let registry = telemetry.metrics.registry();
         let result = match cli.command {
             Command::Keys { command } => manage_keys(command, &settings).await,
+            command @ (Command::Import { .. } | Command::Export { .. }) => match command.into_transfer() {
+                Some(transfer) => crate::transfer::command::run(transfer, &settings, modules).await,
+                None => Ok(()),
+            },
             command => execute(command, &settings, server_tls, modules, registry).await,
         };
         if let Err(error) = &result {
@@ -152,7 +208,7 @@ async fn execute(
         module.migrate(&db).await?;
     }
     let seed = match command {
-        Command::Migrate | Command::Keys { .. } => false,
+        Command::Migrate | Command::Keys { .. } | Command::Import { .. } | Command::Export { .. } => false,
         Command::Seed | Command::Generate { .. } => true,
         Command::Serve => settings.seed,
     };
@@ -275,13 +331,54 @@ async fn execute(
     Ok(())
 }
 
+impl Command {
+    /// The transfer an `import` or `export` asks for.
+    fn into_transfer(self) -> Option<crate::transfer::command::TransferCommand> {
+        use crate::transfer::command::TransferCommand;
+        match self {
+            Command::Import {
+                kind,
+                file,
+                format,
+                dry_run,
+                on_error,
+                target,
+            } => Some(TransferCommand::Import {
+                kind,
+                file,
+                format,
+                dry_run,
+                on_error,
+                server: target.server,
+                api_key: target.api_key,
+            }),
+            Command::Export {
+                kind,
+                format,
+                output,
+                target,
+            } => Some(TransferCommand::Export {
+                kind,
+                format,
+                output,
+                server: target.server,
+                api_key: target.api_key,
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// Whether the access store is the process's own database.
-fn same_database(settings: &Settings) -> bool {
+pub(crate) fn same_database(settings: &Settings) -> bool {
     settings.access_database_url() == settings.database_url()
 }
 
 /// The access store, migrated: the process's own database `db`, or the one configured.
-async fn open_access_store(settings: &Settings, db: &DatabaseConnection) -> anyhow::Result<DatabaseConnection> {
+pub(crate) async fn open_access_store(
+    settings: &Settings,
+    db: &DatabaseConnection,
+) -> anyhow::Result<DatabaseConnection> {
     // Audit events are written beside each write, so every database holds the audit table.
     database::migrate::<access::schema::Migrator>(db).await?;
     if same_database(settings) {

@@ -25,6 +25,7 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod time;
 pub mod tls;
+pub mod transfer;
 pub mod update_mask;
 pub mod validate;
 

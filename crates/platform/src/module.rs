@@ -80,4 +80,10 @@ pub trait ServiceModule: Sync {
     fn http_routes(&self, _context: &ModuleContext) -> anyhow::Result<Option<axum::Router>> {
         Ok(None)
     }
+
+    /// The kinds of resource of this module that `observatory import` and `export` move in
+    /// bulk, through the module's gRPC API.
+    fn transfer_kinds(&self) -> Vec<Box<dyn crate::transfer::TransferKind>> {
+        Vec::new()
+    }
 }

@@ -205,35 +205,49 @@ impl Accumulator {
     }
 }
 
-/// The rows of AggregateObservations from `groups` (grouped by `sql_group_fields(group_by)`),
-/// ordered by group values, and the total set aside. `facts` are the initiatives' attributes
-/// when `group_by` needs them.
-pub fn combine(
-    groups: impl IntoIterator<Item = FigureGroup>,
-    group_by: &[GroupField],
-    rule: Aggregation,
-    facts: &HashMap<String, InitiativeFacts>,
-) -> (Vec<AggregateRow>, i32) {
-    let stored = sql_group_fields(group_by);
-    let position = |wanted: GroupField| stored.iter().position(|field| *field == wanted);
-    let initiative_position = position(GroupField::Initiative);
-    let mut combined: BTreeMap<Vec<String>, Accumulator> = BTreeMap::new();
-    let mut total_set_aside: i64 = 0;
-    for group in groups {
-        total_set_aside += group.set_aside;
-        let initiative = initiative_position
+/// Folds groups of kept figures (grouped by `sql_group_fields(group_by)`) into the groups asked
+/// for, one at a time: a group is added and dropped, so however many the database returns
+/// (one per initiative and status when grouping by legal form), only the rows asked for are
+/// held.
+pub struct Combiner<'a> {
+    group_by: &'a [GroupField],
+    /// For each field of `group_by` that the database groups by, its position in the keys.
+    positions: Vec<Option<usize>>,
+    initiative_position: Option<usize>,
+    combined: BTreeMap<Vec<String>, Accumulator>,
+    total_set_aside: i64,
+}
+
+impl<'a> Combiner<'a> {
+    pub fn new(group_by: &'a [GroupField]) -> Combiner<'a> {
+        let stored = sql_group_fields(group_by);
+        let position = |wanted: GroupField| stored.iter().position(|field| *field == wanted);
+        Combiner {
+            group_by,
+            positions: group_by.iter().map(|field| position(*field)).collect(),
+            initiative_position: position(GroupField::Initiative),
+            combined: BTreeMap::new(),
+            total_set_aside: 0,
+        }
+    }
+
+    /// Adds `group`; `facts` are the initiatives' attributes when `group_by` needs them.
+    pub fn add(&mut self, group: &FigureGroup, facts: &HashMap<String, InitiativeFacts>) {
+        self.total_set_aside += group.set_aside;
+        let initiative = self
+            .initiative_position
             .and_then(|index| group.keys.get(index))
             .and_then(|name| facts.get(name));
-        let mut keys = vec![Vec::with_capacity(group_by.len())];
-        for field in group_by {
+        let mut keys = vec![Vec::with_capacity(self.group_by.len())];
+        for (field, position) in self.group_by.iter().zip(&self.positions) {
             let values: Vec<String> = match field {
-                GroupField::LegalForm => vec![initiative.map(|facts| facts.legal_form.clone()).unwrap_or_default()],
+                GroupField::LegalForm => vec![initiative.map(|facts| facts.legal_form.to_owned()).unwrap_or_default()],
                 GroupField::SdgGoal => match initiative {
                     Some(facts) if !facts.sdg_goals.is_empty() => facts.sdg_goals.iter().map(i32::to_string).collect(),
                     _ => vec![String::new()],
                 },
-                stored_field => vec![
-                    position(*stored_field)
+                _ => vec![
+                    position
                         .and_then(|index| group.keys.get(index))
                         .cloned()
                         .unwrap_or_default(),
@@ -251,26 +265,48 @@ pub fn combine(
                 .collect();
         }
         for key in keys {
-            combined.entry(key).or_default().add(&group);
+            self.combined.entry(key).or_default().add(group);
         }
     }
-    let rows = combined
-        .into_iter()
-        .map(|(key, accumulator)| AggregateRow {
-            group: group_by
-                .iter()
-                .zip(key)
-                .map(|(field, value)| GroupValue {
-                    field: field.name().to_owned(),
-                    value,
-                })
-                .collect(),
-            value: accumulator.value(rule),
-            count: saturating_i32(accumulator.count),
-            set_aside_count: saturating_i32(accumulator.set_aside),
-        })
-        .collect();
-    (rows, saturating_i32(total_set_aside))
+
+    /// The rows of AggregateObservations, ordered by group values, and the total set aside.
+    pub fn finish(self, rule: Aggregation) -> (Vec<AggregateRow>, i32) {
+        let group_by = self.group_by;
+        let rows = self
+            .combined
+            .into_iter()
+            .map(|(key, accumulator)| AggregateRow {
+                group: group_by
+                    .iter()
+                    .zip(key)
+                    .map(|(field, value)| GroupValue {
+                        field: field.name().to_owned(),
+                        value,
+                    })
+                    .collect(),
+                value: accumulator.value(rule),
+                count: saturating_i32(accumulator.count),
+                set_aside_count: saturating_i32(accumulator.set_aside),
+            })
+            .collect();
+        (rows, saturating_i32(self.total_set_aside))
+    }
+}
+
+/// The rows of AggregateObservations from `groups` (grouped by `sql_group_fields(group_by)`),
+/// ordered by group values, and the total set aside. `facts` are the initiatives' attributes
+/// when `group_by` needs them.
+pub fn combine(
+    groups: impl IntoIterator<Item = FigureGroup>,
+    group_by: &[GroupField],
+    rule: Aggregation,
+    facts: &HashMap<String, InitiativeFacts>,
+) -> (Vec<AggregateRow>, i32) {
+    let mut combiner = Combiner::new(group_by);
+    for group in groups {
+        combiner.add(&group, facts);
+    }
+    combiner.finish(rule)
 }
 
 fn saturating_i32(count: i64) -> i32 {
@@ -339,9 +375,9 @@ mod tests {
         }
     }
 
-    fn facts(legal_form: &str, goals: &[i32]) -> InitiativeFacts {
+    fn facts(legal_form: &'static str, goals: &[i32]) -> InitiativeFacts {
         InitiativeFacts {
-            legal_form: legal_form.to_owned(),
+            legal_form,
             sdg_goals: goals.to_vec(),
             deleted: false,
         }

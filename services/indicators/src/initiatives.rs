@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use futures_util::StreamExt;
 use sse_platform::{
     ServiceError, ServiceResult,
     calls::{self, CallContext, DEFAULT_DEADLINE, MAX_MESSAGE_BYTES, dependency_error},
@@ -17,11 +18,16 @@ use tonic::{Code, Status, transport::Channel};
 /// How many names one BatchGetInitiatives call carries (the service's limit).
 pub const NAMES_PER_CALL: usize = 1000;
 
+/// How many lookups of one aggregation are in flight at once: enough to overlap the round
+/// trips, few enough to leave the initiatives service's connections to other callers.
+const CONCURRENT_CALLS: usize = 2;
+
 /// What aggregation needs to know of an initiative.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InitiativeFacts {
-    /// The legal form's short name, e.g. `COOPERATIVE`.
-    pub legal_form: String,
+    /// The legal form's short name, e.g. `COOPERATIVE` (static: an aggregation may hold the
+    /// facts of every initiative).
+    pub legal_form: &'static str,
     pub sdg_goals: Vec<i32>,
     pub deleted: bool,
 }
@@ -36,6 +42,13 @@ pub struct Initiatives {
 pub struct Lookup {
     pub facts: HashMap<String, InitiativeFacts>,
     pub missing: HashSet<String>,
+}
+
+impl Lookup {
+    fn merge(&mut self, other: Lookup) {
+        self.facts.extend(other.facts);
+        self.missing.extend(other.missing);
+    }
 }
 
 impl Initiatives {
@@ -60,44 +73,75 @@ impl Initiatives {
 
     /// Looks `names` up, up to [`NAMES_PER_CALL`] a call. A name the initiatives service does not
     /// know is set aside and the rest asked again, unless `stop_at_missing`: then the lookup ends
-    /// at the first one (the caller refuses the request anyway).
+    /// at the first one (the caller refuses the request anyway), asking one call at a time.
+    /// Otherwise (aggregation, which may name every initiative) up to [`CONCURRENT_CALLS`]
+    /// calls are in flight.
     async fn look_up(&self, context: &CallContext, names: &[String], stop_at_missing: bool) -> ServiceResult<Lookup> {
         let unique: BTreeSet<&String> = names.iter().filter(|name| !name.is_empty()).collect();
         let unique: Vec<&String> = unique.into_iter().collect();
+        // Owned chunks: the calls below are futures that must not borrow a slice of borrows.
+        let chunks: Vec<Vec<String>> = unique
+            .chunks(NAMES_PER_CALL)
+            .map(|chunk| chunk.iter().map(|name| (*name).clone()).collect())
+            .collect();
         let mut lookup = Lookup::default();
-        for chunk in unique.chunks(NAMES_PER_CALL) {
-            let mut wanted: Vec<String> = chunk.iter().map(|name| (*name).clone()).collect();
-            while !wanted.is_empty() {
-                let request = BatchGetInitiativesRequest { names: wanted.clone() };
-                let mut client = self.client.clone();
-                match client
-                    .batch_get_initiatives(context.outgoing(request, DEFAULT_DEADLINE))
-                    .await
-                {
-                    Ok(response) => {
-                        for initiative in response.into_inner().initiatives {
-                            let legal_form =
-                                short_enum_name(initiative.legal_form().as_str_name(), "LEGAL_FORM_").to_owned();
-                            lookup.facts.insert(
-                                initiative.name,
-                                InitiativeFacts {
-                                    legal_form,
-                                    sdg_goals: initiative.sdg_goals,
-                                    deleted: initiative.delete_time.is_some(),
-                                },
-                            );
-                        }
-                        break;
+        if stop_at_missing {
+            for chunk in chunks {
+                let found = self.look_up_chunk(context, chunk, true).await?;
+                let stop = !found.missing.is_empty();
+                lookup.merge(found);
+                if stop {
+                    break;
+                }
+            }
+            return Ok(lookup);
+        }
+        let mut calls = futures_util::stream::iter(chunks)
+            .map(|chunk| self.look_up_chunk(context, chunk, false))
+            .buffer_unordered(CONCURRENT_CALLS);
+        while let Some(found) = calls.next().await {
+            lookup.merge(found?);
+        }
+        Ok(lookup)
+    }
+
+    /// Looks up one call's worth of names.
+    async fn look_up_chunk(
+        &self,
+        context: &CallContext,
+        mut wanted: Vec<String>,
+        stop_at_missing: bool,
+    ) -> ServiceResult<Lookup> {
+        let mut lookup = Lookup::default();
+        while !wanted.is_empty() {
+            let request = BatchGetInitiativesRequest { names: wanted.clone() };
+            let mut client = self.client.clone();
+            match client
+                .batch_get_initiatives(context.outgoing(request, DEFAULT_DEADLINE))
+                .await
+            {
+                Ok(response) => {
+                    for initiative in response.into_inner().initiatives {
+                        let legal_form = short_enum_name(initiative.legal_form().as_str_name(), "LEGAL_FORM_");
+                        lookup.facts.insert(
+                            initiative.name,
+                            InitiativeFacts {
+                                legal_form,
+                                sdg_goals: initiative.sdg_goals,
+                                deleted: initiative.delete_time.is_some(),
+                            },
+                        );
                     }
-                    Err(status) => {
-                        let Some(missing) = missing_name(&status, &wanted) else {
-                            return Err(dependency_error("initiatives", status));
-                        };
-                        wanted.retain(|name| *name != missing);
-                        lookup.missing.insert(missing);
-                        if stop_at_missing {
-                            return Ok(lookup);
-                        }
+                    break;
+                }
+                Err(status) => {
+                    let Some(missing) = missing_name(&status, &wanted) else {
+                        return Err(dependency_error("initiatives", status));
+                    };
+                    wanted.retain(|name| *name != missing);
+                    lookup.missing.insert(missing);
+                    if stop_at_missing {
+                        break;
                     }
                 }
             }

@@ -20,6 +20,7 @@ pub mod sdmx;
 pub mod seed;
 pub mod service;
 pub mod store;
+pub mod transfer;
 
 use sea_orm::DatabaseConnection;
 use sse_platform::{
@@ -79,5 +80,9 @@ impl ServiceModule for Module {
             &context.settings.initiatives_url(),
             &context.client_tls()?,
         )?))
+    }
+
+    fn transfer_kinds(&self) -> Vec<Box<dyn sse_platform::transfer::TransferKind>> {
+        vec![Box::new(transfer::Indicators), Box::new(transfer::Observations)]
     }
 }

@@ -69,18 +69,20 @@ impl IndicatorsService {
         context: &CallContext,
         requests: Vec<CreateObservationRequest>,
         batch: Option<(&str, &str)>,
+        validate_only: bool,
     ) -> ServiceResult<Vec<Observation>> {
         // A retry that was already answered gets its answer, even if the initiatives service is
-        // down by now.
+        // down by now. A validation checks the request as sent, answered before or not.
         let batch_request_id = batch.map(|(_, request_id)| request_id).unwrap_or_default();
-        if let Some(recorded) = self
-            .store
-            .recorded(store::BATCH_CREATE_OBSERVATIONS, batch_request_id)
-            .await?
+        if !validate_only
+            && let Some(recorded) = self
+                .store
+                .recorded(store::BATCH_CREATE_OBSERVATIONS, batch_request_id)
+                .await?
         {
             return Ok(recorded);
         }
-        if let ([single], None) = (requests.as_slice(), batch)
+        if let ([single], None, false) = (requests.as_slice(), batch, validate_only)
             && request_id_fits(&single.request_id)
         {
             let recorded = self
@@ -185,6 +187,11 @@ impl IndicatorsService {
             .map(|(_, name, field)| (name, field))
             .collect();
         self.initiatives.require_live(context, &to_check).await?;
+        if validate_only {
+            let codes = items.iter().map(|item| item.indicator_code.as_str()).collect();
+            self.store.require_live_indicators(&codes).await?;
+            return Ok(Vec::new());
+        }
         self.store.create_observations(items, batch_request_id).await
     }
 }
@@ -367,6 +374,9 @@ impl IndicatorService for IndicatorsService {
             None => violations.add("indicator", "is required"),
         }
         violations.into_result()?;
+        if request.validate_only {
+            return Ok(Response::new(CreateIndicatorResponse::default()));
+        }
         let created = self
             .store
             .create_indicator(
@@ -493,7 +503,7 @@ impl IndicatorService for IndicatorsService {
     ) -> Result<Response<CreateObservationResponse>, Status> {
         let context = CallContext::from_request(&request);
         let created = self
-            .create_observations(&context, vec![request.into_inner()], None)
+            .create_observations(&context, vec![request.into_inner()], None, false)
             .await?;
         Ok(Response::new(CreateObservationResponse {
             observation: created.into_iter().next(),
@@ -578,7 +588,12 @@ impl IndicatorService for IndicatorsService {
         violations.max_chars("request_id", &request.request_id, MAX_REQUEST_ID_CHARS);
         violations.into_result()?;
         let created = self
-            .create_observations(&context, request.requests, Some((&request.parent, &request.request_id)))
+            .create_observations(
+                &context,
+                request.requests,
+                Some((&request.parent, &request.request_id)),
+                request.validate_only,
+            )
             .await?;
         Ok(Response::new(BatchCreateObservationsResponse { observations: created }))
     }
@@ -594,31 +609,29 @@ impl IndicatorService for IndicatorsService {
         let indicator = self.store.get_indicator(code).await?;
         let rule = indicator::aggregation(&indicator);
         let stored_fields = aggregate::sql_group_fields(&group_by);
-        let needs_initiatives = group_by.iter().any(|field| field.needs_initiatives());
-        let mut groups = Vec::new();
+        // Grouping by legal form or goal needs the initiatives' attributes: they are looked up
+        // first (a few bytes per initiative), so that the groups the database returns, one per
+        // initiative and status, are folded in one at a time and never held.
+        let facts = if group_by.iter().any(|field| field.needs_initiatives()) {
+            let names = self
+                .store
+                .observed_initiatives(&request.indicator, &request.filter)
+                .await?;
+            self.initiatives.facts(&context, &names).await?
+        } else {
+            Default::default()
+        };
+        let mut combiner = aggregate::Combiner::new(&group_by);
         self.store
             .aggregate_figures(
                 &request.indicator,
                 &request.filter,
                 &stored_fields,
                 rule == Aggregation::Last,
-                |group| groups.push(group),
+                |group| combiner.add(&group, &facts),
             )
             .await?;
-        let facts = if needs_initiatives {
-            let initiative = stored_fields
-                .iter()
-                .position(|field| *field == aggregate::GroupField::Initiative)
-                .unwrap_or_default();
-            let names: Vec<String> = groups
-                .iter()
-                .filter_map(|group| group.keys.get(initiative).cloned())
-                .collect();
-            self.initiatives.facts(&context, &names).await?
-        } else {
-            Default::default()
-        };
-        let (rows, set_aside_count) = aggregate::combine(groups, &group_by, rule, &facts);
+        let (rows, set_aside_count) = combiner.finish(rule);
         Ok(Response::new(AggregateObservationsResponse {
             rows,
             aggregation: rule.into(),

@@ -398,6 +398,29 @@ impl Store {
             .await?)
     }
 
+    /// The initiatives that live observations of `indicator` (a name) matching `filter` are
+    /// about, each once: what aggregation by legal form or goal looks up.
+    pub async fn observed_initiatives(&self, indicator: &str, filter: &str) -> ServiceResult<Vec<String>> {
+        let matching = self
+            .observation_condition(filter, false)?
+            .add(observation_row::Column::Indicator.eq(indicator))
+            .add(observation_row::Column::Initiative.ne(""));
+        let query = Query::select()
+            .distinct()
+            .column("initiative")
+            .from(OBSERVATIONS)
+            .cond_where(matching)
+            .to_owned();
+        // Streamed: only the names are kept, not a driver row for each.
+        let statement = self.db.get_database_backend().build(&query);
+        let mut rows = self.db.stream_raw(statement).await?;
+        let mut names = Vec::new();
+        while let Some(row) = rows.next().await {
+            names.push(row?.try_get::<String>("", "initiative")?);
+        }
+        Ok(names)
+    }
+
     /// Applies the source rule and sums up the kept figures of `indicator` (a name) matching
     /// `filter`, grouped by `fields`, all in the database: rows come back one group at a time
     /// and are handed to `each`, so no observation is held in memory. `with_last` asks for each
@@ -635,6 +658,12 @@ impl Store {
         created
     }
 
+    /// Refuses the codes of indicators that do not exist or are deleted (NOT_FOUND), as a
+    /// create of their observations would.
+    pub async fn require_live_indicators(&self, codes: &BTreeSet<&str>) -> ServiceResult<()> {
+        require_live_indicators(&self.db, codes).await
+    }
+
     async fn try_create_observations(
         &self,
         items: &[NewObservation],
@@ -789,7 +818,7 @@ impl Store {
 }
 
 /// Checks, in one query, that every indicator of `codes` exists and is not deleted.
-async fn require_live_indicators(txn: &DatabaseTransaction, codes: &BTreeSet<&str>) -> ServiceResult<()> {
+async fn require_live_indicators(txn: &impl ConnectionTrait, codes: &BTreeSet<&str>) -> ServiceResult<()> {
     if codes.is_empty() {
         return Ok(());
     }

@@ -74,6 +74,7 @@ impl App {
 
     async fn create_indicator(&mut self, code: &str, aggregation: Aggregation) -> Indicator {
         let request = CreateIndicatorRequest {
+            validate_only: false,
             indicator_id: code.to_owned(),
             indicator: Some(Indicator {
                 display_name: format!("Indicator {code}"),
@@ -219,6 +220,7 @@ async fn create_known_figures(app: &mut App) {
         .collect();
     app.client
         .batch_create_observations(BatchCreateObservationsRequest {
+            validate_only: false,
             parent: "indicators/jobs".to_owned(),
             requests,
             request_id: String::new(),
@@ -248,6 +250,7 @@ async fn indicators_are_created_validated_and_updated_with_etags(backend: Backen
     let created = app.create_indicator("green-jobs", Aggregation::Sum).await;
     assert_eq!(created.name, "indicators/green-jobs");
     let invalid = CreateIndicatorRequest {
+        validate_only: false,
         indicator_id: "Bad Code".to_owned(),
         indicator: Some(Indicator {
             display_name: String::new(),
@@ -385,6 +388,7 @@ async fn a_batch_that_fails_half_way_writes_nothing(backend: Backend) {
     let status = app
         .client
         .batch_create_observations(BatchCreateObservationsRequest {
+            validate_only: false,
             parent: "indicators/jobs".to_owned(),
             requests,
             request_id: String::new(),
@@ -394,6 +398,7 @@ async fn a_batch_that_fails_half_way_writes_nothing(backend: Backend) {
     assert_eq!(status.code(), Code::AlreadyExists);
     assert_eq!(app.count("indicators/jobs").await, 1, "a failed batch writes nothing");
     let too_many = BatchCreateObservationsRequest {
+        validate_only: false,
         parent: "indicators/jobs".to_owned(),
         requests: vec![CreateObservationRequest::default(); 10_001],
         request_id: String::new(),
@@ -411,6 +416,7 @@ async fn a_retried_batch_writes_once(backend: Backend) {
     let mut app = App::start(backend, false).await;
     app.create_indicator("jobs", Aggregation::Sum).await;
     let batch = BatchCreateObservationsRequest {
+        validate_only: false,
         parent: "indicators/-".to_owned(),
         requests: (0..3)
             .map(|index| CreateObservationRequest {
@@ -834,6 +840,7 @@ async fn create_long_named_initiatives(app: &App, count: usize) -> Vec<String> {
         .collect();
     client
         .batch_create_initiatives(BatchCreateInitiativesRequest {
+            validate_only: false,
             requests,
             request_id: String::new(),
         })
@@ -848,6 +855,7 @@ async fn a_batch_naming_a_hundred_initiatives_with_long_ids_is_checked_in_bulk(b
     let names = create_long_named_initiatives(&app, 100).await;
     assert_eq!(names[0].len(), "initiatives/".len() + 40);
     let batch = |names: &[String]| BatchCreateObservationsRequest {
+        validate_only: false,
         parent: "indicators/jobs".to_owned(),
         requests: names
             .iter()
@@ -916,6 +924,7 @@ async fn batch_create_throughput(backend: Backend) {
             .collect();
         app.client
             .batch_create_observations(BatchCreateObservationsRequest {
+                validate_only: false,
                 parent: "indicators/jobs".to_owned(),
                 requests,
                 request_id: format!("batch-{batch}"),

@@ -53,7 +53,7 @@ fn facts(spec: &GenerateSpec) -> HashMap<String, InitiativeFacts> {
             (
                 format!("initiatives/{}", profile.id),
                 InitiativeFacts {
-                    legal_form: profile.legal_form.to_owned(),
+                    legal_form: profile.legal_form,
                     sdg_goals: profile.sdg_goals,
                     deleted: false,
                 },
@@ -429,6 +429,7 @@ async fn scale_time_rpcs_against_a_running_server() {
             .collect();
         client
             .batch_create_observations(BatchCreateObservationsRequest {
+                validate_only: false,
                 parent: "indicators/workers".to_owned(),
                 requests,
                 request_id: format!("bench-{run}-{batch}"),

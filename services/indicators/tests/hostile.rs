@@ -74,6 +74,7 @@ async fn control_characters_in_indicators_and_observations_are_refused_naming_ea
     let status = app
         .client
         .create_indicator(CreateIndicatorRequest {
+            validate_only: false,
             indicator_id: "jobs-x".to_owned(),
             indicator: Some(Indicator {
                 display_name: "Jobs\0".to_owned(),

@@ -12,6 +12,7 @@ pub mod resource;
 pub mod seed;
 pub mod service;
 pub mod store;
+pub mod transfer;
 pub mod validation;
 
 use sea_orm::DatabaseConnection;
@@ -58,5 +59,9 @@ impl sse_platform::module::ServiceModule for Module {
         context: &sse_platform::module::ModuleContext,
     ) -> anyhow::Result<sse_platform::server::GrpcServer> {
         Ok(server.add_service(grpc_service(context.db.clone())))
+    }
+
+    fn transfer_kinds(&self) -> Vec<Box<dyn sse_platform::transfer::TransferKind>> {
+        vec![Box::new(transfer::Initiatives)]
     }
 }

@@ -38,11 +38,12 @@ impl InitiativesService {
     }
 
     /// Creates one initiative (`batch_request_id` None) or a batch, whose field paths start with
-    /// `requests[i].`.
+    /// `requests[i].`; only checks them when `validate_only`.
     async fn create(
         &self,
         requests: Vec<CreateInitiativeRequest>,
         batch_request_id: Option<&str>,
+        validate_only: bool,
     ) -> ServiceResult<Vec<Initiative>> {
         let batch = batch_request_id.is_some();
         let mut violations = Violations::default();
@@ -83,6 +84,9 @@ impl InitiativesService {
             }
         }
         violations.into_result()?;
+        if validate_only {
+            return Ok(Vec::new());
+        }
         self.store.create_all(items, batch_request_id.unwrap_or_default()).await
     }
 }
@@ -139,7 +143,7 @@ impl InitiativeService for InitiativesService {
         &self,
         request: Request<CreateInitiativeRequest>,
     ) -> Result<Response<CreateInitiativeResponse>, Status> {
-        let created = self.create(vec![request.into_inner()], None).await?;
+        let created = self.create(vec![request.into_inner()], None, false).await?;
         Ok(Response::new(CreateInitiativeResponse {
             initiative: created.into_iter().next(),
         }))
@@ -164,7 +168,9 @@ impl InitiativeService for InitiativesService {
         let mut violations = Violations::default();
         check_request_id(&mut violations, "request_id", &request.request_id);
         violations.into_result()?;
-        let created = self.create(request.requests, Some(&request.request_id)).await?;
+        let created = self
+            .create(request.requests, Some(&request.request_id), request.validate_only)
+            .await?;
         Ok(Response::new(BatchCreateInitiativesResponse { initiatives: created }))
     }
 

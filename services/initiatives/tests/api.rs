@@ -472,6 +472,7 @@ async fn batch_create_is_all_or_nothing(backend: Backend) {
     let status = app
         .client
         .batch_create_initiatives(BatchCreateInitiativesRequest {
+            validate_only: false,
             requests: requests.clone(),
             request_id: String::new(),
         })
@@ -484,6 +485,7 @@ async fn batch_create_is_all_or_nothing(backend: Backend) {
     let clash = app
         .client
         .batch_create_initiatives(BatchCreateInitiativesRequest {
+            validate_only: false,
             requests: requests.clone(),
             request_id: String::new(),
         })
@@ -497,6 +499,7 @@ async fn batch_create_is_all_or_nothing(backend: Backend) {
     let created = app
         .client
         .batch_create_initiatives(BatchCreateInitiativesRequest {
+            validate_only: false,
             requests,
             request_id: String::new(),
         })
@@ -514,6 +517,7 @@ async fn batch_create_is_all_or_nothing(backend: Backend) {
 async fn batch_create_retried_with_its_request_id_writes_once(backend: Backend) {
     let mut app = App::start(backend, false).await;
     let batch = BatchCreateInitiativesRequest {
+        validate_only: false,
         requests: (0..3)
             .map(|index| create_request("", &format!("Generated {index}")))
             .collect(),
@@ -545,6 +549,7 @@ async fn batch_create_refuses_more_than_1000(backend: Backend) {
     let status = app
         .client
         .batch_create_initiatives(BatchCreateInitiativesRequest {
+            validate_only: false,
             requests,
             request_id: String::new(),
         })
@@ -674,6 +679,7 @@ async fn pages_walk_every_initiative_once_while_others_insert(backend: Backend) 
         .collect();
     app.client
         .batch_create_initiatives(BatchCreateInitiativesRequest {
+            validate_only: false,
             requests,
             request_id: String::new(),
         })

@@ -120,6 +120,7 @@ async fn control_characters_in_text_fields_are_refused_naming_each_field(backend
     let batch = app
         .client
         .batch_create_initiatives(BatchCreateInitiativesRequest {
+            validate_only: false,
             requests: vec![
                 CreateInitiativeRequest {
                     initiative: Some(initiative("fine")),

@@ -17,6 +17,7 @@ pub mod search;
 pub mod seed;
 pub mod service;
 pub mod store;
+pub mod transfer;
 pub mod validation;
 
 use sea_orm::DatabaseConnection;
@@ -63,5 +64,9 @@ impl sse_platform::module::ServiceModule for Module {
         context: &sse_platform::module::ModuleContext,
     ) -> anyhow::Result<sse_platform::server::GrpcServer> {
         Ok(server.add_service(grpc_service(context.db.clone())))
+    }
+
+    fn transfer_kinds(&self) -> Vec<Box<dyn sse_platform::transfer::TransferKind>> {
+        vec![Box::new(transfer::LegalTexts)]
     }
 }

@@ -104,6 +104,9 @@ impl LawGuideService for LawGuide {
             None => violations.add("legal_text", "is required"),
         }
         violations.into_result()?;
+        if request.validate_only {
+            return Ok(Response::new(CreateLegalTextResponse::default()));
+        }
         let created = self
             .store
             .create(NewLegalText {

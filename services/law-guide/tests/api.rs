@@ -47,6 +47,7 @@ impl App {
 
     async fn create(&mut self, id: &str, legal_text: LegalText) -> Result<LegalText, Status> {
         let request = CreateLegalTextRequest {
+            validate_only: false,
             legal_text: Some(legal_text),
             legal_text_id: id.to_owned(),
             request_id: String::new(),
@@ -256,6 +257,7 @@ async fn create_with_an_existing_id_is_already_exists_and_a_retry_writes_once(ba
     assert_eq!(app.get("es-ley-1-2030").await.expect("get").title, "Primera");
 
     let request = CreateLegalTextRequest {
+        validate_only: false,
         legal_text: Some(law("Con request_id")),
         legal_text_id: String::new(),
         request_id: "7c1e-retry".to_owned(),

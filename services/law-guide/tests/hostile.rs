@@ -105,6 +105,7 @@ async fn control_characters_in_a_legal_text_are_refused_naming_each_field(backen
     let status = app
         .client
         .create_legal_text(CreateLegalTextRequest {
+            validate_only: false,
             legal_text: Some(hostile),
             legal_text_id: String::new(),
             request_id: "\u{0}".to_owned(),
@@ -125,6 +126,7 @@ async fn control_characters_in_a_legal_text_are_refused_naming_each_field(backen
     );
     app.client
         .create_legal_text(CreateLegalTextRequest {
+            validate_only: false,
             legal_text: Some(law("Ley\tcon\nsaltos")),
             ..Default::default()
         })

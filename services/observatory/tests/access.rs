@@ -226,6 +226,7 @@ async fn a_key_writes_what_its_scopes_allow_and_nothing_else(backend: Backend) {
     let denied = IndicatorServiceClient::new(channel.clone())
         .create_indicator(with_key(
             CreateIndicatorRequest {
+                validate_only: false,
                 indicator: Some(Indicator {
                     display_name: "Jobs".to_owned(),
                     unit: "jobs".to_owned(),

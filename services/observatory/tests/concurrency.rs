@@ -196,6 +196,7 @@ async fn racing_retries_of_a_create_never_answer_already_exists(backend: Backend
         let mut law_guide = LawGuideServiceClient::new(client.clone());
         async move {
             let request = CreateLegalTextRequest {
+                validate_only: false,
                 legal_text: Some(legal_text("Ley de prisas")),
                 legal_text_id: "ley-de-prisas".to_owned(),
                 request_id: "5d1c-retry".to_owned(),
@@ -214,6 +215,7 @@ async fn racing_retries_of_a_create_never_answer_already_exists(backend: Backend
         let mut indicators = IndicatorServiceClient::new(client.clone());
         async move {
             let request = CreateIndicatorRequest {
+                validate_only: false,
                 indicator: Some(indicator("hurried")),
                 indicator_id: "hurried".to_owned(),
                 request_id: "9f3a-retry".to_owned(),
@@ -252,6 +254,7 @@ async fn racing_retries_of_a_create_never_answer_already_exists(backend: Backend
         let mut law_guide = LawGuideServiceClient::new(client.clone());
         async move {
             let request = CreateLegalTextRequest {
+                validate_only: false,
                 legal_text: Some(legal_text("Ley sin nombre")),
                 legal_text_id: String::new(),
                 request_id: "c4f0-retry".to_owned(),
@@ -276,6 +279,7 @@ async fn concurrent_writers_of_distinct_resources_all_succeed(backend: Backend) 
         let mut law_guide = LawGuideServiceClient::new(channel.clone());
         calls.spawn(async move {
             let request = CreateLegalTextRequest {
+                validate_only: false,
                 legal_text: Some(legal_text(&format!("Ley número {writer}"))),
                 legal_text_id: format!("ley-{writer}"),
                 request_id: String::new(),

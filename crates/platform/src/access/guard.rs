@@ -169,6 +169,11 @@ impl Access {
         let request = http::Request::from_parts(parts, Body::new(Full::new(body.clone())));
         let response = write.scope(inner.call(request)).await?;
         let code = response_code(&response);
+        // A request that only asks for a check (AIP-163 `validate_only`) changes nothing, so
+        // it leaves no trace in the trail, whatever its answer.
+        if is_validate_only(&path, &body) {
+            return Ok(response);
+        }
         if code != Code::Ok || !write.recorded() {
             self.record_answered(&write, &path, Some(&body), code).await;
         }
@@ -237,24 +242,87 @@ fn response_code(response: &http::Response<Body>) -> Code {
 static CONTRACTS: LazyLock<Option<DescriptorPool>> =
     LazyLock::new(|| DescriptorPool::decode(sse_proto::FILE_DESCRIPTOR_SET).ok());
 
+/// The request message of the write to `path`, decoded from its (uncompressed) gRPC frame.
+fn decode_request(path: &str, body: &Bytes) -> Option<DynamicMessage> {
+    let (service, method) = path.trim_start_matches('/').split_once('/')?;
+    let method = CONTRACTS
+        .as_ref()?
+        .get_service_by_name(service)?
+        .methods()
+        .find(|candidate| candidate.name() == method)?;
+    let (&compressed, rest) = body.split_first()?;
+    let length = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    if compressed != 0 || length > REFUSED_BODY_LIMIT {
+        return None;
+    }
+    DynamicMessage::decode(method.input(), rest.get(4..4 + length)?).ok()
+}
+
+/// Whether a write only asks for its request to be checked: its `validate_only` is set. Only
+/// the message's top-level fields are read (nested messages are skipped over, not decoded), so
+/// a large batch costs no more than a walk over its items' lengths.
+fn is_validate_only(path: &str, body: &Bytes) -> bool {
+    let Some(method) = path
+        .trim_start_matches('/')
+        .split_once('/')
+        .and_then(|(service, method)| {
+            CONTRACTS
+                .as_ref()?
+                .get_service_by_name(service)?
+                .methods()
+                .find(|candidate| candidate.name() == method)
+        })
+    else {
+        return false;
+    };
+    let Some(field) = method.input().get_field_by_name("validate_only") else {
+        return false;
+    };
+    match body.split_first() {
+        Some((0, frame)) => top_level_flag(frame.get(4..).unwrap_or_default(), field.number()),
+        _ => false,
+    }
+}
+
+/// Whether the protobuf message `bytes` sets the varint field `number` to a non-zero value
+/// (the last occurrence wins, as decoders do).
+fn top_level_flag(mut bytes: &[u8], number: u32) -> bool {
+    use prost::encoding::{WireType, decode_key, decode_varint};
+    let mut set = false;
+    while !bytes.is_empty() {
+        let Ok((tag, wire_type)) = decode_key(&mut bytes) else {
+            return false;
+        };
+        let skipped = match wire_type {
+            WireType::Varint => match decode_varint(&mut bytes) {
+                Ok(value) => {
+                    if tag == number {
+                        set = value != 0;
+                    }
+                    0
+                }
+                Err(_) => return false,
+            },
+            WireType::SixtyFourBit => 8,
+            WireType::ThirtyTwoBit => 4,
+            WireType::LengthDelimited => match decode_varint(&mut bytes) {
+                Ok(length) => usize::try_from(length).unwrap_or(usize::MAX),
+                Err(_) => return false,
+            },
+            WireType::StartGroup | WireType::EndGroup => return false,
+        };
+        let Some(rest) = bytes.get(skipped..) else {
+            return false;
+        };
+        bytes = rest;
+    }
+    set
+}
+
 /// The resource a write names and its `request_id`, read from its (uncompressed) message: the
 /// `name` field, else `parent`, else the `name` of the resource it carries.
 fn describe(path: &str, body: &Bytes) -> (String, String) {
-    let message = (|| {
-        let (service, method) = path.trim_start_matches('/').split_once('/')?;
-        let method = CONTRACTS
-            .as_ref()?
-            .get_service_by_name(service)?
-            .methods()
-            .find(|candidate| candidate.name() == method)?;
-        let (&compressed, rest) = body.split_first()?;
-        let length = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-        if compressed != 0 || length > REFUSED_BODY_LIMIT {
-            return None;
-        }
-        DynamicMessage::decode(method.input(), rest.get(4..4 + length)?).ok()
-    })();
-    let Some(message) = message else {
+    let Some(message) = decode_request(path, body) else {
         return Default::default();
     };
     let text = |message: &DynamicMessage, field: &str| match message.get_field_by_name(field).as_deref() {

@@ -8,4 +8,4 @@ pub mod parser;
 mod sql;
 
 pub use parser::{CompareOp, Expr, FilterError, Value, parse};
-pub use sql::{FacetTable, FieldKind, FilterField, FilterSchema, date_column, partial_date_column};
+pub use sql::{FacetTable, FieldKind, FilterField, FilterSchema, MAX_FILTER_CHARS, date_column, partial_date_column};
