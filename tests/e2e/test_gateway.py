@@ -382,8 +382,9 @@ def expected_query_parameters(binding: Binding) -> set[str]:
 
 def resolve(document, schema: dict) -> dict:
     """The schema a reference names, through the wrappers the document puts around a field's
-    schema: `null` (the proto3 JSON mapping's unset) or `""` allowed beside it, `readOnly`, and
-    an enum given by name or by number (the name is the form checked here)."""
+    schema: `null` (the proto3 JSON mapping's unset) or `""` allowed beside it, `readOnly`, an
+    enum given by name or by number (the name is the form checked here), and the empty answer
+    to a request with validateOnly."""
     while True:
         if "$ref" in schema:
             assert schema["$ref"].startswith("#/components/schemas/"), schema
@@ -391,7 +392,8 @@ def resolve(document, schema: dict) -> dict:
         elif "allOf" in schema and len(schema["allOf"]) == 1:
             schema = schema["allOf"][0]
         elif "anyOf" in schema:
-            kept = [branch for branch in schema["anyOf"] if branch.get("type") != "null" and branch.get("const") != ""]
+            kept = [branch for branch in schema["anyOf"]
+                    if branch.get("type") != "null" and branch.get("const") != "" and branch.get("maxProperties") != 0]
             if len(kept) == 2 and {branch.get("type") for branch in kept} == {"string", "integer"}:
                 kept = [branch for branch in kept if branch["type"] == "string"]
             assert len(kept) == 1, schema

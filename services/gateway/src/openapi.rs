@@ -239,6 +239,11 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Value {
             Some(field) if !route.response_body.is_empty() => schemas.field(&field),
             _ => schemas.reference(&output),
         };
+        if input.get_field_by_name("validate_only").is_some() {
+            // AIP-163: a request that only validates is answered with an empty message.
+            response_schema = json!({"anyOf": [response_schema, {"type": "object", "maxProperties": 0,
+                "description": "The answer to a request with validateOnly: nothing was written."}]});
+        }
         if route.method.is_server_streaming() {
             response_schema = json!({
                 "description": "Newline-delimited JSON: one object per streamed message.",
