@@ -94,6 +94,11 @@ impl Violations {
         self.0.is_empty()
     }
 
+    /// The violations found, each naming its field.
+    pub fn into_violations(self) -> Vec<FieldViolation> {
+        self.0
+    }
+
     /// Ok when nothing was found, else INVALID_ARGUMENT listing every violation.
     pub fn into_result(self) -> ServiceResult<()> {
         if self.0.is_empty() {

@@ -258,9 +258,10 @@ proptest! {
             0..6,
         ),
     ) {
-        const WRITABLE: &[&str] = &["display_name", "countries", "description"];
-        match update_mask::paths(&mask, WRITABLE, |field| field == "description") {
-            Ok(paths) => prop_assert!(paths.iter().all(|path| WRITABLE.contains(path))),
+        let initiative = sse_proto::contract::expect_message("sse.initiatives.v1.Initiative");
+        let writable = initiative.writable();
+        match update_mask::paths(&mask, initiative, |field| field == "description") {
+            Ok(paths) => prop_assert!(paths.iter().all(|path| writable.contains(path))),
             Err(error) => {
                 assert_callers_error(&error, "update_mask.paths[");
                 let ServiceError::InvalidArgument { violations, .. } = &error else {
@@ -271,7 +272,7 @@ proptest! {
                         .trim_end_matches(']')
                         .parse()
                         .expect("an index");
-                    prop_assert!(!WRITABLE.contains(&mask[index].as_str()));
+                    prop_assert!(!writable.contains(&mask[index].as_str()));
                 }
             }
         }

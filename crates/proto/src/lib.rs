@@ -14,3 +14,5 @@ pub use sse::indicators::v1 as indicators;
 pub use sse::initiatives::v1 as initiatives;
 pub use sse::lawguide::v1 as lawguide;
 pub use sse::r#type::v1 as types;
+
+pub mod contract;

@@ -12,6 +12,28 @@ pub fn is_subdivision_code(code: &str) -> bool {
         && rust_iso3166::iso3166_2::from_code(code).is_some()
 }
 
+/// Every ISO 3166-1 alpha-2 country code, sorted.
+pub fn country_codes() -> Vec<&'static str> {
+    let mut codes: Vec<&'static str> = rust_iso3166::ALL_ALPHA2
+        .iter()
+        .copied()
+        .filter(|code| is_country_code(code))
+        .collect();
+    codes.sort_unstable();
+    codes
+}
+
+/// Every ISO 3166-2 subdivision code [`is_subdivision_code`] accepts, sorted.
+pub fn subdivision_codes() -> Vec<&'static str> {
+    let mut codes: Vec<&'static str> = rust_iso3166::iso3166_2::SUBDIVISION_MAP
+        .keys()
+        .copied()
+        .filter(|code| is_subdivision_code(code))
+        .collect();
+    codes.sort_unstable();
+    codes
+}
+
 /// The English short name of a country (`BF`) or subdivision (`CA-QC`) code, as ISO publishes it.
 pub fn place_name(code: &str) -> Option<&'static str> {
     if code.len() == 2 {

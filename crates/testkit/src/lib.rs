@@ -1,8 +1,10 @@
 //! Test support shared by every service's tests: a fresh database per test, on SQLite or on the
 //! local PostgreSQL, dropped when the test ends; a gRPC server on a random loopback port; and a
-//! macro that runs one test body on both databases; test CAs and certificates (`tls`).
+//! macro that runs one test body on both databases; test CAs and certificates (`tls`); and a
+//! check that a validator agrees with its contract's annotations (`contract`).
 #![forbid(unsafe_code)]
 
+pub mod contract;
 pub mod tls;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};

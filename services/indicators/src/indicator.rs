@@ -29,16 +29,10 @@ pub const AGGREGATION_PREFIX: &str = "AGGREGATION_";
 pub const AGGREGATIONS: &[&str] = &["UNSPECIFIED", "SUM", "MEAN", "MAX", "LAST"];
 
 /// Fields an update mask may name.
-pub const WRITABLE_FIELDS: &[&str] = &[
-    "display_name",
-    "description",
-    "unit",
-    "unit_label",
-    "category",
-    "aggregation",
-    "sdg_indicators",
-    "methodology",
-];
+/// The resource as the contract describes it: which fields an update may write.
+pub fn contract() -> &'static sse_proto::contract::Message {
+    sse_proto::contract::expect_message("sse.indicators.v1.Indicator")
+}
 
 pub fn name_of(code: &str) -> String {
     format!("indicators/{code}")
@@ -152,4 +146,27 @@ pub fn is_set(indicator: &Indicator, field: &str) -> bool {
     let mut empty = Indicator::default();
     copy_field(&mut empty, indicator, field);
     empty != Indicator::default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn violations_of(indicator: &Indicator) -> Vec<sse_platform::error::FieldViolation> {
+        let mut violations = Violations::default();
+        check(&mut violations, "indicator", indicator);
+        violations.into_violations()
+    }
+
+    #[test]
+    fn the_validation_says_what_the_contract_says() {
+        let valid = Indicator {
+            display_name: "Jobs".to_owned(),
+            unit: "{jobs}".to_owned(),
+            ..Default::default()
+        };
+        let found =
+            sse_testkit::contract::disagreements("sse.indicators.v1.Indicator", "indicator", &valid, violations_of);
+        assert!(found.is_empty(), "{found:#?}");
+    }
 }

@@ -21,15 +21,10 @@ pub const STATUSES: &[&str] = &["UNSPECIFIED", "TARGET", "REPORTED", "ESTIMATE",
 pub const WIDE_AREAS: &[&str] = &["WORLD", "EU"];
 
 /// Fields an update mask may name.
-pub const WRITABLE_FIELDS: &[&str] = &[
-    "initiative",
-    "ref_area",
-    "time_period",
-    "value",
-    "status",
-    "source",
-    "note",
-];
+/// The resource as the contract describes it: which fields an update may write.
+pub fn contract() -> &'static sse_proto::contract::Message {
+    sse_proto::contract::expect_message("sse.indicators.v1.Observation")
+}
 
 pub fn name_of(indicator_code: &str, id: &str) -> String {
     format!("indicators/{indicator_code}/observations/{id}")
@@ -83,6 +78,10 @@ pub fn check(violations: &mut Violations, path: &str, observation: &Observation)
     }
     let period = match Period::parse(&observation.time_period) {
         Ok(period) => Some(period),
+        Err(_) if observation.time_period.is_empty() => {
+            violations.add(field("time_period"), "is required: when the figure is for, e.g. 2020");
+            None
+        }
         Err(message) => {
             violations.add(field("time_period"), message);
             None
@@ -162,4 +161,33 @@ pub fn is_set(observation: &Observation, field: &str) -> bool {
     let mut empty = Observation::default();
     copy_field(&mut empty, observation, field);
     empty != Observation::default()
+}
+
+#[cfg(test)]
+mod tests {
+    use sse_proto::{indicators::Observation, types::SourceCitation};
+
+    use super::*;
+
+    fn violations_of(observation: &Observation) -> Vec<sse_platform::error::FieldViolation> {
+        let mut violations = Violations::default();
+        check(&mut violations, "observation", observation);
+        violations.into_violations()
+    }
+
+    #[test]
+    fn the_validation_says_what_the_contract_says() {
+        let valid = Observation {
+            time_period: "2020".to_owned(),
+            status: 2,
+            source: Some(SourceCitation {
+                title: "a report".to_owned(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let found =
+            sse_testkit::contract::disagreements("sse.indicators.v1.Observation", "observation", &valid, violations_of);
+        assert!(found.is_empty(), "{found:#?}");
+    }
 }

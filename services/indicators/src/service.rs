@@ -17,14 +17,14 @@ use sse_platform::{
     time, update_mask,
     validate::Violations,
 };
+use sse_proto::google::api::HttpBody;
 use sse_proto::indicators::{
     AggregateObservationsRequest, AggregateObservationsResponse, BatchCreateObservationsRequest,
     BatchCreateObservationsResponse, CreateIndicatorRequest, CreateIndicatorResponse, CreateObservationRequest,
     CreateObservationResponse, DeleteIndicatorRequest, DeleteIndicatorResponse, DeleteObservationRequest,
-    DeleteObservationResponse, ExportFormat, ExportObservationsRequest, ExportObservationsResponse,
-    GetDataStructureRequest, GetDataStructureResponse, GetIndicatorRequest, GetIndicatorResponse,
-    GetObservationRequest, GetObservationResponse, GetProgressRequest, GetProgressResponse, Indicator,
-    IndicatorProgress, ListIndicatorsRequest, ListIndicatorsResponse, ListObservationsRequest,
+    DeleteObservationResponse, ExportFormat, ExportObservationsRequest, GetDataStructureRequest, GetIndicatorRequest,
+    GetIndicatorResponse, GetObservationRequest, GetObservationResponse, GetProgressRequest, GetProgressResponse,
+    Indicator, IndicatorProgress, ListIndicatorsRequest, ListIndicatorsResponse, ListObservationsRequest,
     ListObservationsResponse, ListSdgGoalsRequest, ListSdgGoalsResponse, ListSdgIndicatorsRequest,
     ListSdgIndicatorsResponse, ListSdgTargetsRequest, ListSdgTargetsResponse, Observation, UndeleteIndicatorRequest,
     UndeleteIndicatorResponse, UpdateIndicatorRequest, UpdateIndicatorResponse, UpdateObservationRequest,
@@ -196,7 +196,7 @@ impl IndicatorsService {
     }
 }
 
-type ExportStream = Pin<Box<dyn Stream<Item = Result<ExportObservationsResponse, Status>> + Send>>;
+type ExportStream = Pin<Box<dyn Stream<Item = Result<HttpBody, Status>> + Send>>;
 
 enum ExportWriter {
     Csv,
@@ -213,7 +213,7 @@ struct Export {
     filter: String,
     indicators: HashMap<String, Indicator>,
     content_type: &'static str,
-    sender: tokio::sync::mpsc::Sender<Result<ExportObservationsResponse, Status>>,
+    sender: tokio::sync::mpsc::Sender<Result<HttpBody, Status>>,
 }
 
 impl Export {
@@ -291,13 +291,14 @@ impl Export {
                 *pending = chunk.to_vec();
                 break;
             }
-            let message = ExportObservationsResponse {
+            let message = HttpBody {
                 content_type: if *sent_any {
                     String::new()
                 } else {
                     self.content_type.to_owned()
                 },
                 data: chunk.to_vec(),
+                extensions: Vec::new(),
             };
             if self.sender.send(Ok(message)).await.is_err() {
                 return false;
@@ -399,9 +400,7 @@ impl IndicatorService for IndicatorsService {
         };
         let code = indicator::parse_name(&patch.name, "indicator.name")?;
         let mask = request.update_mask.map(|mask| mask.paths).unwrap_or_default();
-        let paths = update_mask::paths(&mask, indicator::WRITABLE_FIELDS, |field| {
-            indicator::is_set(&patch, field)
-        })?;
+        let paths = update_mask::paths(&mask, indicator::contract(), |field| indicator::is_set(&patch, field))?;
         let updated = self
             .store
             .modify_indicator(code, &patch.etag, Lifecycle::Live, |current, _now| {
@@ -522,7 +521,7 @@ impl IndicatorService for IndicatorsService {
         };
         observation::parse_name(&patch.name, "observation.name")?;
         let mask = request.update_mask.map(|mask| mask.paths).unwrap_or_default();
-        let paths = update_mask::paths(&mask, observation::WRITABLE_FIELDS, |field| {
+        let paths = update_mask::paths(&mask, observation::contract(), |field| {
             observation::is_set(&patch, field)
         })?;
         if paths.contains(&"initiative") && !patch.initiative.is_empty() {
@@ -762,10 +761,11 @@ impl IndicatorService for IndicatorsService {
     async fn get_data_structure(
         &self,
         _request: Request<GetDataStructureRequest>,
-    ) -> Result<Response<GetDataStructureResponse>, Status> {
-        Ok(Response::new(GetDataStructureResponse {
+    ) -> Result<Response<HttpBody>, Status> {
+        Ok(Response::new(HttpBody {
             content_type: sdmx::STRUCTURE_MEDIA_TYPE.to_owned(),
             data: sdmx::structure().into_bytes(),
+            extensions: Vec::new(),
         }))
     }
 }

@@ -8,6 +8,7 @@ use sse_platform::{
     time, update_mask,
     validate::{self, Violations},
 };
+use sse_proto::contract;
 use sse_proto::initiatives::{
     BatchCreateInitiativesRequest, BatchCreateInitiativesResponse, BatchGetInitiativesRequest,
     BatchGetInitiativesResponse, CreateInitiativeRequest, CreateInitiativeResponse, DeleteInitiativeRequest,
@@ -25,25 +26,6 @@ use crate::{
 
 /// The most initiatives one BatchCreateInitiatives may carry.
 pub const MAX_BATCH_SIZE: usize = 1000;
-
-/// Fields an update mask may name; `*` names them all.
-const WRITABLE_FIELDS: &[&str] = &[
-    "display_name",
-    "description",
-    "legal_form",
-    "countries",
-    "territories",
-    "location",
-    "sdg_goals",
-    "sdg_targets",
-    "status",
-    "start_date",
-    "end_date",
-    "website",
-    "identifiers",
-    "sources",
-    "related_legal_texts",
-];
 
 #[derive(Clone)]
 pub struct InitiativesService {
@@ -202,7 +184,11 @@ impl InitiativeService for InitiativesService {
         };
         let id = resource::parse_name(&patch.name, "initiative.name")?;
         let mask = request.update_mask.map(|mask| mask.paths).unwrap_or_default();
-        let paths = update_mask::paths(&mask, WRITABLE_FIELDS, |field| is_set(&patch, field))?;
+        let paths = update_mask::paths(
+            &mask,
+            contract::expect_message("sse.initiatives.v1.Initiative"),
+            |field| is_set(&patch, field),
+        )?;
         let etag = patch.etag.clone();
         let updated = self
             .store

@@ -122,3 +122,25 @@ pub fn check_initiative_id(violations: &mut Violations, field: &str, id: &str) {
 pub fn check_request_id(violations: &mut Violations, field: &str, request_id: &str) {
     violations.max_chars(field, request_id, 128);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn violations_of(initiative: &Initiative) -> Vec<sse_platform::error::FieldViolation> {
+        let mut violations = Violations::default();
+        check_initiative(&mut violations, "initiative", initiative);
+        violations.into_violations()
+    }
+
+    #[test]
+    fn the_validation_says_what_the_contract_says() {
+        let valid = Initiative {
+            display_name: "Coop".to_owned(),
+            ..Default::default()
+        };
+        let found =
+            sse_testkit::contract::disagreements("sse.initiatives.v1.Initiative", "initiative", &valid, violations_of);
+        assert!(found.is_empty(), "{found:#?}");
+    }
+}

@@ -23,8 +23,8 @@ use crate::{
     matrix, resource,
     store::{NewLegalText, SearchQuery, Store},
     validation::{
-        MAX_REPEATED, WRITABLE_FIELDS, check_jurisdiction, check_legal_text, check_legal_text_id, check_request_id,
-        check_topics,
+        MAX_REPEATED, check_jurisdiction, check_legal_text, check_legal_text_id, check_request_id, check_topics,
+        contract,
     },
 };
 
@@ -130,7 +130,7 @@ impl LawGuideService for LawGuide {
         };
         let id = resource::parse_name(&patch.name, "legal_text.name")?;
         let mask = request.update_mask.map(|mask| mask.paths).unwrap_or_default();
-        let paths = update_mask::paths(&mask, WRITABLE_FIELDS, |field| is_set(&patch, field))?;
+        let paths = update_mask::paths(&mask, contract(), |field| is_set(&patch, field))?;
         let updated = self
             .store
             .modify(id, &patch.etag, |current| {
@@ -309,7 +309,7 @@ mod tests {
             unverified_fields: vec!["number".to_owned()],
             ..Default::default()
         };
-        for field in WRITABLE_FIELDS {
+        for field in contract().writable() {
             assert!(is_set(&full, field), "{field} is not copied");
         }
     }

@@ -24,30 +24,11 @@ pub const MAX_PROVISION_TEXT: usize = 20_000;
 pub const MAX_HEADING: usize = 500;
 pub const MAX_REPEATED: usize = 300;
 
-/// Fields an update mask may name (`*` names them all), and the first part of every
-/// `unverified_fields` path.
-pub const WRITABLE_FIELDS: &[&str] = &[
-    "jurisdiction",
-    "level",
-    "kind",
-    "number",
-    "title",
-    "title_en",
-    "language",
-    "adoption_date",
-    "publication_date",
-    "entry_into_force_date",
-    "publication_reference",
-    "status",
-    "identifiers",
-    "topics",
-    "summary",
-    "provisions",
-    "relations",
-    "related_initiatives",
-    "sources",
-    "unverified_fields",
-];
+/// The legal text as the contract describes it: the fields an update mask may name (`*` names
+/// them all) are its writable fields, and so are the first parts of `unverified_fields` paths.
+pub fn contract() -> &'static sse_proto::contract::Message {
+    sse_proto::contract::expect_message("sse.lawguide.v1.LegalText")
+}
 
 /// Checks every writable field of `text`, whose path in the request is `path`. `id` is the
 /// text's own id when known, so that a text cannot relate to itself.
@@ -276,7 +257,7 @@ fn check_field_path(violations: &mut Violations, field: &str, path: &str) {
         && path
             .bytes()
             .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || b"_.[]".contains(&byte));
-    if !well_formed || !WRITABLE_FIELDS.contains(&first) {
+    if !well_formed || !contract().writable().contains(&first) {
         violations.add(
             field,
             format!(
@@ -302,4 +283,30 @@ pub fn check_legal_text_id(violations: &mut Violations, field: &str, id: &str) {
 
 pub fn check_request_id(violations: &mut Violations, field: &str, request_id: &str) {
     violations.max_chars(field, request_id, 128);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn violations_of(text: &LegalText) -> Vec<sse_platform::error::FieldViolation> {
+        let mut violations = Violations::default();
+        check_legal_text(&mut violations, "legal_text", text, None);
+        violations.into_violations()
+    }
+
+    #[test]
+    fn the_validation_says_what_the_contract_says() {
+        let valid = LegalText {
+            jurisdiction: "FR".to_owned(),
+            level: Level::National as i32,
+            kind: 4,
+            title: "Loi".to_owned(),
+            language: "fr".to_owned(),
+            ..Default::default()
+        };
+        let found =
+            sse_testkit::contract::disagreements("sse.lawguide.v1.LegalText", "legal_text", &valid, violations_of);
+        assert!(found.is_empty(), "{found:#?}");
+    }
 }

@@ -24,6 +24,7 @@ use sse_platform::{
     error::http_status,
     metrics::HttpRoute,
 };
+use sse_proto::google::api::HttpBody;
 use tokio_stream::StreamExt;
 use tonic::{Code, Status};
 
@@ -143,8 +144,10 @@ pub async fn handle(State(rest): State<Arc<Rest>>, request: Request) -> Response
             return status_response(&Status::new(Code::Internal, "bad method path"));
         };
 
+        let http_body = route.method.output().full_name() == HTTP_BODY;
         if route.method.is_server_streaming() {
             return match grpc.server_streaming(grpc_request, grpc_path, BytesCodec).await {
+                Ok(response) if http_body => http_body_stream(response.into_inner()).await,
                 Ok(response) => stream_response(route.clone(), response.into_inner()),
                 Err(status) => status_response(&status),
             };
@@ -153,6 +156,12 @@ pub async fn handle(State(rest): State<Arc<Rest>>, request: Request) -> Response
             Ok(reply) => reply.into_inner(),
             Err(status) => return status_response(&status),
         };
+        if http_body {
+            return match HttpBody::decode(reply) {
+                Ok(body) => raw_response(&body.content_type, Body::from(body.data)),
+                Err(error) => status_response(&Status::new(Code::Internal, format!("unreadable response: {error}"))),
+            };
+        }
         let (json, etag) = match DynamicMessage::decode(route.method.output(), reply)
             .map_err(|error| error.to_string())
             .and_then(|message| transcode::response_body(route, &message).map_err(|error| error.to_string()))
@@ -191,6 +200,45 @@ fn outgoing(headers: &HeaderMap, message: Bytes) -> tonic::Request<Bytes> {
         .and_then(calls::parse_grpc_timeout)
         .unwrap_or(DEFAULT_DEADLINE);
     CallContext::from_headers(headers).outgoing(message, deadline)
+}
+
+/// The message that stands for a raw HTTP body (AIP-136 downloads).
+const HTTP_BODY: &str = "google.api.HttpBody";
+
+/// A body of the media type `content_type` (or plain bytes when the service names none).
+fn raw_response(content_type: &str, body: Body) -> Response {
+    let mut response = Response::new(body);
+    let media_type = HeaderValue::from_str(content_type)
+        .ok()
+        .filter(|_| !content_type.is_empty())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    response.headers_mut().insert(header::CONTENT_TYPE, media_type);
+    response
+}
+
+/// A stream of `google.api.HttpBody` as one raw HTTP body, as grpc-gateway serves it: the first
+/// message gives the media type, and an error before it is an ordinary error answer. An error
+/// later can only cut the body short, which the client sees as a truncated transfer.
+async fn http_body_stream(mut messages: tonic::Streaming<Bytes>) -> Response {
+    let first = match messages.next().await {
+        Some(Ok(bytes)) => match HttpBody::decode(bytes) {
+            Ok(first) => first,
+            Err(error) => {
+                return status_response(&Status::new(Code::Internal, format!("unreadable response: {error}")));
+            }
+        },
+        Some(Err(status)) => return status_response(&status),
+        None => HttpBody::default(),
+    };
+    let content_type = first.content_type.clone();
+    let rest = messages.map(|item| match item {
+        Ok(bytes) => HttpBody::decode(bytes)
+            .map(|body| Bytes::from(body.data))
+            .map_err(|error| std::io::Error::other(error.to_string())),
+        Err(status) => Err(std::io::Error::other(status.message().to_owned())),
+    });
+    let chunks = tokio_stream::once(Ok(Bytes::from(first.data))).chain(rest);
+    raw_response(&content_type, Body::from_stream(chunks))
 }
 
 /// A server-streaming RPC as newline-delimited JSON, `{"result": …}` per message and

@@ -72,11 +72,13 @@ pub fn request_message(
             set_path(&input, &mut json, &key, Value::String(value), true)?;
         }
     }
-    // A PATCH without an update mask updates the fields its body names, as grpc-gateway
-    // derives the mask from the body.
+    // A PATCH without an update mask, or with an empty one, updates the fields its body names,
+    // as grpc-gateway derives the mask from the body.
     if let Some(mask) = input.get_field_by_name("update_mask")
         && !body_keys.is_empty()
-        && !json.contains_key(mask.json_name())
+        && json
+            .get(mask.json_name())
+            .is_none_or(|given| given.as_str().is_some_and(str::is_empty))
     {
         json.insert(mask.json_name().to_owned(), Value::String(body_keys.join(",")));
     }

@@ -31,7 +31,7 @@ use serde::Deserialize;
 use sse_platform::calls::{CallContext, ServiceChannel};
 use sse_proto::{
     indicators::{
-        ExportFormat, ExportObservationsRequest, ExportObservationsResponse, ListIndicatorsRequest,
+        ExportFormat, ExportObservationsRequest, ListIndicatorsRequest,
         indicator_service_client::IndicatorServiceClient,
     },
     initiatives::{ListInitiativesRequest, initiative_service_client::InitiativeServiceClient},
@@ -288,7 +288,7 @@ async fn open_export(
     headers: &HeaderMap,
     filter: String,
     format: ExportFormat,
-) -> Result<Streaming<ExportObservationsResponse>, SdmxError> {
+) -> Result<Streaming<sse_proto::google::api::HttpBody>, SdmxError> {
     let request = ExportObservationsRequest {
         filter,
         format: format.into(),
