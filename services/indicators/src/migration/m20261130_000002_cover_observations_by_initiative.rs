@@ -11,8 +11,8 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const OLD: (&str, &[&'static str]) = ("observations_initiative_idx", &["initiative", "indicator"]);
-const NEW: (&str, &[&'static str]) = (
+const OLD: (&str, &[&str]) = ("observations_initiative_idx", &["initiative", "indicator"]);
+const NEW: (&str, &[&str]) = (
     "observations_live_initiative_idx",
     &["initiative", "indicator", "delete_time"],
 );
