@@ -292,3 +292,46 @@ def test_errors_are_sdmx_error_messages_with_their_codes_and_statuses(gw, client
     with pytest.raises(requests.HTTPError) as raised:
         client.dataflow("DF_NOPE")
     assert raised.value.response.status_code == 404
+
+
+def test_sdmx_3_data_paths_select_what_the_21_paths_select(gw, client, ipb, indicators):  # noqa: F811
+    """SDMX 3.0's data paths (`/data/{context}/{agency}/{id}/{version}/{key}`, `*` wildcards,
+    several keys joined by `,`, `c[…]` filters, `c[TIME_PERIOD]=ge:…+le:…`) select the same figures
+    as the 2.1 query they translate into, and answer SDMX-JSON 2.0 when no format is asked for."""
+    dataflow = client.dataflow("DF_SSE_OBS").dataflow["DF_SSE_OBS"]
+
+    def csv_figures(path, params=None):
+        response = requests.get(gw.url(path), params=params or {}, headers={"Accept": CSV_MEDIA_TYPE}, timeout=30)
+        assert response.status_code == 200, f"{path} {params}: {response.status_code} {response.text[:300]}"
+        assert media_type(response) == CSV_MEDIA_TYPE
+        return {key: value for key, (value, _) in sdmx_rows(read_csv(response.content, dataflow)).items()}
+
+    expected = csv_figures("/sdmx/data/DF_SSE_OBS/workers+territories....", {"startPeriod": "2016", "endPeriod": "2022"})
+    assert expected, "the seed has figures of workers and territories from 2016"
+    period = {"c[TIME_PERIOD]": "ge:2016+le:2022"}
+    for path, params in [
+        ("/sdmx/data/dataflow/SSE/DF_SSE_OBS/1.0/workers,territories", period),
+        ("/sdmx/data/dataflow/SSE/DF_SSE_OBS/1.0.0/workers.*,territories.*.*", period),
+        ("/sdmx/data/dataflow/*/*/+/*", {**period, "c[INDICATOR]": "workers,eq:territories"}),
+        ("/sdmx/data/datastructure/SSE/DSD_SSE_OBS/~", {**period, "c[INDICATOR]": "workers,territories"}),
+    ]:
+        assert csv_figures(path, params) == expected, f"{path} {params}"
+    assert csv_figures("/sdmx/data/dataflow/SSE/DF_SSE_OBS/1.0/*") == csv_figures("/sdmx/data/DF_SSE_OBS/all")
+
+    as_json = requests.get(gw.url("/sdmx/data/dataflow/SSE/DF_SSE_OBS/1.0/workers"), timeout=30)
+    assert as_json.status_code == 200
+    assert media_type(as_json) == "application/vnd.sdmx.data+json;version=2.0.0"
+    assert as_json.json()["data"]["dataSets"], "an SDMX-JSON 2.0 data message"
+
+    for path, params, status, code in [
+        ("/sdmx/data/dataflow/SSE/DF_NOPE/1.0/*", {}, 404, "100"),
+        ("/sdmx/data/provisionagreement/SSE/DF_SSE_OBS/1.0/*", {}, 404, "100"),
+        ("/sdmx/data/dataflow/SSE/DF_SSE_OBS/1.0/workers", {"c[INDICATOR]": "territories"}, 404, "100"),
+        ("/sdmx/data/dataflow/SSE/DF_SSE_OBS/1.0/workers+territories", {}, 400, "140"),
+        ("/sdmx/data/dataflow/SSE/DF_SSE_OBS/1.0/*", {"startPeriod": "2016"}, 400, "140"),
+        ("/sdmx/data/dataflow/SSE/DF_SSE_OBS/1.0/workers.FR,territories.SN", {}, 501, "501"),
+        ("/sdmx/data/dataflow/SSE/DF_SSE_OBS/1.0/*", {"c[OBS_VALUE]": "ge:10"}, 501, "501"),
+        ("/sdmx/data/dataflow/SSE/DF_SSE_OBS/1.0/*", {"c[TIME_PERIOD]": "gt:2016"}, 501, "501"),
+    ]:
+        response = requests.get(gw.url(path), params=params, timeout=30)
+        assert (response.status_code, sdmx_error(response)) == (status, code), f"{path} {params}"

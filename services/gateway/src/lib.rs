@@ -48,6 +48,11 @@ pub fn router(context: &ModuleContext) -> anyhow::Result<Router> {
         .route("/sdmx/data/{flow}", get(sdmx::data_all))
         .route("/sdmx/data/{flow}/{key}", get(sdmx::data))
         .route("/sdmx/data/{flow}/{key}/{provider}", get(sdmx::data_from))
+        .route("/sdmx/data/{context}/{agency}/{id}/{version}", get(sdmx::data_v3))
+        .route(
+            "/sdmx/data/{context}/{agency}/{id}/{version}/{key}",
+            get(sdmx::data_v3_key),
+        )
         .route("/sdmx/{*path}", get(sdmx::structure))
         .with_state(backends.clone());
     let fallback = move |State(rest): State<Arc<Rest>>, request: Request| {

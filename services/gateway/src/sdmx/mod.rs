@@ -7,6 +7,8 @@
 //! - data queries, `/sdmx/data/{flow}/{key}/{provider}`, answered from the indicators service's
 //!   export: SDMX-ML 2.1 StructureSpecificData by default, GenericData, SDMX-CSV 1.0 and 2.0, or
 //!   SDMX-JSON 1.0 and 2.0, chosen by the `Accept` header or `format=` ([`data`]);
+//! - the same data queries by SDMX 3.0's paths, `/sdmx/data/{context}/{agency}/{id}/{version}/{key}`
+//!   with `c[…]` filters, translated into 2.1 terms ([`v3`]); SDMX-JSON 2.0 by default there;
 //! - errors as SDMX-ML error messages with the SDMX codes and their HTTP statuses ([`error`]).
 //!
 //! The key is `INDICATOR.REF_AREA.INITIATIVE.OBS_STATUS.SOURCE_ID`, each position empty for every
@@ -16,6 +18,7 @@
 pub mod data;
 pub mod error;
 pub mod structure;
+pub mod v3;
 pub mod xml;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -86,31 +89,117 @@ enum DataFormat {
     Json1,
 }
 
+/// The query string's name-value pairs, for SDMX 3.0's `c[…]` filters.
+type Pairs = Query<Vec<(String, String)>>;
+
 pub async fn data_all(
     state: State<Backends>,
     Path(flow): Path<String>,
     query: Query<DataQuery>,
+    pairs: Pairs,
     headers: HeaderMap,
 ) -> Response {
-    answer(data_response(state, flow, "all".to_owned(), None, query, headers).await)
+    if v3::is_context(&flow) {
+        return answer(data_v3_response(state, [&flow, "*", "*", "*", "*"], pairs, query, headers).await);
+    }
+    answer(
+        data_response(
+            state,
+            flow,
+            "all".to_owned(),
+            None,
+            query,
+            headers,
+            DataFormat::StructureSpecific,
+        )
+        .await,
+    )
 }
 
 pub async fn data(
     state: State<Backends>,
     Path((flow, key)): Path<(String, String)>,
     query: Query<DataQuery>,
+    pairs: Pairs,
     headers: HeaderMap,
 ) -> Response {
-    answer(data_response(state, flow, key, None, query, headers).await)
+    if v3::is_context(&flow) {
+        return answer(data_v3_response(state, [&flow, &key, "*", "*", "*"], pairs, query, headers).await);
+    }
+    answer(data_response(state, flow, key, None, query, headers, DataFormat::StructureSpecific).await)
 }
 
 pub async fn data_from(
     state: State<Backends>,
     Path((flow, key, provider)): Path<(String, String, String)>,
     query: Query<DataQuery>,
+    pairs: Pairs,
     headers: HeaderMap,
 ) -> Response {
-    answer(data_response(state, flow, key, Some(provider), query, headers).await)
+    if v3::is_context(&flow) {
+        return answer(data_v3_response(state, [&flow, &key, &provider, "*", "*"], pairs, query, headers).await);
+    }
+    answer(
+        data_response(
+            state,
+            flow,
+            key,
+            Some(provider),
+            query,
+            headers,
+            DataFormat::StructureSpecific,
+        )
+        .await,
+    )
+}
+
+/// SDMX 3.0: `/sdmx/data/{context}/{agency}/{id}/{version}`.
+pub async fn data_v3(
+    state: State<Backends>,
+    Path((context, agency, id, version)): Path<(String, String, String, String)>,
+    query: Query<DataQuery>,
+    pairs: Pairs,
+    headers: HeaderMap,
+) -> Response {
+    answer(data_v3_response(state, [&context, &agency, &id, &version, "*"], pairs, query, headers).await)
+}
+
+/// SDMX 3.0: `/sdmx/data/{context}/{agency}/{id}/{version}/{key}`.
+pub async fn data_v3_key(
+    state: State<Backends>,
+    Path((context, agency, id, version, key)): Path<(String, String, String, String, String)>,
+    query: Query<DataQuery>,
+    pairs: Pairs,
+    headers: HeaderMap,
+) -> Response {
+    answer(data_v3_response(state, [&context, &agency, &id, &version, &key], pairs, query, headers).await)
+}
+
+/// A 3.0 data query, answered as its 2.1 translation; SDMX-JSON 2.0 (3.0's default) when the
+/// client names no format.
+async fn data_v3_response(
+    state: State<Backends>,
+    [context, agency, id, version, key]: [&str; 5],
+    Query(pairs): Pairs,
+    Query(mut query): Query<DataQuery>,
+    headers: HeaderMap,
+) -> Result<Response, SdmxError> {
+    if query.start_period.is_some() || query.end_period.is_some() {
+        return Err(SdmxError::syntax(
+            "SDMX 3.0 queries bound periods with c[TIME_PERIOD]=ge:…+le:…, not startPeriod or endPeriod",
+        ));
+    }
+    let translated = v3::translate(context, agency, id, version, key, &pairs, &mut query)?;
+    data_response(
+        state,
+        translated.flow,
+        translated.key,
+        None,
+        Query(query),
+        headers,
+        DataFormat::Json,
+    )
+    .await
 }
 
 fn answer(result: Result<Response, SdmxError>) -> Response {
@@ -124,6 +213,7 @@ async fn data_response(
     provider: Option<String>,
     Query(query): Query<DataQuery>,
     headers: HeaderMap,
+    default_format: DataFormat,
 ) -> Result<Response, SdmxError> {
     if let Some(provider) = &provider {
         // `SSE`, `SSE,SSE` (agency and provider) or `all`, possibly `+`-joined.
@@ -141,7 +231,7 @@ async fn data_response(
             "updatedAfter and includeHistory are not offered: the observatory keeps no history of figures",
         ));
     }
-    let format = data_format(query.format.as_deref(), &headers)?;
+    let format = data_format(query.format.as_deref(), &headers, default_format)?;
     let selection = export_request(&flow, &key, &query).map_err(|status| SdmxError::from_status(&status))?;
     let count = |text: &Option<String>, parameter: &str| -> Result<Option<usize>, SdmxError> {
         text.as_deref()
@@ -214,7 +304,8 @@ fn json_not_shaped() -> SdmxError {
 
 /// The format `format=` names or else the first media range of `Accept` that the gateway
 /// writes; SDMX-ML StructureSpecificData when neither says.
-fn data_format(format: Option<&str>, headers: &HeaderMap) -> Result<DataFormat, SdmxError> {
+/// The format asked for by `format=` or `Accept`; `default` when neither names one.
+fn data_format(format: Option<&str>, headers: &HeaderMap, default: DataFormat) -> Result<DataFormat, SdmxError> {
     if let Some(format) = format {
         return match format {
             "structurespecificdata" => Ok(DataFormat::StructureSpecific),
@@ -233,8 +324,8 @@ fn data_format(format: Option<&str>, headers: &HeaderMap) -> Result<DataFormat, 
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
         .trim();
-    if accept.is_empty() {
-        return Ok(DataFormat::StructureSpecific);
+    if accept.is_empty() || accept == "*/*" {
+        return Ok(default);
     }
     // The ranges by preference (`q`, 1 when absent; ties keep their order), refused ones dropped.
     let mut ranges: Vec<(f32, DataFormat)> = Vec::new();
@@ -690,10 +781,10 @@ mod tests {
         let accept = |value: &'static str| {
             let mut headers = HeaderMap::new();
             headers.insert(header::ACCEPT, HeaderValue::from_static(value));
-            data_format(None, &headers).map_err(|error| error.code)
+            data_format(None, &headers, DataFormat::StructureSpecific).map_err(|error| error.code)
         };
         assert_eq!(
-            data_format(None, &HeaderMap::new()).ok(),
+            data_format(None, &HeaderMap::new(), DataFormat::StructureSpecific).ok(),
             Some(DataFormat::StructureSpecific)
         );
         assert_eq!(accept("*/*"), Ok(DataFormat::StructureSpecific));
@@ -721,11 +812,11 @@ mod tests {
         );
         assert_eq!(accept("text/csv;q=0, */*;q=0.1"), Ok(DataFormat::StructureSpecific));
         assert_eq!(
-            data_format(Some("csv"), &HeaderMap::new()).ok(),
+            data_format(Some("csv"), &HeaderMap::new(), DataFormat::StructureSpecific).ok(),
             Some(DataFormat::Csv(2))
         );
         assert_eq!(
-            data_format(Some("xlsx"), &HeaderMap::new()).map_err(|e| e.code),
+            data_format(Some("xlsx"), &HeaderMap::new(), DataFormat::StructureSpecific).map_err(|e| e.code),
             Err(140)
         );
     }
