@@ -15,7 +15,7 @@ pub mod sdmx;
 use std::sync::Arc;
 
 use axum::{
-    Json, Router,
+    Router,
     extract::{Request, State},
     response::{IntoResponse, Response},
     routing::get,
@@ -36,14 +36,25 @@ pub fn router(context: &ModuleContext) -> anyhow::Result<Router> {
     let settings = &context.settings;
     let backends = Backends::from_context(context)?;
     let routes = rest::routes::routes(&rest::routes::pool()?)?;
-    let openapi = Arc::new(openapi::document(&routes));
+    // The OpenAPI document is built on its first request and kept as bytes: built at start, its
+    // JSON values (a few MiB with the code lists) would stay in every idle server's memory.
+    let openapi_routes = Arc::new(routes.clone());
+    let openapi = Arc::new(std::sync::OnceLock::<bytes::Bytes>::new());
     let rest = Arc::new(Rest::new(routes, backends.clone(), settings.rest_max_body_bytes));
     let grpc_web = grpc_web::service(backends.clone());
 
     let api = Router::new()
         .route(
             "/openapi.json",
-            get(move || async move { Json(openapi.as_ref().clone()) }),
+            get(move || async move {
+                let document = openapi.get_or_init(|| {
+                    // A `Value` always serialises.
+                    serde_json::to_vec(&openapi::document(&openapi_routes))
+                        .unwrap_or_default()
+                        .into()
+                });
+                ([(header::CONTENT_TYPE, "application/json")], document.clone())
+            }),
         )
         .route("/sdmx/data/{flow}", get(sdmx::data_all))
         .route("/sdmx/data/{flow}/{key}", get(sdmx::data))
