@@ -639,6 +639,13 @@ impl Bench {
         };
         let (indicator, count) = observations.largest.clone();
         let peak_reset = self.args.server_pid.is_some_and(process::reset_peak);
+        // What the earlier phases left resident: the peak below starts from it.
+        if let Some(memory) = self.args.server_pid.and_then(|pid| process::memory(pid).ok()) {
+            log(format!(
+                "server entering the aggregations: VmRSS {}",
+                mebibytes(memory.resident)
+            ));
+        }
         for group in GROUPS {
             let row = self.aggregation(&indicator, count, group).await;
             self.rows.push(row.unwrap_or_else(|error| {
