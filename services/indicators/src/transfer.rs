@@ -27,13 +27,6 @@ fn client(api: &Api) -> IndicatorServiceClient<ServiceChannel> {
         .max_encoding_message_size(MAX_MESSAGE_BYTES)
 }
 
-fn text(resource: &DynamicMessage, field: &str) -> String {
-    match resource.get_field_by_name(field).as_deref() {
-        Some(prost_reflect::Value::String(text)) => text.clone(),
-        _ => String::new(),
-    }
-}
-
 pub struct Indicators;
 
 impl TransferKind for Indicators {
@@ -123,7 +116,7 @@ impl TransferKind for Indicators {
     fn derived_name(&self, resource: &DynamicMessage) -> Result<String, FieldError> {
         Ok(format!(
             "indicators/{}",
-            transfer::content_id(&text(resource, "display_name"), resource)
+            transfer::content_id(&transfer::text_of(resource, "display_name"), resource)
         ))
     }
 }
@@ -225,7 +218,7 @@ impl TransferKind for Observations {
     }
 
     fn derived_name(&self, resource: &DynamicMessage) -> Result<String, FieldError> {
-        let name = text(resource, "name");
+        let name = transfer::name_of(resource);
         let Some(parent) = name
             .strip_suffix("/observations/")
             .or_else(|| name.strip_suffix('/'))
@@ -240,9 +233,13 @@ impl TransferKind for Observations {
         let mut keyed = resource.clone();
         keyed.set_field_by_name(
             "note",
-            prost_reflect::Value::String(format!("{parent}\n{}", text(resource, "note"))),
+            prost_reflect::Value::String(format!("{parent}\n{}", transfer::text_of(resource, "note"))),
         );
-        let label = format!("{} {}", text(resource, "ref_area"), text(resource, "time_period"));
+        let label = format!(
+            "{} {}",
+            transfer::text_of(resource, "ref_area"),
+            transfer::text_of(resource, "time_period")
+        );
         Ok(format!(
             "{parent}/observations/{}",
             transfer::content_id(&label, &keyed)

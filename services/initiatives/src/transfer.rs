@@ -106,10 +106,7 @@ impl TransferKind for Initiatives {
     }
 
     fn derived_name(&self, resource: &DynamicMessage) -> Result<String, FieldError> {
-        let label = match resource.get_field_by_name("display_name").as_deref() {
-            Some(prost_reflect::Value::String(label)) => label.clone(),
-            _ => String::new(),
-        };
+        let label = transfer::text_of(resource, "display_name");
         Ok(format!("{PREFIX}{}", transfer::content_id(&label, resource)))
     }
 }

@@ -110,11 +110,11 @@ impl TransferKind for LegalTexts {
     }
 
     fn derived_name(&self, resource: &DynamicMessage) -> Result<String, FieldError> {
-        let text = |field: &str| match resource.get_field_by_name(field).as_deref() {
-            Some(prost_reflect::Value::String(text)) => text.clone(),
-            _ => String::new(),
-        };
-        let label = format!("{} {}", text("jurisdiction"), text("number"));
+        let label = format!(
+            "{} {}",
+            transfer::text_of(resource, "jurisdiction"),
+            transfer::text_of(resource, "number")
+        );
         Ok(format!("{PREFIX}{}", transfer::content_id(&label, resource)))
     }
 }

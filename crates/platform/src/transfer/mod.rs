@@ -201,8 +201,13 @@ pub fn from_dynamic<T: prost::Message + Default>(message: &DynamicMessage) -> Re
 
 /// The `name` of a resource.
 pub fn name_of(resource: &DynamicMessage) -> String {
-    match resource.get_field_by_name("name").as_deref() {
-        Some(prost_reflect::Value::String(name)) => name.clone(),
+    text_of(resource, "name")
+}
+
+/// The value of a string `field` of `resource`; empty when unset or not a string.
+pub fn text_of(resource: &DynamicMessage, field: &str) -> String {
+    match resource.get_field_by_name(field).as_deref() {
+        Some(prost_reflect::Value::String(text)) => text.clone(),
         _ => String::new(),
     }
 }
