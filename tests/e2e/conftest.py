@@ -69,9 +69,21 @@ def pb():
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports: every socket is held open until all are chosen, since a port
+    released by one call can be handed out again by the next (one server once got the same port
+    for HTTP and metrics)."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 @dataclass
@@ -161,7 +173,8 @@ def server(request):
     with tempfile.TemporaryDirectory(prefix="observatory-e2e-") as workdir:
         data_dir = Path(workdir) / "data"
         log_path = Path(workdir) / "output.log"
-        target = f"127.0.0.1:{free_port()}"
+        grpc_port, http_port, metrics_port = free_ports(3)
+        target = f"127.0.0.1:{grpc_port}"
         env = {
             name: value
             for name, value in os.environ.items()
@@ -175,9 +188,9 @@ def server(request):
             str(binary),
             "serve",
             f"--grpc-addr={target}",
-            f"--http-addr=127.0.0.1:{free_port()}",
+            f"--http-addr=127.0.0.1:{http_port}",
             f"--data-dir={data_dir}",
-            f"--metrics-addr=127.0.0.1:{free_port()}",
+            f"--metrics-addr=127.0.0.1:{metrics_port}",
         ]
         with open(log_path, "wb") as log:
             process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
