@@ -328,6 +328,14 @@ impl Bench {
         })
     }
 
+    /// Logs what the server holds resident after a measure, so that a phase that leaves memory
+    /// behind (the later peaks start from it) shows which one it is.
+    fn log_resident(&self, after: &str) {
+        if let Some(memory) = self.args.server_pid.and_then(|pid| process::memory(pid).ok()) {
+            log(format!("server after {after}: VmRSS {}", mebibytes(memory.resident)));
+        }
+    }
+
     fn rss_baseline(&self) -> String {
         self.idle.map_or("idle RSS unknown".to_owned(), |idle| {
             format!("idle {}", mebibytes(idle.resident))
@@ -417,6 +425,7 @@ impl Bench {
             .collect();
         let health = load::run(spec, workers).await;
         log(format!("Health/Check, {connections} connections: {}", health.summary()));
+        self.log_resident("Health/Check");
 
         let get_name = "GetInitiative req/s ÷ Health/Check req/s";
         let rest_name = "REST GET /v1/initiatives/{id} req/s ÷ gRPC GetInitiative req/s";
@@ -451,17 +460,20 @@ impl Bench {
                 .collect();
             let get = load::run(spec, workers).await;
             log(format!("GetInitiative, {connections} connections: {}", get.summary()));
+            self.log_resident("GetInitiative");
             self.rows
                 .push(throughput_row(get_name, &get, "Health/Check", &health, 0.5));
 
             let rest = self.rest_get(spec, initiatives).await;
             log(format!("REST GET, {connections} connections: {}", rest.summary()));
+            self.log_resident("REST GET");
             self.rows
                 .push(throughput_row(rest_name, &rest, "gRPC GetInitiative", &get, 0.7));
 
             for (label, filter, order_by) in LIST_QUERIES {
                 let stats = self.list(spec, filter, order_by).await;
                 log(format!("ListInitiatives {label}: {}", stats.summary()));
+                self.log_resident(&format!("ListInitiatives {label}"));
                 self.rows
                     .push(latency_row(list_measure(label), &stats, &health, LIST_P99_GOAL));
             }
@@ -499,6 +511,7 @@ impl Bench {
                     .collect();
                 let stats = load::run(spec, workers).await;
                 log(format!("SearchLegalTexts: {}", stats.summary()));
+                self.log_resident("SearchLegalTexts");
                 self.rows
                     .push(latency_row(search_name, &stats, &health, SEARCH_P99_GOAL));
             }

@@ -438,27 +438,41 @@ impl Store {
             .observation_condition(filter, false)?
             .add(observation_row::Column::Indicator.eq(indicator));
         let backend = self.db.get_database_backend();
-        let ranked = backend.build(&ranked_figures(matching, "initiative", false));
-        let columns: Vec<&str> = fields.iter().map(|field| group_column(*field)).collect();
+        // The stored fields are distinct, and so are their columns.
+        let columns: Vec<&'static str> = fields.iter().map(|field| group_column(*field)).collect();
+        let mut selected = columns.clone();
+        selected.push("value");
+        if with_last {
+            selected.extend(["period_end", "source_date", "name"]);
+        }
+        let ranked = backend.build(&ranked_figures(matching, "initiative", Some(&selected)));
         let columns = columns.join(", ");
-        let (group_rank, last) = if with_last {
+        // One pass over the ranked figures: the kept ones (rank 1) are summed, the others
+        // counted as set aside; every group holds the kept figure of each of its conflict sets.
+        // The latest figure of a group, when asked for, is the first of its kept figures by
+        // period end (a second window, so only then).
+        let (last_ranked, source, last) = if with_last {
             (
                 format!(
-                    ", ROW_NUMBER() OVER (PARTITION BY {columns} ORDER BY period_end DESC, {PREFERENCE}) AS group_rank"
+                    ", last_ranked AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY {columns} \
+                     ORDER BY CASE WHEN figure_rank = 1 THEN 0 ELSE 1 END, period_end DESC, {PREFERENCE}) \
+                     AS group_rank FROM ranked)"
                 ),
+                "last_ranked",
                 ["value", "period_end", "source_date", "name"]
                     .map(|column| format!(", MAX(CASE WHEN group_rank = 1 THEN {column} END) AS last_{column}"))
                     .concat(),
             )
         } else {
-            (String::new(), String::new())
+            (String::new(), "ranked", String::new())
         };
         let sql = format!(
-            "WITH ranked AS ({ranked}), \
-             kept AS (SELECT *{group_rank} FROM ranked WHERE figure_rank = 1) \
-             SELECT {columns}, SUM(value) AS total, COUNT(*) AS figures, MAX(value) AS highest, \
-             CAST(SUM(figure_count - 1) AS BIGINT) AS set_aside{last} \
-             FROM kept GROUP BY {columns}",
+            "WITH ranked AS ({ranked}){last_ranked} \
+             SELECT {columns}, SUM(CASE WHEN figure_rank = 1 THEN value END) AS total, \
+             COUNT(CASE WHEN figure_rank = 1 THEN 1 END) AS figures, \
+             MAX(CASE WHEN figure_rank = 1 THEN value END) AS highest, \
+             COUNT(*) - COUNT(CASE WHEN figure_rank = 1 THEN 1 END) AS set_aside{last} \
+             FROM {source} GROUP BY {columns}",
             ranked = ranked.sql
         );
         let statement = Statement {
@@ -528,7 +542,7 @@ impl Store {
         indicator_names.sort();
         let backend = self.db.get_database_backend();
         let with_status = live.add(observation_row::Column::Status.is_in(statuses.iter().copied()));
-        let ranked = backend.build(&ranked_figures(with_status, "indicator", true));
+        let ranked = backend.build(&ranked_figures(with_status, "indicator", None));
         let sql = format!(
             "WITH ranked AS ({ranked}), \
              latest AS (SELECT *, ROW_NUMBER() OVER (PARTITION BY indicator, status \
@@ -861,36 +875,33 @@ async fn require_unused_names(txn: &DatabaseTransaction, names: &[String]) -> Se
 const PREFERENCE: &str = "source_date DESC, value ASC, name ASC";
 
 /// The figures matching `condition` with their rank under the source rule (`figure_rank`, 1 for
-/// the kept one) and the size of their conflict set (`figure_count`). Conflicts are between
-/// figures of one `owner` (column: the initiative, or the indicator when the initiative is
-/// fixed), place, period and status; `whole_rows` selects every column.
-fn ranked_figures(condition: Condition, owner: &str, whole_rows: bool) -> SelectStatement {
+/// the kept one). Conflicts are between figures of one `owner` (column: the initiative, or the
+/// indicator when the initiative is fixed), place, period and status. `columns` are those
+/// selected; `None` selects every column and the size of each conflict set (`figure_count`),
+/// for the few figures of one initiative. Aggregation counts what it sets aside from the ranks
+/// instead: a second window is a second sort of every figure.
+fn ranked_figures(condition: Condition, owner: &str, columns: Option<&[&'static str]>) -> SelectStatement {
     let partition = format!("PARTITION BY {owner}, ref_area, time_period, status");
     let mut select = Query::select();
-    if whole_rows {
-        select.expr(Expr::cust("*"));
-    } else {
-        select.columns([
-            "initiative",
-            "ref_area",
-            "time_period",
-            "status",
-            "year",
-            "value",
-            "period_end",
-            "source_date",
-            "name",
-        ]);
+    match columns {
+        None => {
+            select.expr(Expr::cust("*"));
+        }
+        Some(columns) => {
+            select.columns(columns.iter().copied());
+        }
     }
     select
         .expr_as(
             Expr::cust(format!("ROW_NUMBER() OVER ({partition} ORDER BY {PREFERENCE})")),
             "figure_rank",
         )
-        .expr_as(Expr::cust(format!("COUNT(*) OVER ({partition})")), "figure_count")
         .from(OBSERVATIONS)
-        .cond_where(condition)
-        .to_owned()
+        .cond_where(condition);
+    if columns.is_none() {
+        select.expr_as(Expr::cust(format!("COUNT(*) OVER ({partition})")), "figure_count");
+    }
+    select.to_owned()
 }
 
 /// The column a stored group field reads.

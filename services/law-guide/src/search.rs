@@ -33,16 +33,6 @@ pub const MAX_SNIPPETS: usize = 3;
 const SNIPPET_CHARS: usize = 280;
 const CONTEXT_CHARS: usize = 60;
 
-/// One row of the search index, as ranking reads it.
-#[derive(Debug, Clone)]
-pub struct Posting {
-    pub term: String,
-    pub legal_text_id: String,
-    pub counts: FieldCounts,
-    /// The text's weighted length.
-    pub length: i64,
-}
-
 /// What BM25 needs to know of the whole collection.
 #[derive(Debug, Clone, Copy)]
 pub struct Collection {
@@ -74,8 +64,10 @@ struct Matched {
     pairs: Vec<FieldCounts>,
 }
 
-/// The texts matching at least one query word (and every quoted phrase), best first (ties by
-/// id). `allowed`, when given, holds the ids a filter lets through; it does not change scores.
+/// Ranks the texts matching at least one query word (and every quoted phrase) from the postings
+/// of the query's terms, fed one at a time as the database returns them ([`Ranker::add`]): it
+/// keeps a few counts per matching text, never the postings themselves, so a broad query over a
+/// large collection holds little.
 ///
 /// Each query word counts as three BM25 terms: the word as written, the word up to case and
 /// accents, and the word in any form (stem matches), weighted by [`VERBATIM_WEIGHT`],
@@ -87,115 +79,127 @@ struct Matched {
 /// [`TITLE_WEIGHT`] times its rarity, unsaturated by length.
 /// Counts are whole numbers gathered per text, and each text's score is summed in query order,
 /// so scores do not depend on the order the database returned the postings in.
-pub fn rank(
-    query: &Query,
-    postings: &[Posting],
-    collection: Collection,
-    allowed: Option<&BTreeSet<String>>,
-) -> Vec<Ranked> {
-    let mut roles: HashMap<&str, Vec<Role>> = HashMap::new();
-    for (index, word) in query.words.iter().enumerate() {
-        roles.entry(&word.verbatim).or_default().push(Role::Verbatim(index));
-        roles.entry(&word.exact).or_default().push(Role::Exact(index));
-        for stem in &word.stems {
-            roles.entry(stem).or_default().push(Role::Stem(index));
+pub struct Ranker<'q> {
+    query: &'q Query,
+    roles: HashMap<&'q str, Vec<Role>>,
+    texts: HashMap<String, Matched>,
+}
+
+impl<'q> Ranker<'q> {
+    pub fn new(query: &'q Query) -> Self {
+        let mut roles: HashMap<&str, Vec<Role>> = HashMap::new();
+        for (index, word) in query.words.iter().enumerate() {
+            roles.entry(&word.verbatim).or_default().push(Role::Verbatim(index));
+            roles.entry(&word.exact).or_default().push(Role::Exact(index));
+            for stem in &word.stems {
+                roles.entry(stem).or_default().push(Role::Stem(index));
+            }
+        }
+        for (index, pair) in query.pairs.iter().enumerate() {
+            roles.entry(pair).or_default().push(Role::Pair(index));
+        }
+        Ranker {
+            query,
+            roles,
+            texts: HashMap::new(),
         }
     }
-    for (index, pair) in query.pairs.iter().enumerate() {
-        roles.entry(pair).or_default().push(Role::Pair(index));
-    }
-    let mut position: HashMap<&str, usize> = HashMap::new();
-    let mut texts: Vec<(&str, Matched)> = Vec::new();
-    for posting in postings {
-        let Some(roles) = roles.get(posting.term.as_str()) else {
-            continue;
+
+    /// One posting: `term` occurs `counts` times in the text `legal_text_id`, of weighted
+    /// length `length`. A term the query does not ask for is ignored.
+    pub fn add(&mut self, term: &str, legal_text_id: &str, counts: FieldCounts, length: i64) {
+        let Some(roles) = self.roles.get(term) else {
+            return;
         };
-        let index = *position.entry(&posting.legal_text_id).or_insert_with(|| {
-            texts.push((
-                &posting.legal_text_id,
-                Matched {
-                    length: posting.length,
-                    words: vec![[[0; 3]; 3]; query.words.len()],
-                    pairs: vec![[0; 3]; query.pairs.len()],
-                },
-            ));
-            texts.len() - 1
-        });
-        let matched = &mut texts[index].1;
+        if !self.texts.contains_key(legal_text_id) {
+            let matched = Matched {
+                length,
+                words: vec![[[0; 3]; 3]; self.query.words.len()],
+                pairs: vec![[0; 3]; self.query.pairs.len()],
+            };
+            self.texts.insert(legal_text_id.to_owned(), matched);
+        }
+        let Some(matched) = self.texts.get_mut(legal_text_id) else {
+            return;
+        };
         for role in roles {
             match *role {
-                Role::Verbatim(word) => matched.words[word][0] = posting.counts,
+                Role::Verbatim(word) => matched.words[word][0] = counts,
                 Role::Exact(word) => {
-                    matched.words[word][1] = posting.counts;
-                    max_into(&mut matched.words[word][2], posting.counts);
+                    matched.words[word][1] = counts;
+                    max_into(&mut matched.words[word][2], counts);
                 }
-                Role::Stem(word) => max_into(&mut matched.words[word][2], posting.counts),
-                Role::Pair(pair) => matched.pairs[pair] = posting.counts,
+                Role::Stem(word) => max_into(&mut matched.words[word][2], counts),
+                Role::Pair(pair) => matched.pairs[pair] = counts,
             }
         }
     }
-    // Rarity is counted over every text holding a term, whatever the filter and the quoted
-    // phrases, as BM25 expects.
-    let rarity = |holding: &dyn Fn(&Matched) -> bool| {
-        inverse_document_frequency(
-            collection.texts,
-            texts.iter().filter(|(_, matched)| holding(matched)).count(),
-        )
-    };
-    let word_rarity: Vec<[f64; 3]> = (0..query.words.len())
-        .map(|word| [0, 1, 2].map(|form| rarity(&|matched: &Matched| weighted(matched.words[word][form]) > 0.0)))
-        .collect();
-    let pair_rarity: Vec<f64> = (0..query.pairs.len())
-        .map(|pair| rarity(&|matched: &Matched| weighted(matched.pairs[pair]) > 0.0))
-        .collect();
-    texts.retain(|(id, matched)| {
-        allowed.is_none_or(|allowed| allowed.contains(*id))
-            && query.required.iter().all(|phrase| match phrase {
-                Phrase::Word(word) => weighted(matched.words[*word][2]) > 0.0,
-                Phrase::Pairs(pairs) => pairs.iter().all(|pair| weighted(matched.pairs[*pair]) > 0.0),
-            })
-            // A pair of stems alone (no word in the exact form or a stem) is not a hit.
-            && matched.words.iter().any(|forms| weighted(forms[2]) > 0.0)
-    });
-    let forms = [VERBATIM_WEIGHT, EXACT_WEIGHT, ANY_FORM_WEIGHT];
-    let mut ranked: Vec<Ranked> = texts
-        .iter()
-        .map(|(id, matched)| {
-            let mut score = 0.0;
-            for (word, counts) in matched.words.iter().enumerate() {
-                for (form, weight) in forms.iter().enumerate() {
-                    let frequency = weighted(counts[form]);
-                    if frequency > 0.0 {
-                        score += weight * word_rarity[word][form] * saturation(frequency, matched.length, collection);
+
+    /// The ranking, best first (ties by id). `allowed`, when given, holds the ids a filter lets
+    /// through; it does not change scores.
+    pub fn finish(self, collection: Collection, allowed: Option<&BTreeSet<String>>) -> Vec<Ranked> {
+        let Ranker { query, mut texts, .. } = self;
+        // Rarity is counted over every text holding a term, whatever the filter and the quoted
+        // phrases, as BM25 expects.
+        let rarity = |holding: &dyn Fn(&Matched) -> bool| {
+            inverse_document_frequency(
+                collection.texts,
+                texts.values().filter(|matched| holding(matched)).count(),
+            )
+        };
+        let word_rarity: Vec<[f64; 3]> = (0..query.words.len())
+            .map(|word| [0, 1, 2].map(|form| rarity(&|matched: &Matched| weighted(matched.words[word][form]) > 0.0)))
+            .collect();
+        let pair_rarity: Vec<f64> = (0..query.pairs.len())
+            .map(|pair| rarity(&|matched: &Matched| weighted(matched.pairs[pair]) > 0.0))
+            .collect();
+        texts.retain(|id, matched| {
+            allowed.is_none_or(|allowed| allowed.contains(id))
+                && query.required.iter().all(|phrase| match phrase {
+                    Phrase::Word(word) => weighted(matched.words[*word][2]) > 0.0,
+                    Phrase::Pairs(pairs) => pairs.iter().all(|pair| weighted(matched.pairs[*pair]) > 0.0),
+                })
+                // A pair of stems alone (no word in the exact form or a stem) is not a hit.
+                && matched.words.iter().any(|forms| weighted(forms[2]) > 0.0)
+        });
+        let forms = [VERBATIM_WEIGHT, EXACT_WEIGHT, ANY_FORM_WEIGHT];
+        let mut ranked: Vec<Ranked> = texts
+            .into_iter()
+            .map(|(legal_text_id, matched)| {
+                let mut score = 0.0;
+                for (word, counts) in matched.words.iter().enumerate() {
+                    for (form, weight) in forms.iter().enumerate() {
+                        let frequency = weighted(counts[form]);
+                        if frequency > 0.0 {
+                            score +=
+                                weight * word_rarity[word][form] * saturation(frequency, matched.length, collection);
+                        }
+                    }
+                    if counts[2][Field::Title.index()] > 0 {
+                        score += TITLE_WEIGHT * word_rarity[word][2];
                     }
                 }
-                if counts[2][Field::Title.index()] > 0 {
-                    score += TITLE_WEIGHT * word_rarity[word][2];
+                for (pair, counts) in matched.pairs.iter().enumerate() {
+                    let frequency = weighted(*counts);
+                    if frequency > 0.0 {
+                        score += PHRASE_WEIGHT
+                            * pair_rarity[pair]
+                            * saturation_with(frequency, matched.length, collection, PHRASE_B);
+                    }
+                    if counts[Field::Title.index()] > 0 {
+                        score += TITLE_WEIGHT * pair_rarity[pair];
+                    }
                 }
-            }
-            for (pair, counts) in matched.pairs.iter().enumerate() {
-                let frequency = weighted(*counts);
-                if frequency > 0.0 {
-                    score += PHRASE_WEIGHT
-                        * pair_rarity[pair]
-                        * saturation_with(frequency, matched.length, collection, PHRASE_B);
-                }
-                if counts[Field::Title.index()] > 0 {
-                    score += TITLE_WEIGHT * pair_rarity[pair];
-                }
-            }
-            Ranked {
-                legal_text_id: (*id).to_owned(),
-                score,
-            }
-        })
-        .collect();
-    ranked.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then_with(|| a.legal_text_id.cmp(&b.legal_text_id))
-    });
-    ranked
+                Ranked { legal_text_id, score }
+            })
+            .collect();
+        ranked.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| a.legal_text_id.cmp(&b.legal_text_id))
+        });
+        ranked
+    }
 }
 
 fn max_into(target: &mut FieldCounts, counts: FieldCounts) {
@@ -436,18 +440,34 @@ mod tests {
     use sse_proto::lawguide::Provision;
 
     /// The postings of each text (id, language, title, summary), and the collection they make.
+    /// One posting of the index the tests build: term, text id, counts, the text's length.
+    type Posting = (String, String, FieldCounts, i64);
+
+    fn rank(
+        query: &Query,
+        postings: &[Posting],
+        collection: Collection,
+        allowed: Option<&BTreeSet<String>>,
+    ) -> Vec<Ranked> {
+        let mut ranker = Ranker::new(query);
+        for (term, legal_text_id, counts, length) in postings {
+            ranker.add(term, legal_text_id, *counts, *length);
+        }
+        ranker.finish(collection, allowed)
+    }
+
     fn index(texts: &[(&str, &str, &str, &str)]) -> (Vec<Posting>, Collection) {
         let mut all = Vec::new();
         let mut total = 0;
         for (id, language, title, summary) in texts {
             let indexed = IndexedText::new(language, [(Field::Title, *title), (Field::Summary, *summary)]);
             total += indexed.weighted_length;
-            all.extend(indexed.counts.iter().map(|(term, counts)| Posting {
-                term: term.clone(),
-                legal_text_id: (*id).to_owned(),
-                counts: *counts,
-                length: indexed.weighted_length,
-            }));
+            all.extend(
+                indexed
+                    .counts
+                    .iter()
+                    .map(|(term, counts)| (term.clone(), (*id).to_owned(), *counts, indexed.weighted_length)),
+            );
         }
         let collection = Collection {
             texts: texts.len(),

@@ -8,6 +8,8 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+use futures_util::TryStreamExt;
+
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
@@ -23,12 +25,13 @@ use sse_platform::{
     time,
 };
 use sse_proto::lawguide::{LegalText, LegalTextRevision, SearchResult, legal_text_revision::Change};
+use tokio::sync::Semaphore;
 
 use crate::{
     analysis::{IndexedText, Query, QueryWord},
     entity::{legal_text, posting, revision},
     resource::{self, KIND_PREFIX, KINDS, LEVEL_PREFIX, LEVELS, STATUS_PREFIX, STATUSES},
-    search::{self, Collection, Posting},
+    search::{self, Collection},
 };
 
 const TABLE: &str = "legal_texts";
@@ -171,6 +174,10 @@ pub struct RevisionPage {
 pub struct Store {
     db: DatabaseConnection,
     rankings: Arc<Rankings>,
+    /// Rankings computed at once. A broad query reads tens of thousands of postings and ranks
+    /// in Rust: as many at once as there are cores keeps the processor busy, and the memory of
+    /// a burst of different searches bounded whatever the number of callers.
+    ranking_permits: Arc<Semaphore>,
 }
 
 /// The table holding the search index's version: one row, whose `version` every write of a
@@ -251,9 +258,11 @@ impl Rankings {
 
 impl Store {
     pub fn new(db: DatabaseConnection) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
         Store {
             db,
             rankings: Arc::default(),
+            ranking_permits: Arc::new(Semaphore::new(cores)),
         }
     }
 
@@ -575,9 +584,20 @@ impl Store {
         let (ranked, shown) = match self.rankings.get(&key, version, requested) {
             Some(found) => found,
             None => {
-                let ranked = Arc::new(self.rank(&parsed, condition, collection).await?);
-                self.rankings.put(key.clone(), version, ranked.clone());
-                (ranked, None)
+                let _permit = self
+                    .ranking_permits
+                    .acquire()
+                    .await
+                    .map_err(|error| ServiceError::Internal(error.into()))?;
+                // Callers of the same search that waited for a permit find it ranked.
+                match self.rankings.get(&key, version, requested) {
+                    Some(found) => found,
+                    None => {
+                        let ranked = Arc::new(self.rank(&parsed, condition, collection).await?);
+                        self.rankings.put(key.clone(), version, ranked.clone());
+                        (ranked, None)
+                    }
+                }
             }
         };
 
@@ -639,10 +659,12 @@ impl Store {
         let terms: BTreeSet<String> = parsed.terms().cloned().collect();
         let terms: Vec<String> = terms.into_iter().collect();
 
-        let mut postings = Vec::new();
+        // Streamed into the ranker, which keeps a few counts per text rather than the rows: a
+        // broad query reads tens of thousands of postings.
+        let mut ranker = search::Ranker::new(parsed);
+        let mut any = false;
         for chunk in terms.chunks(TERM_CHUNK) {
-            // Read by position, not by column name: a broad query reads tens of thousands.
-            let rows: Vec<(String, String, i32, i32, i32, i64)> = posting::Entity::find()
+            let mut rows = posting::Entity::find()
                 .select_only()
                 .columns([
                     posting::Column::Term,
@@ -653,23 +675,18 @@ impl Store {
                     posting::Column::Length,
                 ])
                 .filter(posting::Column::Term.is_in(chunk.iter().cloned()))
-                .into_tuple()
-                .all(&self.db)
+                .into_tuple::<(String, String, i32, i32, i32, i64)>()
+                .stream(&self.db)
                 .await?;
-            postings.extend(
-                rows.into_iter()
-                    .map(|(term, legal_text_id, title, summary, provisions, length)| Posting {
-                        term,
-                        legal_text_id,
-                        counts: [title, summary, provisions],
-                        length,
-                    }),
-            );
+            while let Some((term, legal_text_id, title, summary, provisions, length)) = rows.try_next().await? {
+                ranker.add(&term, &legal_text_id, [title, summary, provisions], length);
+                any = true;
+            }
         }
         // The filter is applied to the texts the postings name only, not to the whole table.
         let allowed = match condition {
             None => None,
-            Some(_) if postings.is_empty() => Some(BTreeSet::new()),
+            Some(_) if !any => Some(BTreeSet::new()),
             Some(condition) => Some(
                 legal_text::Entity::find()
                     .select_only()
@@ -692,8 +709,7 @@ impl Store {
                     .collect::<BTreeSet<String>>(),
             ),
         };
-        let ranked = search::rank(parsed, &postings, collection, allowed.as_ref());
-        Ok(ranked)
+        Ok(ranker.finish(collection, allowed.as_ref()))
     }
 
     /// Every legal text matching `filter`, and in `jurisdictions` when some are given.
