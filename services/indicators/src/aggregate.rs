@@ -243,7 +243,9 @@ impl<'a> Combiner<'a> {
             let values: Vec<String> = match field {
                 GroupField::LegalForm => vec![initiative.map(|facts| facts.legal_form.to_owned()).unwrap_or_default()],
                 GroupField::SdgGoal => match initiative {
-                    Some(facts) if !facts.sdg_goals.is_empty() => facts.sdg_goals.iter().map(i32::to_string).collect(),
+                    Some(facts) if !facts.sdg_goals.is_empty() => {
+                        facts.sdg_goals.iter().map(|goal| goal.to_string()).collect()
+                    }
                     _ => vec![String::new()],
                 },
                 _ => vec![
@@ -378,7 +380,7 @@ mod tests {
     fn facts(legal_form: &'static str, goals: &[i32]) -> InitiativeFacts {
         InitiativeFacts {
             legal_form,
-            sdg_goals: goals.to_vec(),
+            sdg_goals: goals.iter().copied().collect(),
             deleted: false,
         }
     }

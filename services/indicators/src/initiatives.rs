@@ -3,7 +3,7 @@
 //! up through BatchGetInitiatives, up to 1000 a call, never one call per observation; each call
 //! carries a deadline, the trace context and the caller's credentials.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use futures_util::StreamExt;
 use sse_platform::{
@@ -28,8 +28,35 @@ pub struct InitiativeFacts {
     /// The legal form's short name, e.g. `COOPERATIVE` (static: an aggregation may hold the
     /// facts of every initiative).
     pub legal_form: &'static str,
-    pub sdg_goals: Vec<i32>,
+    pub sdg_goals: Goals,
     pub deleted: bool,
+}
+
+/// An initiative's SDG goals, as a set of bits rather than a list: an aggregation may hold the
+/// facts of every initiative. Goals are 1 to 17 (the initiatives service refuses others).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Goals(u32);
+
+impl Goals {
+    /// The goals, smallest first.
+    pub fn iter(self) -> impl Iterator<Item = i32> {
+        (0..32).filter(move |goal| self.0 & (1 << goal) != 0)
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl FromIterator<i32> for Goals {
+    fn from_iter<I: IntoIterator<Item = i32>>(goals: I) -> Self {
+        Goals(
+            goals
+                .into_iter()
+                .filter_map(|goal| u32::try_from(goal).ok().and_then(|goal| 1u32.checked_shl(goal)))
+                .fold(0, |set, bit| set | bit),
+        )
+    }
 }
 
 #[derive(Clone)]
@@ -66,7 +93,7 @@ impl Initiatives {
     pub async fn facts(
         &self,
         context: &CallContext,
-        names: &[String],
+        names: Vec<String>,
     ) -> ServiceResult<HashMap<String, InitiativeFacts>> {
         Ok(self.look_up(context, names, false).await?.facts)
     }
@@ -76,15 +103,30 @@ impl Initiatives {
     /// at the first one (the caller refuses the request anyway), asking one call at a time.
     /// Otherwise (aggregation, which may name every initiative) up to [`CONCURRENT_CALLS`]
     /// calls are in flight.
-    async fn look_up(&self, context: &CallContext, names: &[String], stop_at_missing: bool) -> ServiceResult<Lookup> {
-        let unique: BTreeSet<&String> = names.iter().filter(|name| !name.is_empty()).collect();
-        let unique: Vec<&String> = unique.into_iter().collect();
-        // Owned chunks: the calls below are futures that must not borrow a slice of borrows.
-        let chunks: Vec<Vec<String>> = unique
-            .chunks(NAMES_PER_CALL)
-            .map(|chunk| chunk.iter().map(|name| (*name).clone()).collect())
-            .collect();
-        let mut lookup = Lookup::default();
+    async fn look_up(
+        &self,
+        context: &CallContext,
+        mut names: Vec<String>,
+        stop_at_missing: bool,
+    ) -> ServiceResult<Lookup> {
+        names.retain(|name| !name.is_empty());
+        names.sort_unstable();
+        names.dedup();
+        let mut lookup = Lookup {
+            // Sized once: an aggregation may look up every initiative.
+            facts: HashMap::with_capacity(names.len()),
+            missing: HashSet::new(),
+        };
+        // Owned chunks, moved into the calls (the calls are futures that must not borrow).
+        let mut chunks: Vec<Vec<String>> = Vec::with_capacity(names.len().div_ceil(NAMES_PER_CALL));
+        let mut names = names.into_iter();
+        loop {
+            let chunk: Vec<String> = names.by_ref().take(NAMES_PER_CALL).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            chunks.push(chunk);
+        }
         if stop_at_missing {
             for chunk in chunks {
                 let found = self.look_up_chunk(context, chunk, true).await?;
@@ -127,7 +169,7 @@ impl Initiatives {
                             initiative.name,
                             InitiativeFacts {
                                 legal_form,
-                                sdg_goals: initiative.sdg_goals,
+                                sdg_goals: initiative.sdg_goals.into_iter().collect(),
                                 deleted: initiative.delete_time.is_some(),
                             },
                         );
@@ -156,7 +198,7 @@ impl Initiatives {
             return Ok(());
         }
         let wanted: Vec<String> = names.iter().map(|(name, _)| name.clone()).collect();
-        let lookup = self.look_up(context, &wanted, true).await?;
+        let lookup = self.look_up(context, wanted, true).await?;
         for (name, field) in names {
             let problem = match lookup.facts.get(name) {
                 _ if lookup.missing.contains(name) => "does not exist",
@@ -199,4 +241,17 @@ fn missing_name(status: &Status, asked: &[String]) -> Option<String> {
                 .max_by_key(|name| name.len())
                 .cloned()
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Goals;
+
+    #[test]
+    fn goals_are_a_set_read_back_smallest_first() {
+        let goals: Goals = [17, 8, 1, 8].into_iter().collect();
+        assert_eq!(goals.iter().collect::<Vec<_>>(), vec![1, 8, 17]);
+        assert!(!goals.is_empty());
+        assert!(Goals::default().is_empty());
+    }
 }

@@ -617,7 +617,7 @@ impl IndicatorService for IndicatorsService {
                 .store
                 .observed_initiatives(&request.indicator, &request.filter)
                 .await?;
-            self.initiatives.facts(&context, &names).await?
+            self.initiatives.facts(&context, names).await?
         } else {
             Default::default()
         };

@@ -54,7 +54,7 @@ fn facts(spec: &GenerateSpec) -> HashMap<String, InitiativeFacts> {
                 format!("initiatives/{}", profile.id),
                 InitiativeFacts {
                     legal_form: profile.legal_form,
-                    sdg_goals: profile.sdg_goals,
+                    sdg_goals: profile.sdg_goals.into_iter().collect(),
                     deleted: false,
                 },
             )
