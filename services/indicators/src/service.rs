@@ -30,7 +30,7 @@ use sse_proto::indicators::{
     UndeleteIndicatorResponse, UpdateIndicatorRequest, UpdateIndicatorResponse, UpdateObservationRequest,
     UpdateObservationResponse, indicator::Aggregation, indicator_service_server::IndicatorService,
 };
-use tokio_stream::Stream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -609,28 +609,43 @@ impl IndicatorService for IndicatorsService {
         let indicator = self.store.get_indicator(code).await?;
         let rule = indicator::aggregation(&indicator);
         let stored_fields = aggregate::sql_group_fields(&group_by);
-        // Grouping by legal form or goal needs the initiatives' attributes: they are looked up
-        // first (a few bytes per initiative), so that the groups the database returns, one per
-        // initiative and status, are folded in one at a time and never held.
-        let facts = if group_by.iter().any(|field| field.needs_initiatives()) {
-            let names = self
-                .store
-                .observed_initiatives(&request.indicator, &request.filter)
-                .await?;
-            self.initiatives.facts(&context, names).await?
+        // Grouping by legal form or goal needs the initiatives' attributes (a few bytes each):
+        // the initiatives observed are listed first (an index-only scan), then looked up while
+        // the database sorts the figures, so that the groups it returns, one per initiative and
+        // status, are folded in one at a time and never held.
+        let observed = if group_by.iter().any(|field| field.needs_initiatives()) {
+            Some(
+                self.store
+                    .observed_initiatives(&request.indicator, &request.filter)
+                    .await?,
+            )
         } else {
-            Default::default()
+            None
         };
-        let mut combiner = aggregate::Combiner::new(&group_by);
-        self.store
+        let groups = self
+            .store
             .aggregate_figures(
                 &request.indicator,
                 &request.filter,
                 &stored_fields,
                 rule == Aggregation::Last,
-                |group| combiner.add(&group, &facts),
             )
             .await?;
+        let mut groups = std::pin::pin!(groups);
+        let look_up = async {
+            match observed {
+                Some(names) => self.initiatives.facts(&context, names).await,
+                None => Ok(Default::default()),
+            }
+        };
+        // Asking for the first group starts the query: both run at once.
+        let (facts, mut next) = tokio::join!(look_up, groups.next());
+        let facts = facts?;
+        let mut combiner = aggregate::Combiner::new(&group_by);
+        while let Some(group) = next {
+            combiner.add(&group?, &facts);
+            next = groups.next().await;
+        }
         let (rows, set_aside_count) = combiner.finish(rule);
         Ok(Response::new(AggregateObservationsResponse {
             rows,

@@ -21,7 +21,7 @@ use sse_platform::{
     time,
 };
 use sse_proto::indicators::{Indicator, Observation};
-use tokio_stream::StreamExt;
+use tokio_stream::{Stream, StreamExt};
 
 use crate::{
     aggregate::{FigureGroup, GroupField, LastFigure},
@@ -422,18 +422,19 @@ impl Store {
     }
 
     /// Applies the source rule and sums up the kept figures of `indicator` (a name) matching
-    /// `filter`, grouped by `fields`, all in the database: rows come back one group at a time
-    /// and are handed to `each`, so no observation is held in memory. `with_last` asks for each
-    /// group's latest figure too (an extra sort, so only when the rule needs it).
-    #[tracing::instrument(skip(self, each), err(level = "debug", Display))]
+    /// `filter`, grouped by `fields`, all in the database: a stream of groups, one at a time as
+    /// the database returns them, so no observation is held in memory. The query runs when the
+    /// first group is asked for (the database sorts every figure first); the caller may do
+    /// other work meanwhile. `with_last` asks for each group's latest figure too (an extra
+    /// sort, so only when the rule needs it).
+    #[tracing::instrument(skip(self), err(level = "debug", Display))]
     pub async fn aggregate_figures(
         &self,
         indicator: &str,
         filter: &str,
         fields: &[GroupField],
         with_last: bool,
-        mut each: impl FnMut(FigureGroup) + Send,
-    ) -> ServiceResult<()> {
+    ) -> ServiceResult<impl Stream<Item = ServiceResult<FigureGroup>> + Send + '_> {
         let matching = self
             .observation_condition(filter, false)?
             .add(observation_row::Column::Indicator.eq(indicator));
@@ -480,37 +481,9 @@ impl Store {
             values: ranked.values,
             db_backend: backend,
         };
-        let mut rows = self.db.stream_raw(statement).await?;
-        while let Some(row) = rows.next().await {
-            let row = row?;
-            let mut keys = Vec::with_capacity(fields.len());
-            for field in fields {
-                let column = group_column(*field);
-                keys.push(match field {
-                    GroupField::Year => row.try_get::<i32>("", column)?.to_string(),
-                    _ => row.try_get::<String>("", column)?,
-                });
-            }
-            let last = if with_last {
-                Some(LastFigure {
-                    period_end: row.try_get("", "last_period_end")?,
-                    source_date: row.try_get("", "last_source_date")?,
-                    value: row.try_get("", "last_value")?,
-                    name: row.try_get("", "last_name")?,
-                })
-            } else {
-                None
-            };
-            each(FigureGroup {
-                keys,
-                sum: row.try_get("", "total")?,
-                count: row.try_get("", "figures")?,
-                max: row.try_get("", "highest")?,
-                last,
-                set_aside: row.try_get("", "set_aside")?,
-            });
-        }
-        Ok(())
+        let rows = self.db.stream_raw(statement).await?;
+        let fields = fields.to_vec();
+        Ok(rows.map(move |row| figure_group(&row?, &fields, with_last)))
     }
 
     /// For GetProgress: the indicators `initiative` (a name) has live figures of, in name order,
@@ -868,6 +841,36 @@ async fn require_unused_names(txn: &DatabaseTransaction, names: &[String]) -> Se
         }
     }
     Ok(())
+}
+
+/// One group of [`Store::aggregate_figures`], read from its row.
+fn figure_group(row: &sea_orm::QueryResult, fields: &[GroupField], with_last: bool) -> ServiceResult<FigureGroup> {
+    let mut keys = Vec::with_capacity(fields.len());
+    for field in fields {
+        let column = group_column(*field);
+        keys.push(match field {
+            GroupField::Year => row.try_get::<i32>("", column)?.to_string(),
+            _ => row.try_get::<String>("", column)?,
+        });
+    }
+    let last = if with_last {
+        Some(LastFigure {
+            period_end: row.try_get("", "last_period_end")?,
+            source_date: row.try_get("", "last_source_date")?,
+            value: row.try_get("", "last_value")?,
+            name: row.try_get("", "last_name")?,
+        })
+    } else {
+        None
+    };
+    Ok(FigureGroup {
+        keys,
+        sum: row.try_get("", "total")?,
+        count: row.try_get("", "figures")?,
+        max: row.try_get("", "highest")?,
+        last,
+        set_aside: row.try_get("", "set_aside")?,
+    })
 }
 
 /// The source rule's order within one initiative, place, period and status: the most recently

@@ -70,15 +70,16 @@ async fn in_database(
     rule: Aggregation,
     facts: &HashMap<String, InitiativeFacts>,
 ) -> (Vec<AggregateRow>, i32) {
-    let mut groups = Vec::new();
-    store
+    let groups: Vec<_> = store
         .aggregate_figures(
             indicator,
             filter,
             &aggregate::sql_group_fields(group_by),
             rule == Aggregation::Last,
-            |group| groups.push(group),
         )
+        .await
+        .expect("aggregate in the database")
+        .collect::<Result<_, _>>()
         .await
         .expect("aggregate in the database");
     aggregate::combine(groups, group_by, rule, facts)
