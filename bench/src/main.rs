@@ -12,7 +12,7 @@ mod report;
 
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -96,7 +96,7 @@ pub struct RunArgs {
     /// Observations per BatchCreateObservations call.
     #[arg(long, default_value_t = 5000)]
     pub batch_observations: usize,
-    /// Calls of each batch create, one after the other.
+    /// Timed calls of each batch create, one after the other, after one untimed warm-up call.
     #[arg(long, default_value_t = 10)]
     pub batch_calls: usize,
     /// Timed runs of each aggregation and of its SQL baseline (the median is compared).
@@ -114,9 +114,31 @@ pub struct RunArgs {
     /// The key the writes (batch creates) are made with: the server's admin key.
     #[arg(long, env = "OBSERVATORY_ADMIN_KEY", hide_env_values = true)]
     pub admin_key: Option<String>,
+    /// Runs only these phases (comma-separated), e.g. `--only writes` to profile the batch
+    /// creates; every phase when unset. The table then has only their rows.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub only: Vec<Phase>,
+}
+
+/// The phases of a run, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Phase {
+    /// Start time and idle memory of a fresh server.
+    Startup,
+    /// GetInitiative, REST, the lists and search, at `--connections`.
+    Reads,
+    Aggregations,
+    Export,
+    /// The batch creates.
+    Writes,
 }
 
 impl RunArgs {
+    /// Whether `phase` is to run.
+    pub fn runs(&self, phase: Phase) -> bool {
+        self.only.is_empty() || self.only.contains(&phase)
+    }
+
     pub fn load_spec(&self) -> load::LoadSpec {
         load::LoadSpec {
             warmup: Duration::from_secs_f64(self.warmup.max(0.0)),
