@@ -238,33 +238,42 @@ impl<'a> Combiner<'a> {
             .initiative_position
             .and_then(|index| group.keys.get(index))
             .and_then(|name| facts.get(name));
+        // The group's keys: one, unless goals are asked for and the initiative has several.
         let mut keys = vec![Vec::with_capacity(self.group_by.len())];
         for (field, position) in self.group_by.iter().zip(&self.positions) {
-            let values: Vec<String> = match field {
-                GroupField::LegalForm => vec![initiative.map(|facts| facts.legal_form.to_owned()).unwrap_or_default()],
-                GroupField::SdgGoal => match initiative {
-                    Some(facts) if !facts.sdg_goals.is_empty() => {
-                        facts.sdg_goals.iter().map(|goal| goal.to_string()).collect()
-                    }
-                    _ => vec![String::new()],
-                },
-                _ => vec![
-                    position
-                        .and_then(|index| group.keys.get(index))
-                        .cloned()
-                        .unwrap_or_default(),
-                ],
+            let value = match field {
+                GroupField::SdgGoal => {
+                    let goals: Vec<String> = match initiative {
+                        Some(facts) if !facts.sdg_goals.is_empty() => {
+                            facts.sdg_goals.iter().map(|goal| goal.to_string()).collect()
+                        }
+                        _ => vec![String::new()],
+                    };
+                    keys = keys
+                        .into_iter()
+                        .flat_map(|key| {
+                            goals.iter().map(move |goal| {
+                                let mut extended = key.clone();
+                                extended.push(goal.clone());
+                                extended
+                            })
+                        })
+                        .collect();
+                    continue;
+                }
+                GroupField::LegalForm => initiative.map(|facts| facts.legal_form).unwrap_or_default().to_owned(),
+                _ => position
+                    .and_then(|index| group.keys.get(index))
+                    .cloned()
+                    .unwrap_or_default(),
             };
-            keys = keys
-                .into_iter()
-                .flat_map(|key| {
-                    values.iter().map(move |value| {
-                        let mut extended = key.clone();
-                        extended.push(value.clone());
-                        extended
-                    })
-                })
-                .collect();
+            // One value, appended to every key (the last one takes it, the others a copy).
+            if let Some((last, others)) = keys.split_last_mut() {
+                for key in others {
+                    key.push(value.clone());
+                }
+                last.push(value);
+            }
         }
         for key in keys {
             self.combined.entry(key).or_default().add(group);
