@@ -135,6 +135,11 @@ impl<'q> Ranker<'q> {
         }
     }
 
+    /// Whether no posting of the query's terms was added.
+    pub fn is_empty(&self) -> bool {
+        self.texts.is_empty()
+    }
+
     /// The ranking, best first (ties by id). `allowed`, when given, holds the ids a filter lets
     /// through; it does not change scores.
     pub fn finish(self, collection: Collection, allowed: Option<&BTreeSet<String>>) -> Vec<Ranked> {

@@ -590,13 +590,12 @@ impl Store {
                     .await
                     .map_err(|error| ServiceError::Internal(error.into()))?;
                 // Callers of the same search that waited for a permit find it ranked.
-                match self.rankings.get(&key, version, requested) {
-                    Some(found) => found,
-                    None => {
-                        let ranked = Arc::new(self.rank(&parsed, condition, collection).await?);
-                        self.rankings.put(key.clone(), version, ranked.clone());
-                        (ranked, None)
-                    }
+                if let Some(found) = self.rankings.get(&key, version, requested) {
+                    found
+                } else {
+                    let ranked = Arc::new(self.rank(&parsed, condition, collection).await?);
+                    self.rankings.put(key.clone(), version, ranked.clone());
+                    (ranked, None)
                 }
             }
         };
@@ -662,7 +661,6 @@ impl Store {
         // Streamed into the ranker, which keeps a few counts per text rather than the rows: a
         // broad query reads tens of thousands of postings.
         let mut ranker = search::Ranker::new(parsed);
-        let mut any = false;
         for chunk in terms.chunks(TERM_CHUNK) {
             let mut rows = posting::Entity::find()
                 .select_only()
@@ -680,13 +678,12 @@ impl Store {
                 .await?;
             while let Some((term, legal_text_id, title, summary, provisions, length)) = rows.try_next().await? {
                 ranker.add(&term, &legal_text_id, [title, summary, provisions], length);
-                any = true;
             }
         }
         // The filter is applied to the texts the postings name only, not to the whole table.
         let allowed = match condition {
             None => None,
-            Some(_) if !any => Some(BTreeSet::new()),
+            Some(_) if ranker.is_empty() => Some(BTreeSet::new()),
             Some(condition) => Some(
                 legal_text::Entity::find()
                     .select_only()
