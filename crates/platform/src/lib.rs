@@ -6,6 +6,7 @@
 pub mod access;
 pub mod calls;
 pub mod cli;
+pub mod coalesce;
 pub mod config;
 pub mod database;
 pub mod env;

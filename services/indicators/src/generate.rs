@@ -79,8 +79,6 @@ pub async fn generate(store: &Store, spec: &GenerateSpec) -> anyhow::Result<usiz
         }
     }
     finish_writing(writing, &progress).await?;
-    // The planner needs to know the table has grown (autovacuum may be late, or off).
-    store.analyze_observations().await?;
     progress.finish();
     usize::try_from(spec.observations).context("observation count")
 }

@@ -745,12 +745,6 @@ impl Store {
         Ok(())
     }
 
-    /// Refreshes the planner's statistics of the observations table, after a bulk load.
-    pub async fn analyze_observations(&self) -> ServiceResult<()> {
-        self.db.execute_unprepared("ANALYZE observations").await?;
-        Ok(())
-    }
-
     /// Which of `request_ids` were answered by CreateObservation, with their answers.
     pub async fn recorded_observations(&self, request_ids: &[&str]) -> ServiceResult<HashMap<String, Observation>> {
         REQUEST_LOG

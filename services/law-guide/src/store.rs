@@ -442,17 +442,6 @@ impl Store {
         Ok(written)
     }
 
-    /// After a bulk write: lets PostgreSQL read postings from the index alone (its visibility
-    /// map) and plan with fresh statistics. SQLite needs nothing.
-    pub async fn refresh_statistics(&self) -> ServiceResult<()> {
-        if self.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            self.db
-                .execute_unprepared("VACUUM ANALYZE legal_text_postings, legal_texts")
-                .await?;
-        }
-        Ok(())
-    }
-
     /// Changes one legal text if its etag is still `etag` (when given), keeping its previous
     /// state as a revision. The write is conditional on the etag read, so a concurrent change
     /// in between is refused with ABORTED rather than overwritten.

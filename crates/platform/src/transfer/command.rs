@@ -9,6 +9,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use anyhow::Context;
 use tokio::net::TcpListener;
 
 use super::{Api, Format, ImportOptions, OnError, Progress, TransferKind, progress::CountingReader};
@@ -95,6 +96,11 @@ pub async fn run(command: TransferCommand, settings: &Settings, modules: &[&dyn 
             let report = super::import(kind.as_ref(), &observatory.api, input, options, &progress).await;
             match report {
                 Ok(report) => {
+                    let tidied = if report.created > 0 && !dry_run {
+                        observatory.tidy_after_bulk_load().await
+                    } else {
+                        Ok(())
+                    };
                     progress.finish_import(&report, dry_run);
                     if report.invalid > 0 {
                         Err(anyhow::anyhow!(
@@ -103,7 +109,7 @@ pub async fn run(command: TransferCommand, settings: &Settings, modules: &[&dyn 
                             report.rows
                         ))
                     } else {
-                        Ok(())
+                        tidied
                     }
                 }
                 Err(error) => Err(error),
@@ -218,6 +224,17 @@ impl Observatory {
             api: Api::new(channel, Some(&secret))?,
             local: Some(Local { stop, serving, db }),
         })
+    }
+
+    /// After an import into this process's own database: its indexes and statistics brought up
+    /// to date ([`database::tidy_after_bulk_load`]). A remote observatory tends its own.
+    async fn tidy_after_bulk_load(&self) -> anyhow::Result<()> {
+        if let Some(local) = &self.local {
+            database::tidy_after_bulk_load(&local.db)
+                .await
+                .context("the import is written, but the indexes could not be tidied after it")?;
+        }
+        Ok(())
     }
 
     /// Stops the process's own services, if it ran them.
