@@ -127,7 +127,7 @@ mod tests {
             let batches = Arc::clone(&batches);
             Box::pin(async move {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                batches.lock().unwrap().push(keys.clone());
+                batches.lock().expect("the record").push(keys.clone());
                 if fail {
                     return Err(crate::ServiceError::unavailable("the database is away"));
                 }
@@ -151,11 +151,11 @@ mod tests {
             })
             .collect();
         for read in reads {
-            let (key, answer) = read.await.unwrap();
+            let (key, answer) = read.await.expect("the read's task");
             let expected = (key % 2 == 0).then(|| format!("value {key}"));
             assert_eq!(answer, Ok(expected), "key {key}");
         }
-        let batches = batches.lock().unwrap();
+        let batches = batches.lock().expect("the record");
         assert!(batches.len() < 10, "ten reads made {} batch reads", batches.len());
         assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 10);
     }
@@ -171,9 +171,9 @@ mod tests {
             })
             .collect();
         for read in reads {
-            read.await.unwrap().unwrap();
+            read.await.expect("the read's task").expect("the batch read");
         }
-        assert!(batches.lock().unwrap().iter().all(|batch| batch.len() <= 3));
+        assert!(batches.lock().expect("the record").iter().all(|batch| batch.len() <= 3));
     }
 
     #[tokio::test]
@@ -192,7 +192,7 @@ mod tests {
         };
         let impatient = tokio::time::timeout(std::time::Duration::from_millis(1), coalescer.read(4)).await;
         assert!(impatient.is_err(), "the read should still have been in flight");
-        assert_eq!(patient.await.unwrap(), Ok(Some("value 2".to_owned())));
+        assert_eq!(patient.await.expect("the read's task"), Ok(Some("value 2".to_owned())));
         assert_eq!(coalescer.read(6).await, Ok(Some("value 6".to_owned())));
     }
 }

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod module;
 pub mod names;
 pub mod pagination;
+pub mod read_mask;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;

@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use futures_util::StreamExt;
+use pbjson_types::FieldMask;
 use sse_platform::{
     ServiceError, ServiceResult,
     calls::{self, CallContext, DEFAULT_DEADLINE, MAX_MESSAGE_BYTES, dependency_error},
@@ -89,13 +90,21 @@ impl Initiatives {
         })
     }
 
-    /// The facts of each of `names` that exists (deleted ones included, marked as such).
+    /// The facts of each of `names` that exists (deleted ones included, marked as such); their
+    /// SDG goals only when `with_goals` (else empty): without them, the initiatives service
+    /// answers from its columns, without reading each stored initiative.
     pub async fn facts(
         &self,
         context: &CallContext,
         names: Vec<String>,
+        with_goals: bool,
     ) -> ServiceResult<HashMap<String, InitiativeFacts>> {
-        Ok(self.look_up(context, names, false).await?.facts)
+        let fields = if with_goals {
+            &["legal_form", "sdg_goals", "delete_time"][..]
+        } else {
+            &["legal_form", "delete_time"][..]
+        };
+        Ok(self.look_up(context, names, false, fields).await?.facts)
     }
 
     /// Looks `names` up, up to [`NAMES_PER_CALL`] a call. A name the initiatives service does not
@@ -103,11 +112,13 @@ impl Initiatives {
     /// at the first one (the caller refuses the request anyway), asking one call at a time.
     /// Otherwise (aggregation, which may name every initiative) up to [`CONCURRENT_CALLS`]
     /// calls are in flight.
+    /// Only `fields` of the facts are asked for (a read mask); the others keep their defaults.
     async fn look_up(
         &self,
         context: &CallContext,
         mut names: Vec<String>,
         stop_at_missing: bool,
+        fields: &[&str],
     ) -> ServiceResult<Lookup> {
         names.retain(|name| !name.is_empty());
         names.sort_unstable();
@@ -129,7 +140,7 @@ impl Initiatives {
         }
         if stop_at_missing {
             for chunk in chunks {
-                let found = self.look_up_chunk(context, chunk, true).await?;
+                let found = self.look_up_chunk(context, chunk, true, fields).await?;
                 let stop = !found.missing.is_empty();
                 lookup.merge(found);
                 if stop {
@@ -139,7 +150,7 @@ impl Initiatives {
             return Ok(lookup);
         }
         let mut calls = futures_util::stream::iter(chunks)
-            .map(|chunk| self.look_up_chunk(context, chunk, false))
+            .map(|chunk| self.look_up_chunk(context, chunk, false, fields))
             .buffer_unordered(CONCURRENT_CALLS);
         while let Some(found) = calls.next().await {
             lookup.merge(found?);
@@ -153,10 +164,17 @@ impl Initiatives {
         context: &CallContext,
         mut wanted: Vec<String>,
         stop_at_missing: bool,
+        fields: &[&str],
     ) -> ServiceResult<Lookup> {
         let mut lookup = Lookup::default();
+        let read_mask = FieldMask {
+            paths: fields.iter().map(|field| (*field).to_owned()).collect(),
+        };
         while !wanted.is_empty() {
-            let request = BatchGetInitiativesRequest { names: wanted.clone() };
+            let request = BatchGetInitiativesRequest {
+                names: wanted.clone(),
+                read_mask: Some(read_mask.clone()),
+            };
             let mut client = self.client.clone();
             match client
                 .batch_get_initiatives(context.outgoing(request, DEFAULT_DEADLINE))
@@ -198,7 +216,7 @@ impl Initiatives {
             return Ok(());
         }
         let wanted: Vec<String> = names.iter().map(|(name, _)| name.clone()).collect();
-        let lookup = self.look_up(context, wanted, true).await?;
+        let lookup = self.look_up(context, wanted, true, &["delete_time"]).await?;
         for (name, field) in names {
             let problem = match lookup.facts.get(name) {
                 _ if lookup.missing.contains(name) => "does not exist",

@@ -634,7 +634,12 @@ impl IndicatorService for IndicatorsService {
         let mut groups = std::pin::pin!(groups);
         let look_up = async {
             match observed {
-                Some(names) => self.initiatives.facts(&context, names).await,
+                Some(names) => {
+                    let with_goals = group_by
+                        .iter()
+                        .any(|field| matches!(field, aggregate::GroupField::SdgGoal));
+                    self.initiatives.facts(&context, names, with_goals).await
+                }
                 None => Ok(Default::default()),
             }
         };

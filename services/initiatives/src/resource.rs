@@ -70,6 +70,59 @@ pub fn to_row(resource: &mut Initiative, id: &str) -> ServiceResult<initiative::
     })
 }
 
+/// The fields a row keeps in columns of their own, exactly as in the stored resource (times
+/// are written in microseconds, which is all the service gives them).
+pub const COLUMN_FIELDS: &[&str] = &[
+    "name",
+    "display_name",
+    "description",
+    "legal_form",
+    "status",
+    "create_time",
+    "update_time",
+    "delete_time",
+    "etag",
+];
+
+/// The initiative of `row` with its name and `fields` (each one of [`COLUMN_FIELDS`]) set, read
+/// from the columns alone.
+pub fn from_columns(row: &initiative::Model, fields: &[&str]) -> Initiative {
+    let mut initiative = Initiative {
+        name: name_of(&row.id),
+        ..Initiative::default()
+    };
+    for field in fields {
+        match *field {
+            "display_name" => initiative.display_name.clone_from(&row.display_name),
+            "description" => initiative.description.clone_from(&row.description),
+            "legal_form" => {
+                let legal_form = LegalForm::from_str_name(&format!("{LEGAL_FORM_PREFIX}{}", row.legal_form));
+                initiative.set_legal_form(legal_form.unwrap_or_default());
+            }
+            "status" => {
+                let status = Status::from_str_name(&format!("{STATUS_PREFIX}{}", row.status));
+                initiative.set_status(status.unwrap_or_default());
+            }
+            "create_time" => initiative.create_time = Some(time::timestamp(row.create_time)),
+            "update_time" => initiative.update_time = Some(time::timestamp(row.update_time)),
+            "delete_time" => initiative.delete_time = row.delete_time.map(time::timestamp),
+            "etag" => initiative.etag.clone_from(&row.etag),
+            _ => {}
+        }
+    }
+    initiative
+}
+
+/// `initiative` with only its name and `fields` set (AIP-157).
+pub fn masked(initiative: &Initiative, fields: &[&str]) -> ServiceResult<Initiative> {
+    sse_platform::read_mask::apply(
+        initiative,
+        sse_proto::contract::expect_message("sse.initiatives.v1.Initiative"),
+        fields,
+        "name",
+    )
+}
+
 pub fn from_row(row: &initiative::Model) -> ServiceResult<Initiative> {
     serde_json::from_str(&row.resource).map_err(|error| {
         ServiceError::Internal(anyhow::Error::new(error).context(format!("stored initiative {} is unreadable", row.id)))

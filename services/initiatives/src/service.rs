@@ -5,7 +5,7 @@ use sse_platform::{
     ServiceError, ServiceResult,
     lifecycle::Lifecycle,
     pagination::ListQuery,
-    time, update_mask,
+    read_mask, time, update_mask,
     validate::{self, Violations},
 };
 use sse_proto::contract;
@@ -109,11 +109,13 @@ impl InitiativeService for InitiativesService {
         &self,
         request: Request<BatchGetInitiativesRequest>,
     ) -> Result<Response<BatchGetInitiativesResponse>, Status> {
-        let names = request.into_inner().names;
-        let ids = validate::batch_get_ids(&names, "an initiative name (initiatives/{id})", |name| {
+        let request = request.into_inner();
+        let ids = validate::batch_get_ids(&request.names, "an initiative name (initiatives/{id})", |name| {
             resource::parse_name(name, "names").ok()
         })?;
-        let initiatives = self.store.get_all(&ids).await?;
+        let mask = request.read_mask.map(|mask| mask.paths).unwrap_or_default();
+        let fields = read_mask::fields(&mask, contract::expect_message("sse.initiatives.v1.Initiative"))?;
+        let initiatives = self.store.get_all(&ids, fields.as_deref()).await?;
         Ok(Response::new(BatchGetInitiativesResponse { initiatives }))
     }
 

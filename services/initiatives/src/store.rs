@@ -111,7 +111,7 @@ impl Store {
         let reader = db.clone();
         let read: BatchRead<String, initiative::Model> = Arc::new(move |ids: Vec<String>| {
             let db = reader.clone();
-            Box::pin(async move { rows_by_id(&db, &ids).await })
+            Box::pin(async move { rows_by_id(&db, &ids, true).await })
         });
         // One batch read at a time: the calls that arrive meanwhile make the next batch larger,
         // and a batch of a hundred costs the database little more than one read (measured: two
@@ -135,13 +135,24 @@ impl Store {
     }
 
     /// The initiatives with these ids, in their order (an id may repeat), soft-deleted ones
-    /// included; NOT_FOUND names the first id that does not exist. One query per hundred ids.
+    /// included; NOT_FOUND names the first id that does not exist. One query. With `fields`
+    /// (a read mask), only those fields and the name are set; when each is kept in a column
+    /// ([`resource::COLUMN_FIELDS`]), the stored resources are not read at all.
     #[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug", Display))]
-    pub async fn get_all(&self, ids: &[&str]) -> ServiceResult<Vec<Initiative>> {
-        let by_id = rows_by_id(&self.db, ids).await?;
+    pub async fn get_all(&self, ids: &[&str], fields: Option<&[&str]>) -> ServiceResult<Vec<Initiative>> {
+        let from_columns = fields.filter(|fields| fields.iter().all(|field| resource::COLUMN_FIELDS.contains(field)));
+        let by_id = match from_columns {
+            Some(_) => rows_by_id(&self.db, ids, false).await?,
+            None => rows_by_id(&self.db, ids, true).await?,
+        };
+        let initiative = |row: &initiative::Model| match (from_columns, fields) {
+            (Some(fields), _) => Ok(resource::from_columns(row, fields)),
+            (None, Some(fields)) => resource::masked(&resource::from_row(row)?, fields),
+            (None, None) => resource::from_row(row),
+        };
         ids.iter()
             .map(|id| match by_id.get(*id) {
-                Some(row) => resource::from_row(row),
+                Some(row) => initiative(row),
                 None => Err(ServiceError::not_found(resource::name_of(id))),
             })
             .collect()
@@ -308,13 +319,23 @@ async fn first_existing(db: &impl ConnectionTrait, ids: &[&str]) -> ServiceResul
     Ok(ids.iter().find(|id| taken.contains(**id)).map(|id| (*id).to_owned()))
 }
 
-/// The rows of those of `ids` that exist, by id, in one query.
+/// The rows of those of `ids` that exist, by id, in one query; without the stored resource
+/// (`resource` empty) unless `with_resource`.
 async fn rows_by_id<S: AsRef<str>>(
     db: &impl ConnectionTrait,
     ids: &[S],
+    with_resource: bool,
 ) -> ServiceResult<HashMap<String, initiative::Model>> {
     let column = sea_orm::sea_query::Expr::col((initiative::Entity, initiative::Column::Id));
-    let found = initiative::Entity::find()
+    let mut select = initiative::Entity::find();
+    if !with_resource {
+        use sea_orm::Iterable;
+        select = select
+            .select_only()
+            .columns(initiative::Column::iter().filter(|column| !matches!(column, initiative::Column::Resource)))
+            .column_as(sea_orm::sea_query::Expr::val(""), "resource");
+    }
+    let found = select
         .filter(database::in_json_array(db.get_database_backend(), column, ids))
         .all(db)
         .await?;

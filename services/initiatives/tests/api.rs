@@ -142,6 +142,7 @@ on_both_databases!(
     seeding_twice_creates_nothing_new,
     sequential_calls_take_a_millisecond_not_a_delayed_ack,
     batch_get_keeps_the_order_asked_and_names_the_first_missing,
+    batch_get_returns_the_fields_of_its_read_mask_as_stored,
     substring_filters_take_wildcards_short_text_and_case_literally,
     total_size_is_exact_up_to_ten_thousand_then_an_estimate_counted_in_the_background,
 );
@@ -835,6 +836,7 @@ async fn batch_get_keeps_the_order_asked_and_names_the_first_missing(backend: Ba
         .client
         .batch_get_initiatives(BatchGetInitiativesRequest {
             names: names(&["tzcld", "coop-gone", "great-green-wall", "tzcld"]),
+            ..Default::default()
         })
         .await
         .expect("batch get")
@@ -851,6 +853,7 @@ async fn batch_get_keeps_the_order_asked_and_names_the_first_missing(backend: Ba
         .client
         .batch_get_initiatives(BatchGetInitiativesRequest {
             names: names(&["tzcld", "not-there", "also-missing"]),
+            ..Default::default()
         })
         .await
         .expect_err("a missing name");
@@ -865,6 +868,7 @@ async fn batch_get_keeps_the_order_asked_and_names_the_first_missing(backend: Ba
         .client
         .batch_get_initiatives(BatchGetInitiativesRequest {
             names: vec!["initiatives/tzcld".to_owned(), "laws/x".to_owned()],
+            ..Default::default()
         })
         .await
         .expect_err("a malformed name");
@@ -875,12 +879,93 @@ async fn batch_get_keeps_the_order_asked_and_names_the_first_missing(backend: Ba
             .client
             .batch_get_initiatives(BatchGetInitiativesRequest {
                 names: vec!["initiatives/tzcld".to_owned(); count],
+                ..Default::default()
             })
             .await
             .expect_err("too few or too many");
         assert_eq!(status.code(), Code::InvalidArgument, "{count} names");
         assert_eq!(violated_fields(&status), ["names"]);
     }
+    app.stop().await;
+}
+
+/// A read mask (AIP-157) returns the name and the fields it names, with the values a full read
+/// returns: from the columns alone (`legal_form`, `delete_time`…) or from the stored resource
+/// (`sdg_goals`); an unknown field is refused by name.
+async fn batch_get_returns_the_fields_of_its_read_mask_as_stored(backend: Backend) {
+    let mut app = App::start(backend, false).await;
+    let kept = app.create("coop-kept", cooperative("Coop kept")).await.expect("create");
+    let gone = app.create("coop-gone", cooperative("Coop gone")).await.expect("create");
+    let gone = app
+        .client
+        .delete_initiative(DeleteInitiativeRequest {
+            name: gone.name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect("delete")
+        .into_inner()
+        .initiative
+        .expect("the deleted initiative");
+    let mut batch_get = async |paths: &[&str]| {
+        app.client
+            .batch_get_initiatives(BatchGetInitiativesRequest {
+                names: vec![kept.name.clone(), gone.name.clone()],
+                read_mask: Some(pbjson_types::FieldMask {
+                    paths: paths.iter().map(|path| (*path).to_owned()).collect(),
+                }),
+            })
+            .await
+            .map(|response| response.into_inner().initiatives)
+    };
+    let columns = [
+        "display_name",
+        "description",
+        "legal_form",
+        "status",
+        "create_time",
+        "update_time",
+        "delete_time",
+        "etag",
+    ];
+    let from_columns = batch_get(&columns).await.expect("a mask of columns");
+    for (read, full) in from_columns.iter().zip([&kept, &gone]) {
+        let expected = Initiative {
+            name: full.name.clone(),
+            display_name: full.display_name.clone(),
+            description: full.description.clone(),
+            legal_form: full.legal_form,
+            status: full.status,
+            create_time: full.create_time,
+            update_time: full.update_time,
+            delete_time: full.delete_time,
+            etag: full.etag.clone(),
+            ..Default::default()
+        };
+        assert_eq!(read, &expected);
+    }
+    assert!(from_columns[1].delete_time.is_some());
+
+    let goals = batch_get(&["sdg_goals", "legal_form"])
+        .await
+        .expect("a mask with a repeated field");
+    assert_eq!(
+        goals[0],
+        Initiative {
+            name: kept.name.clone(),
+            sdg_goals: kept.sdg_goals.clone(),
+            legal_form: kept.legal_form,
+            ..Default::default()
+        }
+    );
+    let every = batch_get(&["*"]).await.expect("every field");
+    assert_eq!(every[0], kept);
+
+    let unknown = batch_get(&["legal_form", "colour"])
+        .await
+        .expect_err("an unknown field");
+    assert_eq!(unknown.code(), Code::InvalidArgument);
+    assert_eq!(violated_fields(&unknown), ["read_mask.paths[1]"]);
     app.stop().await;
 }
 

@@ -300,6 +300,7 @@ async fn huge_parameters_get_a_small_invalid_argument(backend: Backend) {
         .client
         .batch_get_initiatives(BatchGetInitiativesRequest {
             names: vec![long_name; 1000],
+            ..Default::default()
         })
         .await
         .expect_err("1000 bad names");

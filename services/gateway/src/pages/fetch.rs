@@ -97,7 +97,13 @@ pub async fn initiative_names(backends: &Backends, names: &[&str]) -> HashMap<St
         let mut client = client.clone();
         async move {
             let response = client
-                .batch_get_initiatives(call(BatchGetInitiativesRequest { names }))
+                .batch_get_initiatives(call(BatchGetInitiativesRequest {
+                    names,
+                    // Only what a link shows: answered from a column.
+                    read_mask: Some(pbjson_types::FieldMask {
+                        paths: vec!["display_name".to_owned()],
+                    }),
+                }))
                 .await?;
             Ok(response.into_inner().initiatives)
         }
