@@ -1140,6 +1140,28 @@ def test_batch_get_initiatives_keeps_the_order_asked_and_404s_on_a_missing_name(
     assert "initiatives/nope" in missing["message"]
 
 
+def test_batch_get_initiatives_returns_the_fields_of_its_read_mask(gw, openapi):
+    names = ["initiatives/tzcld", "initiatives/mondragon"]
+    full = gw.get("/v1/initiatives:batchGet", params={"names": names}).json()["initiatives"]
+    masked = gw.get("/v1/initiatives:batchGet", params={"names": names, "readMask": "legalForm,displayName"})
+    assert masked.status_code == 200, masked.text
+    assert masked.json()["initiatives"] == [
+        {key: item[key] for key in ("name", "legalForm", "displayName") if key in item} for item in full
+    ]
+    unknown = status_of(gw.get("/v1/initiatives:batchGet", params={"names": names, "readMask": "colour"}), 3)
+    assert "colour" in unknown["message"] or "colour" in str(unknown["details"])
+    # The document says which paths a mask may hold, so that a client (or schemathesis) sends
+    # only those.
+    (parameter,) = [
+        parameter
+        for parameter in openapi["paths"]["/v1/initiatives:batchGet"]["get"]["parameters"]
+        if parameter["name"] == "readMask"
+    ]
+    pattern = re.compile(parameter["schema"]["pattern"])
+    assert pattern.fullmatch("legalForm,deleteTime") and pattern.fullmatch("*")
+    assert not pattern.fullmatch("colour")
+
+
 def test_batch_get_legal_texts_keeps_the_order_asked(gw):
     names = ["legalTexts/fr-loi-2014-856", "legalTexts/es-ley-5-2011"]
     found = gw.get("/v1/legalTexts:batchGet", params={"names": names})

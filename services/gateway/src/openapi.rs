@@ -184,6 +184,11 @@ fn operation(route: &Route, schemas: &mut Schemas) -> Value {
             {
                 schema["pattern"] = json!(pattern);
             }
+            if field.name() == "read_mask"
+                && let Some(pattern) = read_mask_pattern(&route.method.output())
+            {
+                schema["pattern"] = json!(pattern);
+            }
             let required = described
                 .and_then(|message| message.field(field.name()))
                 .is_some_and(|field| field.is(FieldBehavior::Required));
@@ -299,6 +304,19 @@ fn update_mask_pattern(input: &MessageDescriptor, body: &str) -> Option<String> 
         .filter_map(|name| resource.get_field_by_name(name))
         .map(|field| field.json_name().to_owned())
         .collect();
+    let one = format!("({})", names.join("|"));
+    Some(format!("^(\\*|{one}(,{one})*)?$"))
+}
+
+/// The paths a read mask (AIP-157) may hold, comma-separated, as the JSON mapping writes them
+/// (lowerCamelCase): the fields of the resource the response carries (its first field whose
+/// message the contract describes), or `*`.
+fn read_mask_pattern(output: &MessageDescriptor) -> Option<String> {
+    let resource = output.fields().find_map(|field| match field.kind() {
+        Kind::Message(message) if contract::message(message.full_name()).is_some() => Some(message),
+        _ => None,
+    })?;
+    let names: Vec<String> = resource.fields().map(|field| field.json_name().to_owned()).collect();
     let one = format!("({})", names.join("|"));
     Some(format!("^(\\*|{one}(,{one})*)?$"))
 }
