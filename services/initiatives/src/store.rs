@@ -141,10 +141,7 @@ impl Store {
     #[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug", Display))]
     pub async fn get_all(&self, ids: &[&str], fields: Option<&[&str]>) -> ServiceResult<Vec<Initiative>> {
         let from_columns = fields.filter(|fields| fields.iter().all(|field| resource::COLUMN_FIELDS.contains(field)));
-        let by_id = match from_columns {
-            Some(_) => rows_by_id(&self.db, ids, false).await?,
-            None => rows_by_id(&self.db, ids, true).await?,
-        };
+        let by_id = rows_by_id(&self.db, ids, from_columns.is_none()).await?;
         let initiative = |row: &initiative::Model| match (from_columns, fields) {
             (Some(fields), _) => Ok(resource::from_columns(row, fields)),
             (None, Some(fields)) => resource::masked(&resource::from_row(row)?, fields),
