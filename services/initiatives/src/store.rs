@@ -300,19 +300,19 @@ impl Store {
     }
 }
 
-/// The first of `ids` (in their order) that an initiative already has, deleted or not.
+/// The first of `ids` (in their order) that an initiative already has, deleted or not: one
+/// query, the ids bound as one array as for [`rows_by_id`].
 async fn first_existing(db: &impl ConnectionTrait, ids: &[&str]) -> ServiceResult<Option<String>> {
-    let mut taken = std::collections::HashSet::new();
-    for chunk in ids.chunks(IN_LIST_CHUNK) {
-        let found: Vec<String> = initiative::Entity::find()
-            .select_only()
-            .column(initiative::Column::Id)
-            .filter(initiative::Column::Id.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        taken.extend(found);
-    }
+    let column = sea_orm::sea_query::Expr::col((initiative::Entity, initiative::Column::Id));
+    let taken: std::collections::HashSet<String> = initiative::Entity::find()
+        .select_only()
+        .column(initiative::Column::Id)
+        .filter(database::in_json_array(db.get_database_backend(), column, ids))
+        .into_tuple::<String>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
     Ok(ids.iter().find(|id| taken.contains(**id)).map(|id| (*id).to_owned()))
 }
 
