@@ -11,6 +11,8 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 
+mod nodelay;
+
 /// How a process's connection pool behaves; the `database_*` settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolSettings {
@@ -105,6 +107,11 @@ pub async fn connect_with(url: &str, pool: PoolSettings) -> anyhow::Result<Datab
                 // in the operating system's cache anyway. A server keeps about a dozen
                 // connections, each cache full once it has served a while.
                 .pragma("cache_size", "-1024")
+        });
+    } else {
+        // Each new connection gets TCP_NODELAY, which sqlx 0.9.0 leaves off (see `nodelay`).
+        options.map_sqlx_postgres_pool_opts(|pool| {
+            pool.after_connect(|connection, _| Box::pin(nodelay::enable(connection)))
         });
     }
     let started = std::time::Instant::now();
