@@ -3,7 +3,7 @@
 //! SQLite and PostgreSQL.
 
 use sea_orm::{
-    ConnectionTrait,
+    ConnectionTrait, DatabaseBackend, Statement,
     sea_query::{
         ColumnDef, Expr, ExprTrait, ForeignKey, ForeignKeyAction, Index, IndexCreateStatement, OnConflict, Query,
         Table, TableCreateStatement,
@@ -11,7 +11,10 @@ use sea_orm::{
 };
 
 use super::FacetTable;
-use crate::{database::rows_per_insert, error::ServiceResult};
+use crate::error::ServiceResult;
+
+/// Facet rows one INSERT carries (each a short JSON array in its one parameter).
+const FACET_ROWS_PER_INSERT: usize = 10_000;
 
 impl FacetTable {
     /// A facet table whose rows are (`owner_column`, `field`, `value`).
@@ -79,8 +82,10 @@ impl FacetTable {
         format!("{}_value_idx", self.table)
     }
 
-    /// Writes the facets of owners that have none yet (just created), in as few multi-row
-    /// INSERTs as the bind-parameter limit allows, in the caller's transaction.
+    /// Writes the facets of owners that have none yet (just created), in the caller's
+    /// transaction: the rows go as one JSON array of `[owner, field, value]` per statement, so
+    /// the statement is the same whatever their number (prepared once per connection) and
+    /// carries one parameter rather than three a row.
     pub async fn insert_new(
         &self,
         db: &impl ConnectionTrait,
@@ -88,15 +93,22 @@ impl FacetTable {
     ) -> ServiceResult<()> {
         rows.sort();
         rows.dedup();
-        for chunk in rows.chunks(rows_per_insert(3)) {
-            let mut insert = Query::insert()
-                .into_table(self.table)
-                .columns([self.owner_column, self.field_column, self.value_column])
-                .to_owned();
-            for (owner, field, value) in chunk {
-                insert.values_panic([owner.as_str().into(), (*field).into(), value.as_str().into()]);
-            }
-            db.execute(&insert).await?;
+        let backend = db.get_database_backend();
+        let (table, owner, field, value) = (self.table, self.owner_column, self.field_column, self.value_column);
+        let sql = match backend {
+            DatabaseBackend::Postgres => format!(
+                "INSERT INTO \"{table}\" (\"{owner}\", \"{field}\", \"{value}\") \
+                 SELECT facet->>0, facet->>1, facet->>2 FROM jsonb_array_elements(CAST($1 AS jsonb)) AS facet"
+            ),
+            _ => format!(
+                "INSERT INTO \"{table}\" (\"{owner}\", \"{field}\", \"{value}\") \
+                 SELECT value->>0, value->>1, value->>2 FROM json_each(?)"
+            ),
+        };
+        for chunk in rows.chunks(FACET_ROWS_PER_INSERT) {
+            let array = serde_json::to_string(chunk).map_err(anyhow::Error::from)?;
+            db.execute_raw(Statement::from_sql_and_values(backend, sql.as_str(), [array.into()]))
+                .await?;
         }
         Ok(())
     }
