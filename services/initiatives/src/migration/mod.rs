@@ -5,6 +5,7 @@ use sea_orm_migration::{MigrationTrait, MigratorTrait, sea_orm::DynIden};
 
 mod m20261127_000001_create_initiatives;
 mod m20261130_000002_list_indexes;
+mod m20261130_000003_facets_checked_by_the_store;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_create_initiatives::Migration),
             Box::new(m20261130_000002_list_indexes::Migration),
+            Box::new(m20261130_000003_facets_checked_by_the_store::Migration),
         ]
     }
 
