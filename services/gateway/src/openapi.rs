@@ -304,8 +304,7 @@ fn update_mask_pattern(input: &MessageDescriptor, body: &str) -> Option<String> 
         .filter_map(|name| resource.get_field_by_name(name))
         .map(|field| field.json_name().to_owned())
         .collect();
-    let one = format!("({})", names.join("|"));
-    Some(format!("^(\\*|{one}(,{one})*)?$"))
+    Some(mask_pattern(&names))
 }
 
 /// The paths a read mask (AIP-157) may hold, comma-separated, as the JSON mapping writes them
@@ -317,8 +316,13 @@ fn read_mask_pattern(output: &MessageDescriptor) -> Option<String> {
         _ => None,
     })?;
     let names: Vec<String> = resource.fields().map(|field| field.json_name().to_owned()).collect();
+    Some(mask_pattern(&names))
+}
+
+/// A field mask's pattern: `names` comma-separated, or `*`, or nothing.
+fn mask_pattern(names: &[String]) -> String {
     let one = format!("({})", names.join("|"));
-    Some(format!("^(\\*|{one}(,{one})*)?$"))
+    format!("^(\\*|{one}(,{one})*)?$")
 }
 
 /// The request fields a route's path sets, which a `*` body therefore does not carry.

@@ -58,12 +58,12 @@ fn set_on_socket(local_port: i32, peer_port: i32) -> std::io::Result<bool> {
     let this_process = pidfd_open(getpid(), PidfdFlags::empty())?;
     for entry in std::fs::read_dir("/proc/self/fd")? {
         let entry = entry?;
-        // Sockets only: their link reads `socket:[inode]`.
-        let is_socket = std::fs::read_link(entry.path())
-            .is_ok_and(|target| target.as_os_str().as_encoded_bytes().starts_with(b"socket:"));
         let Some(fd) = entry.file_name().to_str().and_then(|name| name.parse().ok()) else {
             continue;
         };
+        // Sockets only: their link reads `socket:[inode]`.
+        let is_socket = std::fs::read_link(entry.path())
+            .is_ok_and(|target| target.as_os_str().as_encoded_bytes().starts_with(b"socket:"));
         if !is_socket {
             continue;
         }
