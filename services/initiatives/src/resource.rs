@@ -124,8 +124,13 @@ pub fn masked(initiative: &Initiative, fields: &[&str]) -> ServiceResult<Initiat
 }
 
 pub fn from_row(row: &initiative::Model) -> ServiceResult<Initiative> {
-    serde_json::from_str(&row.resource).map_err(|error| {
-        ServiceError::Internal(anyhow::Error::new(error).context(format!("stored initiative {} is unreadable", row.id)))
+    from_stored(&row.id, &row.resource)
+}
+
+/// The initiative `id` from its stored JSON (the `resource` column).
+pub fn from_stored(id: &str, stored: &str) -> ServiceResult<Initiative> {
+    serde_json::from_str(stored).map_err(|error| {
+        ServiceError::Internal(anyhow::Error::new(error).context(format!("stored initiative {id} is unreadable")))
     })
 }
 

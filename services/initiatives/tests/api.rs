@@ -141,6 +141,7 @@ on_both_databases!(
     order_by_sorts_and_rejects_unknown_fields,
     seeding_twice_creates_nothing_new,
     sequential_calls_take_a_millisecond_not_a_delayed_ack,
+    concurrent_gets_read_together_each_answer_their_own_call,
     batch_get_keeps_the_order_asked_and_names_the_first_missing,
     batch_get_returns_the_fields_of_its_read_mask_as_stored,
     substring_filters_take_wildcards_short_text_and_case_literally,
@@ -819,6 +820,65 @@ async fn sequential_calls_take_a_millisecond_not_a_delayed_ack(backend: Backend)
         median < 10.0,
         "median GetInitiative took {median:.1} ms; Nagle's delay is back?"
     );
+}
+
+/// Gets in flight together are read in batches (`Coalescer`, one query per batch): each call
+/// still gets its own initiative, the deleted one as it is, and NOT_FOUND for its own unknown id.
+async fn concurrent_gets_read_together_each_answer_their_own_call(backend: Backend) {
+    let mut app = App::start(backend, false).await;
+    let mut created = Vec::new();
+    for index in 0..20 {
+        let mut initiative = cooperative(&format!("Coop {index} \"quoted\" \\ é"));
+        initiative.description = format!("Line one\nline two of {index}");
+        created.push(app.create(&format!("coop-{index}"), initiative).await.expect("create"));
+    }
+    let deleted = app
+        .client
+        .delete_initiative(DeleteInitiativeRequest {
+            name: created[3].name.clone(),
+            etag: String::new(),
+        })
+        .await
+        .expect("delete")
+        .into_inner()
+        .initiative
+        .expect("initiative");
+    created[3] = deleted;
+    let mut calls = tokio::task::JoinSet::new();
+    for call in 0..120 {
+        let mut client = app.client.clone();
+        let id = if call % 7 == 0 {
+            format!("missing-{call}")
+        } else {
+            format!("coop-{}", call % 20)
+        };
+        calls.spawn(async move {
+            let answer = client
+                .get_initiative(GetInitiativeRequest {
+                    name: format!("initiatives/{id}"),
+                })
+                .await;
+            (
+                id,
+                answer.map(|response| response.into_inner().initiative.expect("initiative")),
+            )
+        });
+    }
+    while let Some(call) = calls.join_next().await {
+        let (id, answer) = call.expect("the call's task");
+        match id.strip_prefix("coop-") {
+            Some(index) => {
+                let index: usize = index.parse().expect("index");
+                assert_eq!(answer.expect("get"), created[index], "{id}");
+            }
+            None => {
+                let missing = answer.expect_err("unknown id");
+                assert_eq!(missing.code(), Code::NotFound, "{id}");
+                assert!(missing.message().contains(&id), "{id}: {}", missing.message());
+            }
+        }
+    }
+    app.stop().await;
 }
 
 async fn batch_get_keeps_the_order_asked_and_names_the_first_missing(backend: Backend) {
