@@ -2,7 +2,8 @@
 # Benchmarks the observatory against the goals of the performance issue (see BENCHMARKS.md):
 # builds the release `observatory` and the `sse-bench` harness, then for each database (SQLite
 # in a temporary folder; PostgreSQL in a fresh database on TEST_POSTGRES_URL's server, dropped
-# after) generates synthetic data, starts `observatory serve` on free loopback ports, runs the
+# after) generates synthetic data, waits until it is written to disk (see `settle`), starts
+# `observatory serve` on free loopback ports, runs the
 # harness against it, stops it with SIGTERM, and prints the tables.
 #
 #   scripts/bench.sh                   full sizes: 100,000 initiatives, 1,000,000 observations,
@@ -73,7 +74,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Runs one database: generate, serve, measure, stop.
+# Lets the generated data reach the disk before anything is measured, so that no measure pays
+# for writing back the load: the kernel's dirty pages (`sync`) and, on PostgreSQL, the
+# checkpoint the load started (`CHECKPOINT`; otherwise it is spread over the next minutes and
+# ran through every PostgreSQL measure). A role that may not checkpoint only gets a warning.
+settle() {
+    local url="$1" started=$SECONDS
+    if [[ "$url" == postgres* ]] && ! psql "$url" -q -v ON_ERROR_STOP=1 -c CHECKPOINT >/dev/null; then
+        echo "bench.sh: CHECKPOINT refused; measuring while PostgreSQL writes the load back" >&2
+    fi
+    sync
+    echo "settled (load written to disk) in $((SECONDS - started)) s"
+}
+
+# Runs one database: generate, settle, serve, measure, stop.
 bench_one() {
     local label="$1" url="$2" log="$work/$1"
     mkdir -p "$log"
@@ -88,6 +102,7 @@ bench_one() {
         return 1
     fi
     echo "generated in $((SECONDS - started)) s"
+    settle "$url"
 
     local ports grpc_port http_port metrics_port
     ports="$("$bin/sse-bench" free-ports --count 3)"
