@@ -6,8 +6,9 @@
 //! meanwhile wait for the next one.
 //!
 //! A read that finds the worker idle is read almost at once (after the runtime has run the
-//! tasks already ready, see [`GATHER_YIELDS`]), so a quiet service answers as fast as before. Every read starts after its call arrived, so an answer is as fresh as a read of its
-//! own: nothing is cached, so nothing needs invalidating when another process writes.
+//! tasks already ready, see [`GATHER_YIELDS`]), so a quiet service answers as fast as before.
+//! Every read starts after its call arrived, so an answer is as fresh as a read of its own:
+//! nothing is cached, so nothing needs invalidating when another process writes.
 
 use std::{
     collections::HashMap,
@@ -76,9 +77,9 @@ where
 pub struct BatchFailed;
 
 /// How many times a worker lets the runtime run ready tasks before taking the waiting keys.
-/// Measured on GetInitiative at 16 connections (two cores, release build): none 19–21k calls a
-/// second on PostgreSQL, four 23–26k (larger batches, fewer round trips); SQLite 27–28k and
-/// 29k. More than four gained nothing further.
+/// Measured on GetInitiative at 16 connections (two cores, release build), none against four:
+/// PostgreSQL 19–21k calls a second against 24–26k (larger batches, fewer round trips), SQLite
+/// 27–28k against 29–30k. One, two, eight or sixteen did no better than four.
 const GATHER_YIELDS: usize = 4;
 
 /// Takes the keys waiting, up to `max_batch`, whenever fewer than `concurrency` batch reads are

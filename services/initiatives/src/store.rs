@@ -342,7 +342,9 @@ async fn rows_by_id<S: AsRef<str>>(
 
 /// The stored JSON of those of `ids` that exist, by id, in one query that answers one row: the
 /// database joins the stored resources (JSON already) into one JSON object keyed by id, so a
-/// batch costs one row to send and decode, not eleven columns of each initiative.
+/// batch costs one row to send and decode, not eleven columns of each initiative. A stored
+/// resource that is not JSON fails the whole batch: each of its calls then reads alone (see
+/// [`Store::get`]), and only that initiative's call fails.
 async fn stored_by_id(db: &impl ConnectionTrait, ids: &[String]) -> ServiceResult<HashMap<String, Arc<str>>> {
     use sea_orm::sea_query::{Expr, Query};
     let backend = db.get_database_backend();
