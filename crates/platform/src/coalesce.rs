@@ -78,7 +78,7 @@ pub struct BatchFailed;
 
 /// How many times a worker lets the runtime run ready tasks before taking the waiting keys.
 /// Measured on GetInitiative at 16 connections (two cores, release build), none against four:
-/// PostgreSQL 19–21k calls a second against 24–26k (larger batches, fewer round trips), SQLite
+/// PostgreSQL 19–21k calls a second against 23–26k (larger batches, fewer round trips), SQLite
 /// 27–28k against 29–30k. One, two, eight or sixteen did no better than four.
 const GATHER_YIELDS: usize = 4;
 
