@@ -391,3 +391,82 @@ fn sort_value(row: &initiative::Model, column: &str) -> serde_json::Value {
         _ => row.id.clone().into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sse_testkit::{Backend, TestDatabase, on_both_databases};
+
+    use super::*;
+
+    /// A store on a fresh, migrated database with initiatives `a`, `b` and `c`; `b`'s name has
+    /// what JSON escapes (quotes, a backslash, a line break) and a non-ASCII letter.
+    async fn store_with_three(backend: Backend) -> (TestDatabase, Store) {
+        let database = TestDatabase::new(backend).await.expect("test database");
+        database::migrate::<crate::migration::Migrator>(&database.connection)
+            .await
+            .expect("migrations");
+        let store = Store::new(database.connection.clone());
+        let items =
+            [("a", "Coop A"), ("b", "Coop \"B\" \\ é\nsecond line"), ("c", "Coop C")].map(|(id, display_name)| {
+                NewInitiative {
+                    id: Some(id.to_owned()),
+                    initiative: Initiative {
+                        display_name: display_name.to_owned(),
+                        ..Default::default()
+                    },
+                    request_id: String::new(),
+                }
+            });
+        store.create_all(items.into(), "").await.expect("create");
+        (database, store)
+    }
+
+    on_both_databases!(
+        a_batch_read_answers_each_existing_initiative_once_by_id,
+        a_stored_resource_that_is_not_json_fails_its_batch_and_only_its_own_get,
+    );
+
+    /// GetInitiative's batch read itself (not the read alone it falls back to): the ids that
+    /// exist, each once whatever the repeats, each with the JSON a read alone finds.
+    async fn a_batch_read_answers_each_existing_initiative_once_by_id(backend: Backend) {
+        let (_database, store) = store_with_three(backend).await;
+        let ids = ["b", "missing", "a", "b", "c"].map(str::to_owned);
+        let found = stored_by_id(&store.db, &ids).await.expect("batch read");
+        let mut keys: Vec<&str> = found.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["a", "b", "c"]);
+        for (id, stored) in &found {
+            let alone = find(&store.db, id).await.expect("read alone").expect("exists");
+            assert_eq!(
+                resource::from_stored(id, stored).expect("parses"),
+                resource::from_row(&alone).expect("parses")
+            );
+        }
+        // None exists: the aggregate is NULL, an empty answer rather than an error.
+        let none = stored_by_id(&store.db, &["x".to_owned(), "y".to_owned()])
+            .await
+            .expect("batch read");
+        assert!(none.is_empty(), "{none:?}");
+    }
+
+    /// Both databases store text that is not JSON in `resource`: the batch read then fails
+    /// whole, and `get` falls back to reading alone, so only that initiative's call fails.
+    async fn a_stored_resource_that_is_not_json_fails_its_batch_and_only_its_own_get(backend: Backend) {
+        let (_database, store) = store_with_three(backend).await;
+        store
+            .db
+            .execute_unprepared("UPDATE initiatives SET resource = 'not json {' WHERE id = 'b'")
+            .await
+            .expect("damage b");
+        let ids = ["a", "b"].map(str::to_owned);
+        let batch = stored_by_id(&store.db, &ids).await;
+        assert!(matches!(batch, Err(ServiceError::Internal(_))), "{batch:?}");
+        let (a, b) = tokio::join!(store.get("a"), store.get("b"));
+        assert_eq!(a.expect("a is readable").display_name, "Coop A");
+        let b = b.expect_err("b is damaged");
+        assert!(
+            matches!(&b, ServiceError::Internal(error) if format!("{error:#}").contains("stored initiative b")),
+            "{b:?}"
+        );
+    }
+}

@@ -141,7 +141,7 @@ on_both_databases!(
     order_by_sorts_and_rejects_unknown_fields,
     seeding_twice_creates_nothing_new,
     sequential_calls_take_a_millisecond_not_a_delayed_ack,
-    concurrent_gets_read_together_each_answer_their_own_call,
+    concurrent_gets_each_answer_their_own_call,
     batch_get_keeps_the_order_asked_and_names_the_first_missing,
     batch_get_returns_the_fields_of_its_read_mask_as_stored,
     substring_filters_take_wildcards_short_text_and_case_literally,
@@ -822,9 +822,10 @@ async fn sequential_calls_take_a_millisecond_not_a_delayed_ack(backend: Backend)
     );
 }
 
-/// Gets in flight together are read in batches (`Coalescer`, one query per batch): each call
-/// still gets its own initiative, the deleted one as it is, and NOT_FOUND for its own unknown id.
-async fn concurrent_gets_read_together_each_answer_their_own_call(backend: Backend) {
+/// Gets in flight together, which the store reads in batches: each call still gets its own
+/// initiative, the deleted one as it is, and NOT_FOUND for its own unknown id. (The batch read
+/// itself, which a failing batch would hide behind the read alone, is tested in `store.rs`.)
+async fn concurrent_gets_each_answer_their_own_call(backend: Backend) {
     let mut app = App::start(backend, false).await;
     let mut created = Vec::new();
     for index in 0..20 {
