@@ -11,6 +11,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::process;
+
 /// How long (or how many calls) to run a measure for.
 #[derive(Debug, Clone, Copy)]
 pub struct LoadSpec {
@@ -18,6 +20,8 @@ pub struct LoadSpec {
     pub duration: Duration,
     /// Stop the measured window after this many calls in all, if sooner than `duration`.
     pub requests: Option<u64>,
+    /// The server's process, whose CPU time over the measured window is then reported.
+    pub server_pid: Option<u32>,
 }
 
 /// What a measured window gave.
@@ -30,6 +34,8 @@ pub struct Stats {
     pub p50: Duration,
     pub p99: Duration,
     pub max: Duration,
+    /// The CPU time the server used over the measured window, when its process is known.
+    pub server_cpu: Option<Duration>,
 }
 
 impl Stats {
@@ -43,6 +49,14 @@ impl Stats {
         }
     }
 
+    /// The server's CPU time per successful call (all its threads, user and system), in
+    /// microseconds: what a call costs the machine on the server's side, whatever the load
+    /// generator beside it costs.
+    pub fn server_cpu_per_call(&self) -> Option<f64> {
+        let cpu = self.server_cpu?;
+        (self.calls > 0).then(|| cpu.as_secs_f64() * 1e6 / self.calls as f64)
+    }
+
     pub fn summary(&self) -> String {
         let mut line = format!(
             "{} calls in {:.2} s: {:.0} req/s, p50 {}, p99 {}, max {}",
@@ -53,6 +67,9 @@ impl Stats {
             millis(self.p99),
             millis(self.max)
         );
+        if let Some(micros) = self.server_cpu_per_call() {
+            line.push_str(&format!(", server CPU {micros:.0} µs a call"));
+        }
         if self.errors > 0 {
             line.push_str(&format!(
                 ", {} errors (first: {})",
@@ -95,6 +112,13 @@ where
     let measure_until = measure_from + spec.duration;
     let counted = Arc::new(AtomicU64::new(0));
     let limit = spec.requests.unwrap_or(u64::MAX);
+    // The server's CPU time when the measured window opens, read again when it closes.
+    let cpu_at_start = spec.server_pid.map(|pid| {
+        tokio::spawn(async move {
+            tokio::time::sleep_until(measure_from.into()).await;
+            process::cpu_time(pid).ok()
+        })
+    });
     let mut handles = Vec::new();
     for mut worker in workers {
         let counted = Arc::clone(&counted);
@@ -150,6 +174,13 @@ where
         }
     }
     let finished = Instant::now();
+    let server_cpu = match (cpu_at_start, spec.server_pid) {
+        (Some(start), Some(pid)) => match (start.await.ok().flatten(), process::cpu_time(pid).ok()) {
+            (Some(start), Some(end)) => Some(end.saturating_sub(start)),
+            _ => None,
+        },
+        _ => None,
+    };
     latencies.sort_unstable();
     Stats {
         calls: latencies.len() as u64,
@@ -159,6 +190,7 @@ where
         p50: percentile(&latencies, 0.50),
         p99: percentile(&latencies, 0.99),
         max: percentile(&latencies, 1.0),
+        server_cpu,
     }
 }
 
@@ -182,6 +214,7 @@ mod tests {
             warmup: Duration::ZERO,
             duration: Duration::from_secs(30),
             requests: Some(20),
+            server_pid: None,
         };
         let workers: Vec<_> = (0..4)
             .map(|_| {

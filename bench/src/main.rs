@@ -144,6 +144,7 @@ impl RunArgs {
             warmup: Duration::from_secs_f64(self.warmup.max(0.0)),
             duration: Duration::from_secs_f64(self.duration.max(0.1)),
             requests: self.requests,
+            server_pid: self.server_pid,
         }
     }
 }

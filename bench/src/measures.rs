@@ -1181,18 +1181,26 @@ fn throughput_row(name: &str, stats: &Stats, baseline_name: &str, baseline: &Sta
         name,
         with_errors(
             format!(
-                "{:.0} req/s (p50 {}, p99 {})",
+                "{:.0} req/s (p50 {}, p99 {}{})",
                 stats.rate(),
                 millis(stats.p50),
-                millis(stats.p99)
+                millis(stats.p99),
+                server_cpu(stats)
             ),
             stats,
         ),
-        format!("{baseline_name} {:.0} req/s", baseline.rate()),
+        format!("{baseline_name} {:.0} req/s{}", baseline.rate(), server_cpu(baseline)),
         ratio,
         format!("≥ {goal:.2}×"),
         ratio >= goal && stats.errors == 0 && stats.calls > 0,
     )
+}
+
+/// `; server CPU 44 µs a call` when the server's CPU time was read, else nothing.
+fn server_cpu(stats: &Stats) -> String {
+    stats
+        .server_cpu_per_call()
+        .map_or(String::new(), |micros| format!("; server CPU {micros:.0} µs a call"))
 }
 
 /// A row whose p99 has an absolute goal; the ratio is to Health/Check's p99 in the same run.

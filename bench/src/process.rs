@@ -50,6 +50,26 @@ pub fn reset_peak(pid: u32) -> bool {
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
 }
 
+/// The CPU time a process and all its threads have used so far (user and system), from
+/// `/proc/<pid>/stat`.
+pub fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("cannot read /proc/{pid}/stat"))?;
+    cpu_time_in(&stat).with_context(|| format!("no CPU time in /proc/{pid}/stat: {stat:?}"))
+}
+
+/// utime + stime of a `/proc/<pid>/stat` line: its 14th and 15th fields, in clock ticks of 10 ms
+/// (Linux's `USER_HZ` on the architectures this runs on).
+fn cpu_time_in(stat: &str) -> Option<Duration> {
+    // The command name, the 2nd field, is in parentheses and may hold spaces and parentheses
+    // itself: the fields are counted from the last `)`.
+    let (_, after_name) = stat.rsplit_once(')')?;
+    let mut fields = after_name.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((user + system) * 10))
+}
+
 pub fn mebibytes(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
@@ -162,4 +182,30 @@ fn terminate(pid: u32) {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_adds_user_and_system_ticks_after_the_command_name() {
+        let stat = "4242 (tokio (rt) worker) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 37 0 0 20 0 6 0";
+        assert_eq!(cpu_time_in(stat), Some(Duration::from_millis(2870)));
+        assert_eq!(cpu_time_in("4242 (cut short) S 1"), None);
+    }
+
+    #[test]
+    fn cpu_time_grows_as_this_process_works() {
+        let pid = std::process::id();
+        let before = cpu_time(pid).expect("this process's CPU time");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut spin = 0u64;
+        while cpu_time(pid).expect("this process's CPU time") <= before {
+            assert!(Instant::now() < deadline, "no CPU time counted after 20 s of work");
+            for _ in 0..100_000 {
+                spin = std::hint::black_box(spin.wrapping_add(1));
+            }
+        }
+    }
 }
