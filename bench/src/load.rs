@@ -114,10 +114,11 @@ where
     let limit = spec.requests.unwrap_or(u64::MAX);
     // The server's CPU time when the measured window opens, read again when it closes.
     let cpu_at_start = spec.server_pid.map(|pid| {
-        tokio::spawn(async move {
+        let reading = tokio::spawn(async move {
             tokio::time::sleep_until(measure_from.into()).await;
             process::cpu_time(pid).ok()
-        })
+        });
+        (pid, reading)
     });
     let mut handles = Vec::new();
     for mut worker in workers {
@@ -174,12 +175,12 @@ where
         }
     }
     let finished = Instant::now();
-    let server_cpu = match (cpu_at_start, spec.server_pid) {
-        (Some(start), Some(pid)) => match (start.await.ok().flatten(), process::cpu_time(pid).ok()) {
+    let server_cpu = match cpu_at_start {
+        Some((pid, reading)) => match (reading.await.ok().flatten(), process::cpu_time(pid).ok()) {
             (Some(start), Some(end)) => Some(end.saturating_sub(start)),
             _ => None,
         },
-        _ => None,
+        None => None,
     };
     latencies.sort_unstable();
     Stats {
@@ -227,5 +228,51 @@ mod tests {
         let stats = run(spec, workers).await;
         assert_eq!(stats.calls, 20);
         assert!(stats.elapsed < Duration::from_secs(5));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_servers_cpu_time_is_read_over_the_measured_window() {
+        // This process stands for the server: its workers spin, so its CPU time grows. Each
+        // call then yields, as a real call awaits its answer, so the reading at the window's
+        // start gets its turn.
+        let spec = LoadSpec {
+            warmup: Duration::from_millis(20),
+            duration: Duration::from_millis(300),
+            requests: None,
+            server_pid: Some(std::process::id()),
+        };
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                || async {
+                    let until = Instant::now() + Duration::from_millis(2);
+                    while Instant::now() < until {
+                        std::hint::spin_loop();
+                    }
+                    tokio::task::yield_now().await;
+                    Ok(())
+                }
+            })
+            .collect();
+        let stats = run(spec, workers).await;
+        let cpu = stats.server_cpu.expect("the CPU time was read");
+        assert!(cpu > Duration::ZERO, "{stats:?}");
+        assert!(cpu <= stats.elapsed * 4, "more CPU than the window allows: {stats:?}");
+        let per_call = stats.server_cpu_per_call().expect("calls succeeded");
+        assert!(
+            stats.summary().contains(&format!("server CPU {per_call:.0} µs a call")),
+            "{}",
+            stats.summary()
+        );
+
+        let unwatched = run(
+            LoadSpec {
+                server_pid: None,
+                ..spec
+            },
+            vec![|| async { Ok(()) }],
+        )
+        .await;
+        assert_eq!(unwatched.server_cpu, None);
+        assert!(!unwatched.summary().contains("server CPU"));
     }
 }
