@@ -47,17 +47,32 @@ const NAMES_PER_QUERY: usize = database::IN_LIST_CHUNK;
 
 const INDICATORS: &str = "indicators";
 
-/// The order of exports: figures that could share an SDMX key (same indicator, place,
-/// initiative, status and period) come together, then by name; an index follows it.
+/// The order of exports: figures that could share an SDMX key (same indicator, initiative,
+/// place, status and period) come together, then by name; `observations_indicator_initiative_idx`
+/// follows it.
 pub const EXPORT_ORDER: [&str; 7] = [
     "indicator",
-    "ref_area",
     "initiative",
+    "ref_area",
     "status",
     "period_start",
     "period_end",
     "name",
 ];
+
+/// A row's values in [`EXPORT_ORDER`].
+fn export_key(row: &observation_row::Model) -> [&String; 7] {
+    [
+        &row.indicator,
+        &row.initiative,
+        &row.ref_area,
+        &row.status,
+        &row.period_start,
+        &row.period_end,
+        &row.name,
+    ]
+}
+
 const OBSERVATIONS: &str = "observations";
 
 /// One row per SDG indicator code an indicator names.
@@ -552,17 +567,9 @@ impl Store {
     ) -> ServiceResult<Vec<observation_row::Model>> {
         let mut matching = self.observation_condition(filter, false)?;
         if let Some(last) = after {
-            let values = [
-                &last.indicator,
-                &last.ref_area,
-                &last.initiative,
-                &last.status,
-                &last.period_start,
-                &last.period_end,
-                &last.name,
-            ];
             let columns = Expr::tuple(EXPORT_ORDER.iter().map(|column| Expr::col((OBSERVATIONS, *column))));
-            matching = matching.add(columns.gt(Expr::tuple(values.map(|value| Expr::value(value.clone())))));
+            let values = Expr::tuple(export_key(last).map(|value| Expr::value(value.clone())));
+            matching = matching.add(columns.gt(values));
         }
         let mut select = observation_row::Entity::find().filter(matching);
         for column in EXPORT_ORDER {

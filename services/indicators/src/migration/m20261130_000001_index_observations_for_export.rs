@@ -1,5 +1,5 @@
-//! An index in the export order (`store::EXPORT_ORDER`), so ExportObservations reads keyset pages
-//! by index range, however large the table. Aggregation needs no new index: it reads every
+//! An index in the export order of the time, so ExportObservations reads keyset pages by index
+//! range, however large the table (replaced by `m20261201_000001`). Aggregation needs no new index: it reads every
 //! figure of an indicator (`observations_indicator_idx`), and progress every figure of an
 //! initiative (`observations_initiative_idx`).
 
@@ -9,6 +9,16 @@ use sea_orm_migration::prelude::*;
 pub struct Migration;
 
 const INDEX: &str = "observations_export_idx";
+/// The export order this migration indexed; a migration keeps its own copy, as it ran.
+const COLUMNS: [&str; 7] = [
+    "indicator",
+    "ref_area",
+    "initiative",
+    "status",
+    "period_start",
+    "period_end",
+    "name",
+];
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -18,7 +28,7 @@ impl MigrationTrait for Migration {
             .table("observations")
             .if_not_exists()
             .to_owned();
-        for column in crate::store::EXPORT_ORDER {
+        for column in COLUMNS {
             index.col(column);
         }
         manager.create_index(index).await
