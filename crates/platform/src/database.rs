@@ -275,19 +275,40 @@ pub fn in_json_array<S: AsRef<str>>(
 }
 
 /// Inserts `rows` of `E` in as few multi-row INSERTs as the bind-parameter limit allows (one
-/// parameter per column of `E`), in the caller's transaction.
+/// parameter per column of `E`), in the caller's transaction (see [`insert_in`]).
 pub async fn insert_all<E: sea_orm::EntityTrait>(
-    db: &impl sea_orm::ConnectionTrait,
+    txn: &DatabaseTransaction,
     rows: Vec<E::ActiveModel>,
 ) -> Result<(), sea_orm::DbErr> {
-    use sea_orm::Iterable;
+    use sea_orm::{ConnectionTrait, Iterable, QueryTrait};
+    let backend = txn.get_database_backend();
     let per_statement = rows_per_insert(E::Column::iter().count());
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<E::ActiveModel> = rows.by_ref().take(per_statement).collect();
-        E::insert_many(chunk).exec_without_returning(db).await?;
+        insert_in(txn, backend.build(&E::insert_many(chunk).into_query())).await?;
     }
     Ok(())
+}
+
+/// Runs `insert`, an `INSERT INTO …` of many rows, in `txn`; on SQLite as `INSERT OR FAIL`.
+///
+/// Inside a transaction, SQLite keeps a statement journal for a statement that writes several
+/// rows: a copy of each page it changes, so that a failing row can undo that statement alone
+/// (`ABORT`, the default). For a batch of 5,000 observations that is thousands of pages copied
+/// to a temporary file: in sqlite3 over 1,000,000 observations (and the six indexes of the
+/// time), a batch's INSERTs and commit took 250–260 ms with `OR FAIL` against 300–320 ms
+/// without. `OR FAIL` keeps none: the failing statement stops and leaves the rows it wrote
+/// before to the transaction, which the caller then rolls back, as every write here does when a
+/// step fails. Hence a transaction, not any connection: outside one, those rows would stay.
+pub async fn insert_in(txn: &DatabaseTransaction, mut insert: sea_orm::Statement) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::ConnectionTrait;
+    if insert.db_backend == sea_orm::DatabaseBackend::Sqlite
+        && let Some(rest) = insert.sql.strip_prefix("INSERT INTO ")
+    {
+        insert.sql = format!("INSERT OR FAIL INTO {rest}");
+    }
+    txn.execute_raw(insert).await.map(|_| ())
 }
 
 /// How many rows of `columns` columns one multi-row INSERT may carry.

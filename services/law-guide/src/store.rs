@@ -868,8 +868,8 @@ async fn write_derived(
 }
 
 /// Inserts postings in as few multi-row statements as the parameter limit allows.
-pub async fn insert_postings(db: &impl ConnectionTrait, postings: Vec<posting::ActiveModel>) -> ServiceResult<()> {
-    Ok(database::insert_all::<posting::Entity>(db, postings).await?)
+pub async fn insert_postings(txn: &DatabaseTransaction, postings: Vec<posting::ActiveModel>) -> ServiceResult<()> {
+    Ok(database::insert_all::<posting::Entity>(txn, postings).await?)
 }
 
 /// Removes a text's facets and search index. Explicitly rather than by cascade: SQLite enforces

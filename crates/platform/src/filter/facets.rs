@@ -3,7 +3,7 @@
 //! SQLite and PostgreSQL.
 
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, Statement,
+    ConnectionTrait, DatabaseBackend, DatabaseTransaction, Statement,
     sea_query::{
         ColumnDef, Expr, ExprTrait, ForeignKey, ForeignKeyAction, Index, IndexCreateStatement, OnConflict, Query,
         Table, TableCreateStatement,
@@ -11,7 +11,7 @@ use sea_orm::{
 };
 
 use super::FacetTable;
-use crate::error::ServiceResult;
+use crate::{database, error::ServiceResult};
 
 /// Facet rows one INSERT carries (each a short JSON array in its one parameter).
 const FACET_ROWS_PER_INSERT: usize = 10_000;
@@ -88,12 +88,12 @@ impl FacetTable {
     /// carries one parameter rather than three a row.
     pub async fn insert_new(
         &self,
-        db: &impl ConnectionTrait,
+        txn: &DatabaseTransaction,
         mut rows: Vec<(String, &str, String)>,
     ) -> ServiceResult<()> {
         rows.sort();
         rows.dedup();
-        let backend = db.get_database_backend();
+        let backend = txn.get_database_backend();
         let (table, owner, field, value) = (self.table, self.owner_column, self.field_column, self.value_column);
         let sql = match backend {
             DatabaseBackend::Postgres => format!(
@@ -107,8 +107,11 @@ impl FacetTable {
         };
         for chunk in rows.chunks(FACET_ROWS_PER_INSERT) {
             let array = serde_json::to_string(chunk).map_err(anyhow::Error::from)?;
-            db.execute_raw(Statement::from_sql_and_values(backend, sql.as_str(), [array.into()]))
-                .await?;
+            database::insert_in(
+                txn,
+                Statement::from_sql_and_values(backend, sql.as_str(), [array.into()]),
+            )
+            .await?;
         }
         Ok(())
     }

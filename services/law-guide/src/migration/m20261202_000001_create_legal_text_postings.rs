@@ -8,7 +8,7 @@
 use sea_orm_migration::{
     prelude::*,
     schema::*,
-    sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, QuerySelect},
+    sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, QuerySelect, TransactionTrait},
 };
 
 use crate::{entity::legal_text, resource, store};
@@ -108,9 +108,13 @@ impl MigrationTrait for Migration {
                 let text = resource::from_row(row).map_err(|error| DbErr::Migration(error.to_string()))?;
                 postings.extend(resource::postings(&resource::index(&text), &row.id));
             }
-            store::insert_postings(db, postings)
+            // Each chunk's postings together or not at all (SQLite runs migrations outside a
+            // transaction; on PostgreSQL this is a savepoint in the migration's).
+            let txn = db.begin().await?;
+            store::insert_postings(&txn, postings)
                 .await
                 .map_err(|error| DbErr::Migration(error.to_string()))?;
+            txn.commit().await?;
         }
         let (texts, total_length) = store::count_collection(db)
             .await
