@@ -19,7 +19,7 @@ use tonic::{Code, Status, transport::Channel};
 /// How many names one BatchGetInitiatives call carries (the service's limit).
 pub const NAMES_PER_CALL: usize = 1000;
 
-/// How many lookups of one aggregation are in flight at once: enough to overlap the round
+/// How many lookup calls of one request are in flight at once: enough to overlap the round
 /// trips, few enough to leave the initiatives service's connections to other callers.
 const CONCURRENT_CALLS: usize = 2;
 
@@ -107,11 +107,11 @@ impl Initiatives {
         Ok(self.look_up(context, names, false, fields).await?.facts)
     }
 
-    /// Looks `names` up, up to [`NAMES_PER_CALL`] a call. A name the initiatives service does not
-    /// know is set aside and the rest asked again, unless `stop_at_missing`: then the lookup ends
-    /// at the first one (the caller refuses the request anyway), asking one call at a time.
-    /// Otherwise (aggregation, which may name every initiative) up to [`CONCURRENT_CALLS`]
-    /// calls are in flight.
+    /// Looks `names` up, up to [`NAMES_PER_CALL`] a call and up to [`CONCURRENT_CALLS`] calls in
+    /// flight (a batch of 5,000 observations names about as many initiatives: one call at a
+    /// time took 60 ms of its 400). A name the initiatives service does not know is set aside and
+    /// the rest asked again, unless `stop_at_missing`: then the lookup ends with the first call
+    /// that finds one (the caller refuses the request anyway).
     /// Only `fields` of the facts are asked for (a read mask); the others keep their defaults.
     async fn look_up(
         &self,
@@ -138,22 +138,16 @@ impl Initiatives {
             }
             chunks.push(chunk);
         }
-        if stop_at_missing {
-            for chunk in chunks {
-                let found = self.look_up_chunk(context, chunk, true, fields).await?;
-                let stop = !found.missing.is_empty();
-                lookup.merge(found);
-                if stop {
-                    break;
-                }
-            }
-            return Ok(lookup);
-        }
         let mut calls = futures_util::stream::iter(chunks)
-            .map(|chunk| self.look_up_chunk(context, chunk, false, fields))
+            .map(|chunk| self.look_up_chunk(context, chunk, stop_at_missing, fields))
             .buffer_unordered(CONCURRENT_CALLS);
         while let Some(found) = calls.next().await {
-            lookup.merge(found?);
+            let found = found?;
+            let stop = stop_at_missing && !found.missing.is_empty();
+            lookup.merge(found);
+            if stop {
+                break;
+            }
         }
         Ok(lookup)
     }
