@@ -243,6 +243,7 @@ on_both_databases!(
     sdg_reference_lists_come_in_three_languages,
     exports_are_sdmx_csv_and_json_with_a_published_structure,
     a_batch_naming_a_hundred_initiatives_with_long_ids_is_checked_in_bulk,
+    a_batch_checked_in_several_calls_names_the_unknown_initiative_of_a_later_one,
 );
 
 async fn indicators_are_created_validated_and_updated_with_etags(backend: Backend) {
@@ -816,12 +817,13 @@ async fn exports_are_sdmx_csv_and_json_with_a_published_structure(backend: Backe
     app.stop().await;
 }
 
-/// Creates `count` cooperatives (SDG 8) with 40-character ids in the initiatives service.
-async fn create_long_named_initiatives(app: &App, count: usize) -> Vec<String> {
+/// Creates cooperatives (SDG 8) numbered `numbers` (at most 1,000) with 40-character ids in the
+/// initiatives service.
+async fn create_long_named_initiatives(app: &App, numbers: std::ops::Range<usize>) -> Vec<String> {
     let initiatives = app.initiatives.as_ref().expect("initiatives service");
     let intercept: fn(Request<()>) -> Result<Request<()>, Status> = sse_testkit::with_admin_key;
     let mut client = InitiativeServiceClient::with_interceptor(initiatives.channel.clone(), intercept);
-    let ids: Vec<String> = (0..count)
+    let ids: Vec<String> = numbers
         .map(|index| format!("a-long-initiative-identifier-number-{index:04}"))
         .collect();
     let requests = ids
@@ -852,7 +854,7 @@ async fn create_long_named_initiatives(app: &App, count: usize) -> Vec<String> {
 async fn a_batch_naming_a_hundred_initiatives_with_long_ids_is_checked_in_bulk(backend: Backend) {
     let mut app = App::start(backend, false).await;
     app.create_indicator("jobs", Aggregation::Sum).await;
-    let names = create_long_named_initiatives(&app, 100).await;
+    let names = create_long_named_initiatives(&app, 0..100).await;
     assert_eq!(names[0].len(), "initiatives/".len() + 40);
     let batch = |names: &[String]| BatchCreateObservationsRequest {
         validate_only: false,
@@ -902,13 +904,69 @@ async fn a_batch_naming_a_hundred_initiatives_with_long_ids_is_checked_in_bulk(b
     app.stop().await;
 }
 
+/// 2,500 initiatives are three BatchGetInitiatives calls of at most 1,000, two in flight at once:
+/// the batch passes when all exist, and an unknown one that only the last call asks about is
+/// still named, with the request that names it.
+async fn a_batch_checked_in_several_calls_names_the_unknown_initiative_of_a_later_one(backend: Backend) {
+    let mut app = App::start(backend, false).await;
+    app.create_indicator("jobs", Aggregation::Sum).await;
+    let mut names = Vec::new();
+    for first in [0, 1000, 2000] {
+        names.extend(create_long_named_initiatives(&app, first..(first + 1000).min(2500)).await);
+    }
+    let batch = |names: &[String]| BatchCreateObservationsRequest {
+        validate_only: false,
+        parent: "indicators/jobs".to_owned(),
+        requests: names
+            .iter()
+            .map(|name| CreateObservationRequest {
+                observation: Some(Observation {
+                    initiative: name.clone(),
+                    ..figure("", "FR", "2020", FigureStatus::Reported, 1.0, "x")
+                }),
+                ..Default::default()
+            })
+            .collect(),
+        request_id: String::new(),
+    };
+    let created = app
+        .client
+        .batch_create_observations(batch(&names))
+        .await
+        .expect("2,500 known initiatives")
+        .into_inner();
+    assert_eq!(created.observations.len(), 2500);
+
+    // Sorted after every other name, so only the third call asks about it.
+    let mut with_unknown = names.clone();
+    with_unknown[1234] = "initiatives/a-long-initiative-identifier-number-9999-unknown".to_owned();
+    let status = app
+        .client
+        .batch_create_observations(batch(&with_unknown))
+        .await
+        .expect_err("one unknown initiative");
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(
+        status.message().contains("requests[1234].observation.initiative"),
+        "{}",
+        status.message()
+    );
+    assert!(status.message().contains(&with_unknown[1234]), "{}", status.message());
+    assert_eq!(
+        app.count("indicators/jobs").await,
+        2500,
+        "a refused batch writes nothing"
+    );
+    app.stop().await;
+}
+
 /// Throughput of BatchCreateObservations, run by hand:
 /// `cargo test -p sse-indicators --test api batch_create_throughput -- --ignored --nocapture`.
 /// Ten batches of 5,000 figures, each with its own request_id, naming 100 initiatives.
 async fn batch_create_throughput(backend: Backend) {
     let mut app = App::start(backend, false).await;
     app.create_indicator("jobs", Aggregation::Sum).await;
-    let names = create_long_named_initiatives(&app, 100).await;
+    let names = create_long_named_initiatives(&app, 0..100).await;
     let started = std::time::Instant::now();
     let batches = 10;
     for batch in 0..batches {
