@@ -851,12 +851,9 @@ async fn create_long_named_initiatives(app: &App, numbers: std::ops::Range<usize
     ids.iter().map(|id| format!("initiatives/{id}")).collect()
 }
 
-async fn a_batch_naming_a_hundred_initiatives_with_long_ids_is_checked_in_bulk(backend: Backend) {
-    let mut app = App::start(backend, false).await;
-    app.create_indicator("jobs", Aggregation::Sum).await;
-    let names = create_long_named_initiatives(&app, 0..100).await;
-    assert_eq!(names[0].len(), "initiatives/".len() + 40);
-    let batch = |names: &[String]| BatchCreateObservationsRequest {
+/// A batch of one figure (`value`, FR, 2020) about each of `names`, under `indicators/jobs`.
+fn figures_about(names: &[String], value: f64) -> BatchCreateObservationsRequest {
+    BatchCreateObservationsRequest {
         validate_only: false,
         parent: "indicators/jobs".to_owned(),
         requests: names
@@ -864,13 +861,21 @@ async fn a_batch_naming_a_hundred_initiatives_with_long_ids_is_checked_in_bulk(b
             .map(|name| CreateObservationRequest {
                 observation: Some(Observation {
                     initiative: name.clone(),
-                    ..figure("", "FR", "2020", FigureStatus::Reported, 2.0, "x")
+                    ..figure("", "FR", "2020", FigureStatus::Reported, value, "x")
                 }),
                 ..Default::default()
             })
             .collect(),
         request_id: String::new(),
-    };
+    }
+}
+
+async fn a_batch_naming_a_hundred_initiatives_with_long_ids_is_checked_in_bulk(backend: Backend) {
+    let mut app = App::start(backend, false).await;
+    app.create_indicator("jobs", Aggregation::Sum).await;
+    let names = create_long_named_initiatives(&app, 0..100).await;
+    assert_eq!(names[0].len(), "initiatives/".len() + 40);
+    let batch = |names: &[String]| figures_about(names, 2.0);
     let created = app
         .client
         .batch_create_observations(batch(&names))
@@ -914,21 +919,7 @@ async fn a_batch_checked_in_several_calls_names_the_unknown_initiative_of_a_late
     for first in [0, 1000, 2000] {
         names.extend(create_long_named_initiatives(&app, first..(first + 1000).min(2500)).await);
     }
-    let batch = |names: &[String]| BatchCreateObservationsRequest {
-        validate_only: false,
-        parent: "indicators/jobs".to_owned(),
-        requests: names
-            .iter()
-            .map(|name| CreateObservationRequest {
-                observation: Some(Observation {
-                    initiative: name.clone(),
-                    ..figure("", "FR", "2020", FigureStatus::Reported, 1.0, "x")
-                }),
-                ..Default::default()
-            })
-            .collect(),
-        request_id: String::new(),
-    };
+    let batch = |names: &[String]| figures_about(names, 1.0);
     let created = app
         .client
         .batch_create_observations(batch(&names))

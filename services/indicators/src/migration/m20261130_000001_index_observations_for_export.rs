@@ -8,35 +8,27 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const INDEX: &str = "observations_export_idx";
-/// The export order this migration indexed; a migration keeps its own copy, as it ran.
-const COLUMNS: [&str; 7] = [
-    "indicator",
-    "ref_area",
-    "initiative",
-    "status",
-    "period_start",
-    "period_end",
-    "name",
-];
+/// The index in the export order of the time; a migration keeps its own copy, as it ran.
+pub(super) const EXPORT: super::IndexSpec = (
+    "observations_export_idx",
+    &[
+        "indicator",
+        "ref_area",
+        "initiative",
+        "status",
+        "period_start",
+        "period_end",
+        "name",
+    ],
+);
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let mut index = Index::create()
-            .name(INDEX)
-            .table("observations")
-            .if_not_exists()
-            .to_owned();
-        for column in COLUMNS {
-            index.col(column);
-        }
-        manager.create_index(index).await
+        super::create_index(manager, EXPORT).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_index(Index::drop().name(INDEX).table("observations").to_owned())
-            .await
+        super::drop_index(manager, EXPORT).await
     }
 }

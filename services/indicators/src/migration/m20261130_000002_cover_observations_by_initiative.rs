@@ -11,33 +11,16 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const OLD: (&str, &[&str]) = ("observations_initiative_idx", &["initiative", "indicator"]);
-const NEW: (&str, &[&str]) = (
+const OLD: super::IndexSpec = ("observations_initiative_idx", &["initiative", "indicator"]);
+pub(super) const NEW: super::IndexSpec = (
     "observations_live_initiative_idx",
     &["initiative", "indicator", "delete_time"],
 );
 
 /// Creates the index `to`, then drops `from`.
-async fn replace(
-    manager: &SchemaManager<'_>,
-    from: (&str, &[&'static str]),
-    to: (&str, &[&'static str]),
-) -> Result<(), DbErr> {
-    let mut index = Index::create()
-        .name(to.0)
-        .table("observations")
-        .if_not_exists()
-        .to_owned();
-    for column in to.1 {
-        index.col(*column);
-    }
-    manager.create_index(index).await?;
-    // Plain SQL: the builder's drop names the table as SQLite's schema (`observations.…`).
-    manager
-        .get_connection()
-        .execute_unprepared(&format!("DROP INDEX IF EXISTS {}", from.0))
-        .await?;
-    Ok(())
+async fn replace(manager: &SchemaManager<'_>, from: super::IndexSpec, to: super::IndexSpec) -> Result<(), DbErr> {
+    super::create_index(manager, to).await?;
+    super::drop_index(manager, from).await
 }
 
 #[async_trait::async_trait]

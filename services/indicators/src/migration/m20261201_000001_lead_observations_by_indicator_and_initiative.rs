@@ -25,9 +25,7 @@ use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-type IndexSpec = (&'static str, &'static [&'static str]);
-
-const NEW: IndexSpec = (
+const NEW: super::IndexSpec = (
     "observations_indicator_initiative_idx",
     &[
         "indicator",
@@ -40,51 +38,17 @@ const NEW: IndexSpec = (
         "delete_time",
     ],
 );
-const EXPORT: IndexSpec = (
-    "observations_export_idx",
-    &[
-        "indicator",
-        "ref_area",
-        "initiative",
-        "status",
-        "period_start",
-        "period_end",
-        "name",
-    ],
-);
-const BY_INITIATIVE: IndexSpec = (
-    "observations_live_initiative_idx",
-    &["initiative", "indicator", "delete_time"],
-);
-
-async fn create(manager: &SchemaManager<'_>, (name, columns): IndexSpec) -> Result<(), DbErr> {
-    let mut index = Index::create()
-        .name(name)
-        .table("observations")
-        .if_not_exists()
-        .to_owned();
-    for column in columns {
-        index.col(*column);
-    }
-    manager.create_index(index).await
-}
-
-async fn drop(manager: &SchemaManager<'_>, (name, _): IndexSpec) -> Result<(), DbErr> {
-    // Plain SQL: the builder's drop names the table as SQLite's schema (`observations.…`).
-    manager
-        .get_connection()
-        .execute_unprepared(&format!("DROP INDEX IF EXISTS {name}"))
-        .await
-        .map(|_| ())
-}
+/// What this migration replaces, as the migrations that made them made them.
+const EXPORT: super::IndexSpec = super::m20261130_000001_index_observations_for_export::EXPORT;
+const BY_INITIATIVE: super::IndexSpec = super::m20261130_000002_cover_observations_by_initiative::NEW;
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        create(manager, NEW).await?;
-        drop(manager, EXPORT).await?;
+        super::create_index(manager, NEW).await?;
+        super::drop_index(manager, EXPORT).await?;
         if manager.get_database_backend() == DbBackend::Sqlite {
-            drop(manager, BY_INITIATIVE).await?;
+            super::drop_index(manager, BY_INITIATIVE).await?;
             // The skip-scan needs the new index's statistics, once there are figures to count
             // (an empty table's would be wrong as soon as it fills; `observatory generate`
             // gathers them after loading, and SQLite's `optimize` as a connection closes).
@@ -103,9 +67,9 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        create(manager, EXPORT).await?;
-        create(manager, BY_INITIATIVE).await?;
-        drop(manager, NEW).await
+        super::create_index(manager, EXPORT).await?;
+        super::create_index(manager, BY_INITIATIVE).await?;
+        super::drop_index(manager, NEW).await
     }
 }
 

@@ -1,7 +1,11 @@
 //! The schema of the indicators service, one file per migration. Applied migrations are
 //! recorded in `indicators_migrations`, apart from other services sharing the database.
 
-use sea_orm_migration::{MigrationTrait, MigratorTrait, sea_orm::DynIden};
+use sea_orm_migration::{
+    MigrationTrait, MigratorTrait,
+    prelude::{DbErr, Index, SchemaManager},
+    sea_orm::{ConnectionTrait, DynIden},
+};
 
 mod m20261127_000001_create_indicators;
 mod m20261130_000001_index_observations_for_export;
@@ -23,4 +27,30 @@ impl MigratorTrait for Migrator {
     fn migration_table_name() -> DynIden {
         "indicators_migrations".into()
     }
+}
+
+/// An index of `observations`: its name and columns.
+type IndexSpec = (&'static str, &'static [&'static str]);
+
+/// Creates the index `name` on `observations` over `columns`, unless it exists.
+async fn create_index(manager: &SchemaManager<'_>, (name, columns): IndexSpec) -> Result<(), DbErr> {
+    let mut index = Index::create()
+        .name(name)
+        .table("observations")
+        .if_not_exists()
+        .to_owned();
+    for column in columns {
+        index.col(*column);
+    }
+    manager.create_index(index).await
+}
+
+/// Drops the index `name`, if it exists.
+async fn drop_index(manager: &SchemaManager<'_>, (name, _): IndexSpec) -> Result<(), DbErr> {
+    // Plain SQL: the builder's drop names the table as SQLite's schema (`observations.…`).
+    manager
+        .get_connection()
+        .execute_unprepared(&format!("DROP INDEX IF EXISTS {name}"))
+        .await
+        .map(|_| ())
 }
