@@ -3,7 +3,7 @@
 //! without writing again. Each service keeps its records in a table of its own.
 
 use sea_orm::{
-    ConnectionTrait,
+    ConnectionTrait, DatabaseTransaction,
     sea_query::{ColumnDef, Expr, ExprTrait, Index, Query, Table, TableCreateStatement},
 };
 use serde::{Serialize, de::DeserializeOwned};
@@ -11,7 +11,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use std::collections::HashMap;
 
 use crate::{
-    database::{IN_LIST_CHUNK, rows_per_insert},
+    database::{self, IN_LIST_CHUNK, rows_per_insert},
     error::{ServiceError, ServiceResult},
 };
 
@@ -89,11 +89,11 @@ impl RequestLog {
         Ok(found)
     }
 
-    /// Records each (request_id, response) of `method` in multi-row INSERTs; entries with an
-    /// empty request_id are skipped.
+    /// Records each (request_id, response) of `method` in multi-row INSERTs, in the caller's
+    /// transaction (see [`database::insert_in`]); entries with an empty request_id are skipped.
     pub async fn record_many<R: Serialize>(
         &self,
-        db: &impl ConnectionTrait,
+        txn: &DatabaseTransaction,
         method: &str,
         responses: &[(&str, &R)],
         now_micros: i64,
@@ -106,14 +106,14 @@ impl RequestLog {
                 Ok(((*request_id).to_owned(), json))
             })
             .collect::<ServiceResult<Vec<_>>>()?;
-        self.record_many_json(db, method, &serialized, now_micros).await
+        self.record_many_json(txn, method, &serialized, now_micros).await
     }
 
     /// As [`RequestLog::record_many`], with each response already written as JSON (a caller that
     /// serializes a resource once for several uses).
     pub async fn record_many_json(
         &self,
-        db: &impl ConnectionTrait,
+        txn: &DatabaseTransaction,
         method: &str,
         records: &[(String, String)],
         now_micros: i64,
@@ -132,7 +132,7 @@ impl RequestLog {
                     now_micros.into(),
                 ]);
             }
-            db.execute(&insert).await?;
+            database::insert_in(txn, txn.get_database_backend().build(&insert)).await?;
         }
         Ok(())
     }

@@ -870,6 +870,34 @@ fn figures_about(names: &[String], value: f64) -> BatchCreateObservationsRequest
     }
 }
 
+/// `batch` over `names` (all known, their figures already written) with the one at `index`
+/// replaced by `unknown`: refused with FAILED_PRECONDITION naming that request and that
+/// initiative, and nothing of it written.
+async fn refuses_the_unknown_initiative(
+    app: &mut App,
+    batch: impl Fn(&[String]) -> BatchCreateObservationsRequest,
+    names: &[String],
+    index: usize,
+    unknown: &str,
+) {
+    let mut with_unknown = names.to_vec();
+    with_unknown[index] = unknown.to_owned();
+    let status = app
+        .client
+        .batch_create_observations(batch(&with_unknown))
+        .await
+        .expect_err("one unknown initiative");
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    let field = format!("requests[{index}].observation.initiative");
+    assert!(status.message().contains(&field), "{}", status.message());
+    assert!(status.message().contains(unknown), "{}", status.message());
+    assert_eq!(
+        app.count("indicators/jobs").await,
+        i32::try_from(names.len()).expect("a batch's size"),
+        "a refused batch writes nothing"
+    );
+}
+
 async fn a_batch_naming_a_hundred_initiatives_with_long_ids_is_checked_in_bulk(backend: Backend) {
     let mut app = App::start(backend, false).await;
     app.create_indicator("jobs", Aggregation::Sum).await;
@@ -884,25 +912,14 @@ async fn a_batch_naming_a_hundred_initiatives_with_long_ids_is_checked_in_bulk(b
         .into_inner();
     assert_eq!(created.observations.len(), 100);
 
-    let mut with_unknown = names.clone();
-    with_unknown[57] = "initiatives/a-long-initiative-identifier-that-is-unknown".to_owned();
-    let status = app
-        .client
-        .batch_create_observations(batch(&with_unknown))
-        .await
-        .expect_err("one unknown initiative");
-    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
-    assert!(
-        status.message().contains("requests[57].observation.initiative"),
-        "{}",
-        status.message()
-    );
-    assert!(status.message().contains(&with_unknown[57]), "{}", status.message());
-    assert_eq!(
-        app.count("indicators/jobs").await,
-        100,
-        "a refused batch writes nothing"
-    );
+    refuses_the_unknown_initiative(
+        &mut app,
+        batch,
+        &names,
+        57,
+        "initiatives/a-long-initiative-identifier-that-is-unknown",
+    )
+    .await;
 
     let by_form = aggregate(&mut app, &["legal_form"], "").await;
     assert_eq!(by_form, [row(&["COOPERATIVE", "REPORTED"], 200.0, 100, 0)]);
@@ -929,25 +946,14 @@ async fn a_batch_checked_in_several_calls_names_the_unknown_initiative_of_a_late
     assert_eq!(created.observations.len(), 2500);
 
     // Sorted after every other name, so only the third call asks about it.
-    let mut with_unknown = names.clone();
-    with_unknown[1234] = "initiatives/a-long-initiative-identifier-number-9999-unknown".to_owned();
-    let status = app
-        .client
-        .batch_create_observations(batch(&with_unknown))
-        .await
-        .expect_err("one unknown initiative");
-    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
-    assert!(
-        status.message().contains("requests[1234].observation.initiative"),
-        "{}",
-        status.message()
-    );
-    assert!(status.message().contains(&with_unknown[1234]), "{}", status.message());
-    assert_eq!(
-        app.count("indicators/jobs").await,
-        2500,
-        "a refused batch writes nothing"
-    );
+    refuses_the_unknown_initiative(
+        &mut app,
+        batch,
+        &names,
+        1234,
+        "initiatives/a-long-initiative-identifier-number-9999-unknown",
+    )
+    .await;
     app.stop().await;
 }
 

@@ -59,22 +59,14 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        let indexes: [(&str, &[&str]); 4] = [
+        let indexes: [super::IndexSpec; 4] = [
             ("observations_indicator_idx", &["indicator", "name"]),
             ("observations_initiative_idx", &["initiative", "indicator"]),
             ("observations_period_idx", &["period_end", "name"]),
             ("observations_create_time_idx", &["create_time", "name"]),
         ];
-        for (name, columns) in indexes {
-            let mut index = Index::create()
-                .name(name)
-                .table("observations")
-                .if_not_exists()
-                .to_owned();
-            for column in columns {
-                index.col(*column);
-            }
-            manager.create_index(index).await?;
+        for index in indexes {
+            super::create_index(manager, index).await?;
         }
         manager.create_table(crate::store::REQUEST_LOG.create_table()).await
     }
