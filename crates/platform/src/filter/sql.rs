@@ -83,7 +83,7 @@ impl FilterField {
 }
 
 /// The table that holds a resource's repeated values, one row per value.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FacetTable {
     pub table: &'static str,
     /// The facet table's column that points at the resource's id.
@@ -103,6 +103,29 @@ pub struct FilterSchema {
     pub facets: Option<FacetTable>,
 }
 
+/// A facet value that every match of a filter has: a term of a repeated field (`countries:"SN"`)
+/// given alone or as one of the filter's top-level `AND`ed terms. A List in id order reads such
+/// matches from the facet table's value index, which holds them in id order, rather than testing
+/// every row in id order (see [`crate::pagination::KeysetPage::apply_through`]).
+#[derive(Debug, Clone)]
+pub struct RequiredFacet {
+    pub facets: FacetTable,
+    /// The facet field (the filter field's column).
+    pub field: &'static str,
+    pub value: String,
+    /// The rest of the filter: what a row with this facet value must also satisfy.
+    pub rest: Condition,
+}
+
+/// A request's filter, translated.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    /// What a row must satisfy: the whole filter.
+    pub condition: Condition,
+    /// The first facet term (in the filter's order) that every match has, if any.
+    pub required_facet: Option<RequiredFacet>,
+}
+
 impl FilterSchema {
     /// The SQL condition for a request's `filter`; `None` when the filter is empty. Portable
     /// SQL: substring filters read every row (see [`FilterSchema::condition_on`]).
@@ -113,6 +136,12 @@ impl FilterSchema {
     /// The condition for `filter` on `backend`: the same matches as [`FilterSchema::condition`],
     /// using the backend's substring index for [`FieldKind::IndexedText`] fields.
     pub fn condition_on(&self, filter: &str, backend: Option<DbBackend>) -> ServiceResult<Option<Condition>> {
+        Ok(self.filter_on(filter, backend)?.map(|filter| filter.condition))
+    }
+
+    /// `filter` on `backend` (see [`FilterSchema::condition_on`]), with the facet value every
+    /// match has, if any.
+    pub fn filter_on(&self, filter: &str, backend: Option<DbBackend>) -> ServiceResult<Option<Filter>> {
         // Bounds keep one request from building a statement deep enough to exhaust the stack
         // or the database's expression limits.
         let length = filter.chars().count();
@@ -134,7 +163,54 @@ impl FilterSchema {
                 .fields
                 .iter()
                 .any(|field| matches!(field.kind, FieldKind::IndexedText));
-        expr.map(|expr| self.translate(&expr, sqlite_text_index)).transpose()
+        let Some(expr) = expr else {
+            return Ok(None);
+        };
+        let terms = match &expr {
+            Expr::And(items) => items.as_slice(),
+            term => std::slice::from_ref(term),
+        };
+        let translated = terms
+            .iter()
+            .map(|term| self.translate(term, sqlite_text_index))
+            .collect::<ServiceResult<Vec<_>>>()?;
+        let all_but = |skipped: Option<usize>| {
+            translated
+                .iter()
+                .enumerate()
+                .filter(|(position, _)| Some(*position) != skipped)
+                .fold(Condition::all(), |all, (_, condition)| all.add(condition.clone()))
+        };
+        let required_facet = terms.iter().enumerate().find_map(|(position, term)| {
+            let (field, value) = self.facet_term(term)?;
+            Some(RequiredFacet {
+                facets: self.facets?,
+                field,
+                value,
+                rest: all_but(Some(position)),
+            })
+        });
+        Ok(Some(Filter {
+            condition: all_but(None),
+            required_facet,
+        }))
+    }
+
+    /// The facet field and value a term requires (`countries:"SN"`, `sdg_goals = 8`), if it is
+    /// a positive term of a repeated field. Called on a filter that translated, so its fields
+    /// and values are known.
+    fn facet_term(&self, term: &Expr) -> Option<(&'static str, String)> {
+        let Expr::Compare {
+            field,
+            op: CompareOp::Has | CompareOp::Eq,
+            value,
+            ..
+        } = term
+        else {
+            return None;
+        };
+        let spec = self.fields.iter().find(|spec| spec.name == field)?;
+        Some((spec.column, facet_value(spec.kind, value.as_str())?))
     }
 
     fn translate(&self, expr: &Expr, sqlite_text_index: bool) -> ServiceResult<Condition> {
@@ -274,14 +350,7 @@ impl FilterSchema {
                 Ok(column.clone().ne("").and(ordered(column, op, SqlExpr::val(date))))
             }
             FieldKind::RepeatedText | FieldKind::RepeatedInteger => {
-                // Integers are kept as their canonical text, so `08` finds 8.
-                let value = match spec.kind {
-                    FieldKind::RepeatedInteger => text
-                        .parse::<i64>()
-                        .map_err(|_| bad_value("a whole number"))?
-                        .to_string(),
-                    _ => text.to_owned(),
-                };
+                let value = facet_value(spec.kind, text).ok_or_else(|| bad_value("a whole number"))?;
                 let has = self.has_facet(spec.column, &value)?;
                 match op {
                     CompareOp::Has | CompareOp::Eq => Ok(has),
@@ -308,6 +377,17 @@ impl FilterSchema {
 
     fn column(&self, column: &'static str) -> SimpleExpr {
         SqlExpr::col((self.table, column))
+    }
+}
+
+/// The facet value a term of a repeated field looks for; `None` for another kind of field, or
+/// for a repeated integer field's value that is no whole number. Integers are kept as their
+/// canonical text, so `08` finds 8.
+fn facet_value(kind: FieldKind, text: &str) -> Option<String> {
+    match kind {
+        FieldKind::RepeatedText => Some(text.to_owned()),
+        FieldKind::RepeatedInteger => text.parse::<i64>().ok().map(|number| number.to_string()),
+        _ => None,
     }
 }
 
