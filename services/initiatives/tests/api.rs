@@ -740,10 +740,11 @@ async fn pages_walk_every_initiative_once_while_others_insert(backend: Backend) 
     app.stop().await;
 }
 
-/// A List in id order whose filter requires a facet value reads its rows through that facet
-/// (see `KeysetPage::apply_through`): pages in either id order, the rest of the filter, deleted
-/// initiatives and initiatives with several values of the field all come out as when every row
-/// is tested in turn (the last cases, which do not go through a facet).
+/// On SQLite, a List in id order whose filter requires a facet value reads its rows through that
+/// facet (see `KeysetPage::apply_through`); PostgreSQL tests each row with `EXISTS`. Either way,
+/// pages in either id order, the rest of the filter, deleted initiatives and initiatives with
+/// several values of the field come out as when every row is tested in turn (the last two cases,
+/// which go through no facet on either database).
 async fn facet_filters_page_in_id_order_without_repeats_or_gaps(backend: Backend) {
     let mut app = App::start(backend, false).await;
     let requests = (0..40)

@@ -104,9 +104,9 @@ pub struct FilterSchema {
 }
 
 /// A facet value that every match of a filter has: a term of a repeated field (`countries:"SN"`)
-/// given alone or as one of the filter's top-level `AND`ed terms. A List in id order reads such
-/// matches from the facet table's value index, which holds them in id order, rather than testing
-/// every row in id order (see [`crate::pagination::KeysetPage::apply_through`]).
+/// given alone or as one of the filter's top-level `AND`ed terms. On SQLite, a List in id order
+/// reads such matches from the facet table's value index, which holds them in id order, rather
+/// than testing every row in id order (see [`crate::pagination::KeysetPage::apply_through`]).
 #[derive(Debug, Clone)]
 pub struct RequiredFacet {
     pub facets: FacetTable,
@@ -122,7 +122,7 @@ pub struct RequiredFacet {
 pub struct Filter {
     /// What a row must satisfy: the whole filter.
     pub condition: Condition,
-    /// The first facet term (in the filter's order) that every match has, if any.
+    /// On SQLite, the first facet term (in the filter's order) that every match has, if any.
     pub required_facet: Option<RequiredFacet>,
 }
 
@@ -181,15 +181,21 @@ impl FilterSchema {
                 .filter(|(position, _)| Some(*position) != skipped)
                 .fold(Condition::all(), |all, (_, condition)| all.add(condition.clone()))
         };
-        let required_facet = terms.iter().enumerate().find_map(|(position, term)| {
-            let (field, value) = self.facet_term(term)?;
-            Some(RequiredFacet {
-                facets: self.facets?,
-                field,
-                value,
-                rest: all_but(Some(position)),
-            })
-        });
+        // PostgreSQL already runs the facets' EXISTS as a merge of their value index ranges
+        // (0.51 ms a page of `countries:"SN" AND sdg_goals:8`, prepared, against 0.55–0.58 ms
+        // as the join); SQLite tests them row by row, in id order (0.47 ms against 0.13 ms).
+        let required_facet = match backend {
+            Some(DbBackend::Sqlite) => terms.iter().enumerate().find_map(|(position, term)| {
+                let (field, value) = self.facet_term(term)?;
+                Some(RequiredFacet {
+                    facets: self.facets?,
+                    field,
+                    value,
+                    rest: all_but(Some(position)),
+                })
+            }),
+            _ => None,
+        };
         Ok(Some(Filter {
             condition: all_but(None),
             required_facet,
