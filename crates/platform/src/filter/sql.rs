@@ -83,7 +83,7 @@ impl FilterField {
 }
 
 /// The table that holds a resource's repeated values, one row per value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct FacetTable {
     pub table: &'static str,
     /// The facet table's column that points at the resource's id.
