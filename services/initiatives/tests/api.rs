@@ -55,6 +55,21 @@ impl App {
             .expect("initiative"))
     }
 
+    /// One `BatchCreateInitiatives` of `requests`, without a request id.
+    async fn create_all(&mut self, requests: Vec<CreateInitiativeRequest>) -> Result<Vec<Initiative>, Status> {
+        let request = BatchCreateInitiativesRequest {
+            validate_only: false,
+            requests,
+            request_id: String::new(),
+        };
+        Ok(self
+            .client
+            .batch_create_initiatives(request)
+            .await?
+            .into_inner()
+            .initiatives)
+    }
+
     async fn get(&mut self, id: &str) -> Result<Initiative, Status> {
         let request = GetInitiativeRequest {
             name: format!("initiatives/{id}"),
@@ -472,26 +487,13 @@ async fn batch_create_is_all_or_nothing(backend: Backend) {
         initiative.countries.push("XX".to_owned());
     }
     requests.insert(3, invalid);
-    let status = app
-        .client
-        .batch_create_initiatives(BatchCreateInitiativesRequest {
-            validate_only: false,
-            requests: requests.clone(),
-            request_id: String::new(),
-        })
-        .await
-        .expect_err("one invalid item");
+    let status = app.create_all(requests.clone()).await.expect_err("one invalid item");
     assert_eq!(violated_fields(&status), ["requests[3].initiative.countries[1]"]);
 
     requests.remove(3);
     requests.push(create_request("existing", "Clash"));
     let clash = app
-        .client
-        .batch_create_initiatives(BatchCreateInitiativesRequest {
-            validate_only: false,
-            requests: requests.clone(),
-            request_id: String::new(),
-        })
+        .create_all(requests.clone())
         .await
         .expect_err("an id that exists, after others were written in the transaction");
     assert_eq!(clash.code(), Code::AlreadyExists);
@@ -499,17 +501,7 @@ async fn batch_create_is_all_or_nothing(backend: Backend) {
     assert_eq!(ids, ["existing"], "a failed batch writes nothing");
 
     requests.pop();
-    let created = app
-        .client
-        .batch_create_initiatives(BatchCreateInitiativesRequest {
-            validate_only: false,
-            requests,
-            request_id: String::new(),
-        })
-        .await
-        .expect("valid batch")
-        .into_inner()
-        .initiatives;
+    let created = app.create_all(requests).await.expect("valid batch");
     let names: Vec<&str> = created.iter().map(id_of).collect();
     assert_eq!(names, ["batch-0", "batch-1", "batch-2", "batch-3", "batch-4"]);
     let (_, total, _) = app.list(ListInitiativesRequest::default()).await.expect("list");
@@ -549,15 +541,7 @@ async fn batch_create_refuses_more_than_1000(backend: Backend) {
     let requests = (0..1001)
         .map(|index| create_request(&format!("i{index}"), "Many"))
         .collect();
-    let status = app
-        .client
-        .batch_create_initiatives(BatchCreateInitiativesRequest {
-            validate_only: false,
-            requests,
-            request_id: String::new(),
-        })
-        .await
-        .expect_err("too many");
+    let status = app.create_all(requests).await.expect_err("too many");
     assert_eq!(violated_fields(&status), ["requests"]);
     let empty = app
         .client
@@ -680,14 +664,7 @@ async fn pages_walk_every_initiative_once_while_others_insert(backend: Backend) 
     let requests: Vec<_> = (0..25)
         .map(|index| create_request(&format!("before-{index:02}"), "Before"))
         .collect();
-    app.client
-        .batch_create_initiatives(BatchCreateInitiativesRequest {
-            validate_only: false,
-            requests,
-            request_id: String::new(),
-        })
-        .await
-        .expect("batch");
+    app.create_all(requests).await.expect("batch");
     for order_by in ["", "display_name desc", "create_time", "update_time desc, display_name"] {
         let mut seen = Vec::new();
         let mut page_token = String::new();
@@ -760,14 +737,7 @@ async fn facet_filters_page_in_id_order_without_repeats_or_gaps(backend: Backend
             request
         })
         .collect();
-    app.client
-        .batch_create_initiatives(BatchCreateInitiativesRequest {
-            validate_only: false,
-            requests,
-            request_id: String::new(),
-        })
-        .await
-        .expect("batch");
+    app.create_all(requests).await.expect("batch");
     let deleted = app.get("i-00").await.expect("get");
     app.client
         .delete_initiative(DeleteInitiativeRequest {
