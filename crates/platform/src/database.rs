@@ -11,7 +11,10 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 
+mod held;
 mod nodelay;
+
+pub use held::HeldConnection;
 
 /// How a process's connection pool behaves; the `database_*` settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

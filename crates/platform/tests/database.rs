@@ -81,3 +81,72 @@ async fn a_failing_row_leaves_nothing_of_its_insert(backend: Backend) {
 }
 
 sse_testkit::on_both_databases!(a_failing_row_leaves_nothing_of_its_insert);
+
+/// `database::HeldConnection` (GetInitiative's batch reads on PostgreSQL): its queries run on
+/// one connection, one after the other, while the pool serves others; a connection that breaks
+/// fails one query and the next takes another; and the pool still closes while one is held
+/// (`Pool::close` waits for every connection to come back).
+#[tokio::test]
+async fn a_held_connection_keeps_its_backend_recovers_from_a_broken_one_and_lets_the_pool_close() {
+    let sqlite = TestDatabase::new(Backend::Sqlite).await.expect("database");
+    assert!(
+        database::HeldConnection::of(&sqlite.connection).is_none(),
+        "SQLite keeps nothing"
+    );
+
+    let database = TestDatabase::new(Backend::Postgres).await.expect("database");
+    let db = database.connection.clone();
+    let held = database::HeldConnection::of(&db).expect("PostgreSQL holds a connection");
+    let statement = |sql: &str| Statement::from_string(sea_orm::DbBackend::Postgres, sql);
+    let backend_pid = || async {
+        let rows = held
+            .fetch_all(statement("SELECT pg_backend_pid()"))
+            .await
+            .expect("query");
+        sea_orm::sqlx::Row::get::<i32, _>(&rows[0], 0)
+    };
+    let pool_pid = || async {
+        let row = db
+            .query_one_raw(statement("SELECT pg_backend_pid() AS pid"))
+            .await
+            .expect("query")
+            .expect("a row");
+        row.try_get::<i32>("", "pid").expect("pid")
+    };
+
+    let first = backend_pid().await;
+    for _ in 0..20 {
+        assert_eq!(backend_pid().await, first, "every query on the same connection");
+        assert_ne!(pool_pid().await, first, "held, it is not handed to others");
+    }
+
+    // A query that fails leaves the held connection usable or gives it back.
+    let failed = held.fetch_all(statement("SELECT 1 / 0")).await;
+    assert!(failed.is_err(), "division by zero is refused: {failed:?}");
+    let after_failure = backend_pid().await;
+
+    // The server ends the held connection: one query fails, the next runs on another.
+    let ended = db
+        .query_one_raw(statement(&format!(
+            "SELECT pg_terminate_backend({after_failure}) AS ended"
+        )))
+        .await
+        .expect("terminate")
+        .expect("a row");
+    assert!(ended.try_get::<bool>("", "ended").expect("ended"));
+    let lost = held.fetch_all(statement("SELECT pg_backend_pid()")).await;
+    assert!(lost.is_err(), "the ended connection fails its query: {lost:?}");
+    let renewed = backend_pid().await;
+    assert_ne!(renewed, after_failure, "a new connection after the lost one");
+    assert_eq!(backend_pid().await, renewed, "and it is held in turn");
+
+    // Closing the pool does not wait forever on the held connection.
+    tokio::time::timeout(std::time::Duration::from_secs(10), db.clone().close())
+        .await
+        .expect("the pool closes while a connection is held")
+        .expect("close");
+    assert!(
+        held.fetch_all(statement("SELECT 1")).await.is_err(),
+        "a closed pool lends nothing more"
+    );
+}
