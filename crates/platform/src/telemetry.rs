@@ -65,14 +65,18 @@ pub fn init(service_name: &'static str, format: LogFormat, filter: &str) -> anyh
 
     let registry = tracing_subscriber::registry().with(otel_layer);
     let installed = match format {
-        // Colours only on a terminal: a file, a pipe or a container's log gets plain lines
+        // Colours only on a terminal, unless NO_COLOR says none (`with_ansi` would override
+        // it): a file, a pipe or a container's log gets plain lines
         // (no escape sequences to read around), and the fields of each call's span are not
         // wrapped in them either (`nu_ansi_term` was 0.4% of the server's samples while
         // GetInitiative ran).
         LogFormat::Text => registry
             .with(
                 tracing_subscriber::fmt::layer()
-                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                    .with_ansi(
+                        std::io::IsTerminal::is_terminal(&std::io::stderr())
+                            && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()),
+                    )
                     .with_writer(std::io::stderr)
                     .with_filter(filter),
             )

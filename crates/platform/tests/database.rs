@@ -84,10 +84,11 @@ sse_testkit::on_both_databases!(a_failing_row_leaves_nothing_of_its_insert);
 
 /// `database::HeldConnection` (GetInitiative's batch reads on PostgreSQL): its queries run on
 /// one connection, one after the other, while the pool serves others; a connection that breaks
-/// fails one query and the next takes another; and the pool still closes while one is held
+/// fails one query and the next takes another; a pool of one keeps nothing back; the connection
+/// goes back to the pool after its quiet time; and the pool still closes while one is held
 /// (`Pool::close` waits for every connection to come back).
 #[tokio::test]
-async fn a_held_connection_keeps_its_backend_recovers_from_a_broken_one_and_lets_the_pool_close() {
+async fn a_held_connection_keeps_its_backend_and_gives_it_back_when_broken_quiet_or_closing() {
     let sqlite = TestDatabase::new(Backend::Sqlite).await.expect("database");
     assert!(
         database::HeldConnection::of(&sqlite.connection).is_none(),
@@ -139,6 +140,35 @@ async fn a_held_connection_keeps_its_backend_recovers_from_a_broken_one_and_lets
     let renewed = backend_pid().await;
     assert_ne!(renewed, after_failure, "a new connection after the lost one");
     assert_eq!(backend_pid().await, renewed, "and it is held in turn");
+
+    // A pool of one keeps nothing back: everything else always has its connection.
+    let one = database::connect_with(
+        &database.url,
+        database::PoolSettings {
+            max_connections: Some(1),
+            ..database::PoolSettings::default()
+        },
+    )
+    .await
+    .expect("a pool of one");
+    assert!(
+        database::HeldConnection::of(&one).is_none(),
+        "a pool of one holds nothing"
+    );
+    one.close().await.expect("close");
+
+    // After its quiet time without a query, the connection goes back to the pool by itself,
+    // and the next query takes one again.
+    let quick = database::HeldConnection::given_back_after(&db, std::time::Duration::from_millis(200)).expect("held");
+    quick.fetch_all(statement("SELECT 1")).await.expect("query");
+    assert!(quick.is_holding().await, "held after its query");
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert!(!quick.is_holding().await, "given back after 200 ms of quiet");
+    quick
+        .fetch_all(statement("SELECT 1"))
+        .await
+        .expect("query after the quiet");
+    assert!(quick.is_holding().await, "held again");
 
     // Closing the pool does not wait forever on the held connection.
     tokio::time::timeout(std::time::Duration::from_secs(10), db.clone().close())

@@ -11,12 +11,16 @@
 //!
 //! A [`HeldConnection`] takes a connection from the pool for its first query and keeps it, so
 //! its queries follow one another on that connection with nothing in between. It gives the
-//! connection back when a query fails (the connection may be broken: the next query takes
-//! another) and before a query that comes after 30 s of quiet, so that an idle connection is
-//! checked, as the pool checks those it hands out ([`super::connect_with`]), and when the pool
-//! closes, which waits for every connection to come back. While held, the connection counts
-//! against the pool's maximum. One query runs at a time: the callers are meant to be one at a
-//! time already (a [`crate::coalesce::Coalescer`] of concurrency 1).
+//! connection back:
+//! - when a query fails (the connection may be broken: the next query takes another);
+//! - after 30 s without a query ([`QUIET`], checked every 30 s), so that an idle service holds
+//!   nothing and the pool's idle timeout, lifetime and checks apply to the connection again;
+//! - when the pool closes, which waits for every connection to come back.
+//!
+//! While held, the connection counts against the pool's maximum; a pool of fewer than two
+//! connections keeps none, so that everything else always has one. One query runs at a time:
+//! the callers are meant to be one at a time already (a [`crate::coalesce::Coalescer`] of
+//! concurrency 1).
 
 use std::{
     sync::{Arc, Weak},
@@ -30,36 +34,41 @@ use sea_orm::{
 use sea_query_sqlx::SqlxValues;
 use tokio::sync::Mutex;
 
-/// After this long without a query the connection goes back to the pool, which checks it when
-/// it hands it out again.
-const QUIET: Duration = Duration::from_secs(30);
+/// After this long without a query the connection goes back to the pool.
+pub const QUIET: Duration = Duration::from_secs(30);
 
 pub struct HeldConnection {
     pool: PgPool,
+    quiet: Duration,
     held: Mutex<Option<(PoolConnection<Postgres>, Instant)>>,
 }
 
 impl HeldConnection {
-    /// A held connection of `db`'s pool when `db` is PostgreSQL; `None` otherwise (SQLite's
-    /// pool does not test connections on their way back). Call it within the runtime: it
-    /// starts the task that gives the connection back when the pool closes.
+    /// A held connection of `db`'s pool when `db` is PostgreSQL with a pool of two connections
+    /// or more; `None` otherwise. SQLite's pool tests a connection given back too, but in its
+    /// own thread, without a round trip. Within a runtime only (it starts the task that gives
+    /// the connection back); `None` outside one.
     pub fn of(db: &DatabaseConnection) -> Option<Arc<Self>> {
+        Self::given_back_after(db, QUIET)
+    }
+
+    /// [`HeldConnection::of`], given back after `quiet` without a query rather than [`QUIET`].
+    pub fn given_back_after(db: &DatabaseConnection, quiet: Duration) -> Option<Arc<Self>> {
         if db.get_database_backend() != DbBackend::Postgres {
             return None;
         }
         let pool = db.get_postgres_connection_pool().clone();
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        if pool.options().get_max_connections() < 2 {
+            return None;
+        }
         let closing = pool.close_event();
         let held = Arc::new(HeldConnection {
             pool,
+            quiet,
             held: Mutex::new(None),
         });
-        let watched: Weak<Self> = Arc::downgrade(&held);
-        tokio::spawn(async move {
-            closing.await;
-            if let Some(held) = watched.upgrade() {
-                held.held.lock().await.take();
-            }
-        });
+        runtime.spawn(give_back(Arc::downgrade(&held), closing));
         Some(held)
     }
 
@@ -67,9 +76,13 @@ impl HeldConnection {
     pub async fn fetch_all(&self, statement: Statement) -> Result<Vec<PgRow>, DbErr> {
         let mut held = self.held.lock().await;
         let mut connection = match held.take() {
-            Some((connection, last_used)) if last_used.elapsed() < QUIET => connection,
-            // Dropping it gives it back to the pool, which checks it.
-            _ => self.pool.acquire().await.map_err(sqlx_error)?,
+            Some((connection, last_used)) if last_used.elapsed() < self.quiet => connection,
+            stale => {
+                // Back to the pool (which checks it) before another is taken: with every other
+                // connection in use, the pool could otherwise lend nothing.
+                drop(stale);
+                self.pool.acquire().await.map_err(sqlx_error)?
+            }
         };
         let values = SqlxValues(statement.values.unwrap_or(sea_orm::Values(Vec::new())));
         // Built by sea-query, values bound as parameters, as sea-orm runs it.
@@ -82,6 +95,36 @@ impl HeldConnection {
             *held = Some((connection, Instant::now()));
         }
         Ok(rows)
+    }
+
+    /// Whether a connection is held now.
+    pub async fn is_holding(&self) -> bool {
+        self.held.lock().await.is_some()
+    }
+}
+
+/// Gives the connection of `held` back after its quiet time without a query, and when the pool
+/// closes; ends with the pool or with `held`.
+async fn give_back(held: Weak<HeldConnection>, closing: sea_orm::sqlx::pool::CloseEvent) {
+    let Some(quiet) = held.upgrade().map(|held| held.quiet) else {
+        return;
+    };
+    tokio::pin!(closing);
+    loop {
+        let closed = tokio::select! {
+            () = &mut closing => true,
+            () = tokio::time::sleep(quiet) => false,
+        };
+        let Some(held) = held.upgrade() else {
+            return;
+        };
+        let mut slot = held.held.lock().await;
+        if closed || slot.as_ref().is_some_and(|(_, last_used)| last_used.elapsed() >= quiet) {
+            slot.take();
+        }
+        if closed {
+            return;
+        }
     }
 }
 
