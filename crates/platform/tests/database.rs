@@ -101,10 +101,10 @@ async fn a_held_connection_keeps_its_backend_and_gives_it_back_when_broken_quiet
     let statement = |sql: &str| Statement::from_string(sea_orm::DbBackend::Postgres, sql);
     let backend_pid = || async {
         let rows = held
-            .fetch_all(statement("SELECT pg_backend_pid()"))
+            .query_all(statement("SELECT pg_backend_pid()"))
             .await
             .expect("query");
-        sea_orm::sqlx::Row::get::<i32, _>(&rows[0], 0)
+        rows[0].try_get_by_index::<i32>(0).expect("pid")
     };
     let pool_pid = || async {
         let row = db
@@ -122,7 +122,7 @@ async fn a_held_connection_keeps_its_backend_and_gives_it_back_when_broken_quiet
     }
 
     // A query that fails leaves the held connection usable or gives it back.
-    let failed = held.fetch_all(statement("SELECT 1 / 0")).await;
+    let failed = held.query_all(statement("SELECT 1 / 0")).await;
     assert!(failed.is_err(), "division by zero is refused: {failed:?}");
     let after_failure = backend_pid().await;
 
@@ -135,7 +135,7 @@ async fn a_held_connection_keeps_its_backend_and_gives_it_back_when_broken_quiet
         .expect("terminate")
         .expect("a row");
     assert!(ended.try_get::<bool>("", "ended").expect("ended"));
-    let lost = held.fetch_all(statement("SELECT pg_backend_pid()")).await;
+    let lost = held.query_all(statement("SELECT pg_backend_pid()")).await;
     assert!(lost.is_err(), "the ended connection fails its query: {lost:?}");
     let renewed = backend_pid().await;
     assert_ne!(renewed, after_failure, "a new connection after the lost one");
@@ -160,12 +160,12 @@ async fn a_held_connection_keeps_its_backend_and_gives_it_back_when_broken_quiet
     // After its quiet time without a query, the connection goes back to the pool by itself,
     // and the next query takes one again.
     let quick = database::HeldConnection::given_back_after(&db, std::time::Duration::from_millis(200)).expect("held");
-    quick.fetch_all(statement("SELECT 1")).await.expect("query");
+    quick.query_all(statement("SELECT 1")).await.expect("query");
     assert!(quick.is_holding().await, "held after its query");
     tokio::time::sleep(std::time::Duration::from_millis(700)).await;
     assert!(!quick.is_holding().await, "given back after 200 ms of quiet");
     quick
-        .fetch_all(statement("SELECT 1"))
+        .query_all(statement("SELECT 1"))
         .await
         .expect("query after the quiet");
     assert!(quick.is_holding().await, "held again");
@@ -176,7 +176,7 @@ async fn a_held_connection_keeps_its_backend_and_gives_it_back_when_broken_quiet
         .expect("the pool closes while a connection is held")
         .expect("close");
     assert!(
-        held.fetch_all(statement("SELECT 1")).await.is_err(),
+        held.query_all(statement("SELECT 1")).await.is_err(),
         "a closed pool lends nothing more"
     );
 }

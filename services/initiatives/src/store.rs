@@ -386,7 +386,6 @@ async fn stored_by_id(
     use sea_orm::{
         QueryTrait,
         sea_query::{Expr, Query},
-        sqlx::Row,
     };
     let backend = db.get_database_backend();
     let among_ids = database::in_json_array(backend, Expr::col((initiative::Entity, initiative::Column::Id)), ids);
@@ -394,17 +393,16 @@ async fn stored_by_id(
         let select = initiative::Entity::find()
             .select_only()
             .columns([initiative::Column::Id, initiative::Column::Resource])
-            .filter(among_ids);
-        let found: Vec<(String, String)> = match held {
-            Some(held) => held
-                .fetch_all(select.build(backend))
-                .await?
-                .iter()
-                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-                .collect::<Result<_, sea_orm::sqlx::Error>>()
-                .map_err(|error| ServiceError::Internal(anyhow::Error::new(error)))?,
-            None => select.into_tuple().all(db).await?,
+            .filter(among_ids)
+            .build(backend);
+        let rows = match held {
+            Some(held) => held.query_all(select).await?,
+            None => db.query_all_raw(select).await?,
         };
+        let found: Vec<(String, String)> = rows
+            .iter()
+            .map(|row| Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?)))
+            .collect::<Result<_, sea_orm::DbErr>>()?;
         return Ok(found.into_iter().map(|(id, stored)| (id, Arc::from(stored))).collect());
     }
     let query = Query::select()

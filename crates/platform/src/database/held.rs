@@ -28,8 +28,8 @@ use std::{
 };
 
 use sea_orm::{
-    DatabaseConnection, DbBackend, DbErr, RuntimeErr, Statement,
-    sqlx::{PgPool, Postgres, pool::PoolConnection, postgres::PgRow},
+    DatabaseConnection, DbBackend, DbErr, QueryResult, RuntimeErr, Statement,
+    sqlx::{PgPool, Postgres, pool::PoolConnection},
 };
 use sea_query_sqlx::SqlxValues;
 use tokio::sync::Mutex;
@@ -72,8 +72,9 @@ impl HeldConnection {
         Some(held)
     }
 
-    /// Runs `statement` (built for PostgreSQL) on the held connection and returns its rows.
-    pub async fn fetch_all(&self, statement: Statement) -> Result<Vec<PgRow>, DbErr> {
+    /// Runs `statement` (built for PostgreSQL) on the held connection and returns its rows, as
+    /// `ConnectionTrait::query_all_raw` would through the pool.
+    pub async fn query_all(&self, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
         let mut held = self.held.lock().await;
         let mut connection = match held.take() {
             Some((connection, last_used)) if last_used.elapsed() < self.quiet => connection,
@@ -94,7 +95,7 @@ impl HeldConnection {
         if !self.pool.is_closed() {
             *held = Some((connection, Instant::now()));
         }
-        Ok(rows)
+        Ok(rows.into_iter().map(QueryResult::from).collect())
     }
 
     /// Whether a connection is held now.
