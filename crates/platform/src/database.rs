@@ -300,20 +300,63 @@ pub fn in_json_array<S: AsRef<str>>(
 }
 
 /// Inserts `rows` of `E` in as few multi-row INSERTs as the bind-parameter limit allows (one
-/// parameter per column of `E`), in the caller's transaction (see [`insert_in`]).
-pub async fn insert_all<E: sea_orm::EntityTrait>(
-    txn: &DatabaseTransaction,
-    rows: Vec<E::ActiveModel>,
-) -> Result<(), sea_orm::DbErr> {
-    use sea_orm::{ConnectionTrait, Iterable, QueryTrait};
-    let backend = txn.get_database_backend();
-    let per_statement = rows_per_insert(E::Column::iter().count());
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<E::ActiveModel> = rows.by_ref().take(per_statement).collect();
-        insert_in(txn, backend.build(&E::insert_many(chunk).into_query())).await?;
+/// parameter per column of `E`), in the caller's transaction (see [`Inserts`]).
+pub async fn insert_all<E>(txn: &DatabaseTransaction, rows: Vec<E::ActiveModel>) -> Result<(), sea_orm::DbErr>
+where
+    E: sea_orm::EntityTrait,
+    E::ActiveModel: Send + 'static,
+{
+    use sea_orm::ConnectionTrait;
+    Inserts::of::<E>(txn.get_database_backend(), rows).run(txn).await
+}
+
+/// The multi-row INSERTs of a batch's rows, built on a blocking thread from the moment they are
+/// asked for, while the caller's transaction runs its checks and then the statements already
+/// built. Building a statement (its SQL and a value per column and row) costs about a third as
+/// much as running it: a batch of 5,000 observations into PostgreSQL spent 150 ms of its 800 ms
+/// between statements, building the next, with one core idle. Statements come in order, at most
+/// two ahead of the one running. Dropped unrun, it stops building.
+pub struct Inserts {
+    statements: tokio::sync::mpsc::Receiver<sea_orm::Statement>,
+    builder: tokio::task::JoinHandle<()>,
+}
+
+impl Inserts {
+    /// Starts building the INSERTs of `rows` of `E`, [`rows_per_insert`] rows a statement.
+    pub fn of<E>(backend: sea_orm::DatabaseBackend, rows: Vec<E::ActiveModel>) -> Self
+    where
+        E: sea_orm::EntityTrait,
+        E::ActiveModel: Send + 'static,
+    {
+        use sea_orm::{Iterable, QueryTrait};
+        let per_statement = rows_per_insert(E::Column::iter().count());
+        let (sender, statements) = tokio::sync::mpsc::channel(2);
+        let builder = tokio::task::spawn_blocking(move || {
+            let mut rows = rows.into_iter().peekable();
+            while rows.peek().is_some() {
+                let chunk: Vec<E::ActiveModel> = rows.by_ref().take(per_statement).collect();
+                if sender
+                    .blocking_send(backend.build(&E::insert_many(chunk).into_query()))
+                    .is_err()
+                {
+                    // No one runs them any more.
+                    return;
+                }
+            }
+        });
+        Inserts { statements, builder }
     }
-    Ok(())
+
+    /// Runs every statement in `txn` (see [`insert_in`]), in order, as each is built.
+    pub async fn run(mut self, txn: &DatabaseTransaction) -> Result<(), sea_orm::DbErr> {
+        while let Some(insert) = self.statements.recv().await {
+            insert_in(txn, insert).await?;
+        }
+        // The channel also ends when the builder failed: then not every row was written.
+        self.builder
+            .await
+            .map_err(|failed| sea_orm::DbErr::Custom(format!("building the INSERT statements failed: {failed}")))
+    }
 }
 
 /// Runs `insert`, an `INSERT INTO …` of many rows, in `txn`; on SQLite as `INSERT OR FAIL`.

@@ -154,7 +154,8 @@ pub async fn seed(store: &Store) -> anyhow::Result<usize> {
     created += missing.len();
     if !missing.is_empty() {
         store
-            .create_observations(missing, "")
+            // The seed's initiatives are the initiatives service's own seed.
+            .create_observations(missing, "", std::future::ready(Ok(())))
             .await
             .context("cannot seed the observations")?;
     }

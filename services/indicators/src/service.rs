@@ -186,13 +186,14 @@ impl IndicatorsService {
             .filter(|(request_id, _, _)| !answered.contains_key(request_id))
             .map(|(_, name, field)| (name, field))
             .collect();
-        self.initiatives.require_live(context, &to_check).await?;
+        let check = self.initiatives.require_live(context, &to_check);
         if validate_only {
+            check.await?;
             let codes = items.iter().map(|item| item.indicator_code.as_str()).collect();
             self.store.require_live_indicators(&codes).await?;
             return Ok(Vec::new());
         }
-        self.store.create_observations(items, batch_request_id).await
+        self.store.create_observations(items, batch_request_id, check).await
     }
 }
 

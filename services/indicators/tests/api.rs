@@ -362,18 +362,22 @@ async fn with_the_initiatives_service_down_writes_are_unavailable_and_nothing_is
     app.stop().await;
 }
 
+/// Two ids of the batch are taken: the first of them in the batch's order is named, whatever
+/// order the database finds them in, and nothing is written.
 async fn a_batch_that_fails_half_way_writes_nothing(backend: Backend) {
     let mut app = App::start(backend, false).await;
     app.create_indicator("jobs", Aggregation::Sum).await;
-    app.client
-        .create_observation(CreateObservationRequest {
-            parent: "indicators/jobs".to_owned(),
-            observation: Some(figure("", "FR", "2019", FigureStatus::Reported, 1.0, "x")),
-            observation_id: "taken".to_owned(),
-            request_id: String::new(),
-        })
-        .await
-        .expect("first");
+    for taken in ["taken-a", "taken-b"] {
+        app.client
+            .create_observation(CreateObservationRequest {
+                parent: "indicators/jobs".to_owned(),
+                observation: Some(figure("", "FR", "2019", FigureStatus::Reported, 1.0, "x")),
+                observation_id: taken.to_owned(),
+                request_id: String::new(),
+            })
+            .await
+            .expect("first");
+    }
     let mut requests: Vec<CreateObservationRequest> = (0..500)
         .map(|index| CreateObservationRequest {
             observation: Some(figure("", "FR", "2020", FigureStatus::Reported, f64::from(index), "x")),
@@ -381,9 +385,10 @@ async fn a_batch_that_fails_half_way_writes_nothing(backend: Backend) {
             ..Default::default()
         })
         .collect();
+    requests[250].observation_id = "taken-b".to_owned();
     requests.push(CreateObservationRequest {
         observation: Some(figure("", "FR", "2020", FigureStatus::Reported, 1.0, "x")),
-        observation_id: "taken".to_owned(),
+        observation_id: "taken-a".to_owned(),
         ..Default::default()
     });
     let status = app
@@ -395,9 +400,14 @@ async fn a_batch_that_fails_half_way_writes_nothing(backend: Backend) {
             request_id: String::new(),
         })
         .await
-        .expect_err("the last item clashes");
+        .expect_err("two items clash");
     assert_eq!(status.code(), Code::AlreadyExists);
-    assert_eq!(app.count("indicators/jobs").await, 1, "a failed batch writes nothing");
+    assert!(
+        status.message().contains("indicators/jobs/observations/taken-b"),
+        "{}",
+        status.message()
+    );
+    assert_eq!(app.count("indicators/jobs").await, 2, "a failed batch writes nothing");
     let too_many = BatchCreateObservationsRequest {
         validate_only: false,
         parent: "indicators/jobs".to_owned(),
@@ -923,6 +933,29 @@ async fn a_batch_naming_a_hundred_initiatives_with_long_ids_is_checked_in_bulk(b
 
     let by_form = aggregate(&mut app, &["legal_form"], "").await;
     assert_eq!(by_form, [row(&["COOPERATIVE", "REPORTED"], 200.0, 100, 0)]);
+    // The initiatives are checked while the batch is written: an unknown one is still the
+    // answer when an id is taken too, and the rows written meanwhile are not kept.
+    let mut one = figures_about(&names[..1], 1.0);
+    one.requests[0].observation_id = "taken".to_owned();
+    app.client
+        .batch_create_observations(one)
+        .await
+        .expect("one more figure");
+    let mut both = batch(&names);
+    both.requests[57].observation.as_mut().expect("a figure").initiative =
+        "initiatives/a-long-initiative-identifier-that-is-unknown".to_owned();
+    both.requests[80].observation_id = "taken".to_owned();
+    let status = app
+        .client
+        .batch_create_observations(both)
+        .await
+        .expect_err("an unknown initiative and a taken id");
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert_eq!(
+        app.count("indicators/jobs").await,
+        101,
+        "a refused batch writes nothing"
+    );
     app.stop().await;
 }
 

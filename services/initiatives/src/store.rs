@@ -210,6 +210,7 @@ impl Store {
         let now = time::now_micros();
         let mut created = Vec::with_capacity(items.len());
         let mut fresh = Vec::with_capacity(items.len());
+        let mut rows = Vec::with_capacity(items.len());
         for item in items {
             if let Some(response) = replayed.get(&item.request_id) {
                 created.push(response.clone());
@@ -221,18 +222,19 @@ impl Store {
             stored.create_time = Some(time::timestamp(now));
             stored.update_time = Some(time::timestamp(now));
             stored.delete_time = None;
-            let row = resource::to_row(&mut stored, &id)?;
-            fresh.push((created.len(), id, row, item.request_id.as_str()));
+            rows.push(resource::to_row(&mut stored, &id)?);
+            fresh.push((created.len(), id, item.request_id.as_str()));
             created.push(stored);
         }
-        let fresh_ids: Vec<&str> = fresh.iter().map(|(_, id, _, _)| id.as_str()).collect();
+        // Built while the ids are checked and the facets gathered.
+        let inserts = database::Inserts::of::<initiative::Entity>(ConnectionTrait::get_database_backend(&txn), rows);
+        let fresh_ids: Vec<&str> = fresh.iter().map(|(_, id, _)| id.as_str()).collect();
         if let Some(taken) = first_existing(&txn, &fresh_ids).await? {
             return Err(ServiceError::already_exists(resource::name_of(&taken)));
         }
         let mut facets = Vec::new();
         let mut records = Vec::new();
-        let mut rows = Vec::with_capacity(fresh.len());
-        for (position, id, row, request_id) in fresh {
+        for (position, id, request_id) in fresh {
             let stored = &created[position];
             facets.extend(
                 resource::facets(stored)
@@ -240,9 +242,8 @@ impl Store {
                     .map(|(field, value)| (id.clone(), field, value)),
             );
             records.push((request_id, stored));
-            rows.push(row);
         }
-        database::insert_all::<initiative::Entity>(&txn, rows).await?;
+        inserts.run(&txn).await?;
         FACETS.insert_new(&txn, facets).await?;
         REQUEST_LOG.record_many(&txn, CREATE_METHOD, &records, now).await?;
         REQUEST_LOG
