@@ -330,7 +330,8 @@ impl Inserts {
     {
         use sea_orm::{Iterable, QueryTrait};
         let per_statement = rows_per_insert(E::Column::iter().count());
-        let (sender, statements) = tokio::sync::mpsc::channel(2);
+        // One waiting in the channel, one in the builder's hands.
+        let (sender, statements) = tokio::sync::mpsc::channel(1);
         let builder = tokio::task::spawn_blocking(move || {
             let mut rows = rows.into_iter().peekable();
             while rows.peek().is_some() {

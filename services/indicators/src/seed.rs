@@ -154,8 +154,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<usize> {
     created += missing.len();
     if !missing.is_empty() {
         store
-            // The seed's initiatives are the initiatives service's own seed.
-            .create_observations(missing, "", std::future::ready(Ok(())))
+            .create_observations(missing, "")
             .await
             .context("cannot seed the observations")?;
     }

@@ -186,14 +186,16 @@ impl IndicatorsService {
             .filter(|(request_id, _, _)| !answered.contains_key(request_id))
             .map(|(_, name, field)| (name, field))
             .collect();
-        let check = self.initiatives.require_live(context, &to_check);
+        // Before the write's transaction, never inside it: a transaction waiting on another
+        // service would hold its connection (in one process, of the pool the initiatives service
+        // reads with) and, on SQLite, the write lock.
+        self.initiatives.require_live(context, &to_check).await?;
         if validate_only {
-            check.await?;
             let codes = items.iter().map(|item| item.indicator_code.as_str()).collect();
             self.store.require_live_indicators(&codes).await?;
             return Ok(Vec::new());
         }
-        self.store.create_observations(items, batch_request_id, check).await
+        self.store.create_observations(items, batch_request_id).await
     }
 }
 

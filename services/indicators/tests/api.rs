@@ -933,8 +933,8 @@ async fn a_batch_naming_a_hundred_initiatives_with_long_ids_is_checked_in_bulk(b
 
     let by_form = aggregate(&mut app, &["legal_form"], "").await;
     assert_eq!(by_form, [row(&["COOPERATIVE", "REPORTED"], 200.0, 100, 0)]);
-    // The initiatives are checked while the batch is written: an unknown one is still the
-    // answer when an id is taken too, and the rows written meanwhile are not kept.
+    // The initiatives are checked before anything is written: an unknown one is the answer
+    // when an id is taken too.
     let mut one = figures_about(&names[..1], 1.0);
     one.requests[0].observation_id = "taken".to_owned();
     app.client
