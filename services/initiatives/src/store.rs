@@ -229,7 +229,8 @@ impl Store {
         // Built while the ids are checked and the facets gathered.
         let inserts = database::Inserts::of::<initiative::Entity>(ConnectionTrait::get_database_backend(&txn), rows);
         let fresh_ids: Vec<&str> = fresh.iter().map(|(_, id, _)| id.as_str()).collect();
-        if let Some(taken) = first_existing(&txn, &fresh_ids).await? {
+        // Deleted or not: an id stays taken.
+        if let Some(taken) = database::first_present(&txn, TABLE, "id", &fresh_ids).await? {
             return Err(ServiceError::already_exists(resource::name_of(&taken)));
         }
         let mut facets = Vec::new();
@@ -303,22 +304,6 @@ impl Store {
         txn.commit().await?;
         Ok(changed)
     }
-}
-
-/// The first of `ids` (in their order) that an initiative already has, deleted or not: one
-/// query, the ids bound as one array as for [`rows_by_id`].
-async fn first_existing(db: &impl ConnectionTrait, ids: &[&str]) -> ServiceResult<Option<String>> {
-    let column = sea_orm::sea_query::Expr::col((initiative::Entity, initiative::Column::Id));
-    let taken: std::collections::HashSet<String> = initiative::Entity::find()
-        .select_only()
-        .column(initiative::Column::Id)
-        .filter(database::in_json_array(db.get_database_backend(), column, ids))
-        .into_tuple::<String>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
-    Ok(ids.iter().find(|id| taken.contains(**id)).map(|id| (*id).to_owned()))
 }
 
 /// The rows of those of `ids` that exist, by id, in one query. With `fields` (each one of
