@@ -72,6 +72,30 @@ fn export_key(row: &observation_row::Model) -> [&String; 7] {
 
 const OBSERVATIONS: &str = "observations";
 
+/// On PostgreSQL, `indicator = ANY(every indicator)`: what reads that name an initiative and
+/// not an indicator add, so that PostgreSQL, which has no skip-scan before version 18, seeks
+/// each indicator's part of `observations_indicator_initiative_idx` for the initiative, as
+/// SQLite's skip-scan does by itself (the migration `m20261202_000001` says why there is no
+/// initiative-led index). It keeps every match: an observation's indicator is a row of
+/// `indicators`, which are marked deleted, never removed.
+fn every_indicator(backend: sea_orm::DbBackend) -> Option<Expr> {
+    (backend == sea_orm::DbBackend::Postgres).then(|| {
+        Expr::cust(
+            r#""observations"."indicator" = ANY(ARRAY(SELECT 'indicators/' || "indicators"."id" FROM "indicators"))"#,
+        )
+    })
+}
+
+/// [`every_indicator`] when `filter` compares `initiative` (an invalid filter compares
+/// nothing: its error comes from compiling it).
+fn every_indicator_for(backend: sea_orm::DbBackend, filter: &str) -> Option<Expr> {
+    let names_initiative = sse_platform::filter::parse(filter)
+        .ok()
+        .flatten()
+        .is_some_and(|expr| expr.compares("initiative"));
+    every_indicator(backend).filter(|_| names_initiative)
+}
+
 /// One row per SDG indicator code an indicator names.
 pub const INDICATOR_FACETS: FacetTable = FacetTable::new("indicator_facets", "indicator_id");
 
@@ -373,6 +397,8 @@ impl Store {
         let mut within = Condition::all();
         if let Some(indicator) = indicator {
             within = within.add(observation_row::Column::Indicator.eq(indicator));
+        } else if let Some(every) = every_indicator_for(self.db.get_database_backend(), query.filter) {
+            within = within.add(every);
         }
         let rows = pagination::list_rows::<observation_row::Entity>(
             &self.db,
@@ -508,9 +534,13 @@ impl Store {
         initiative: &str,
         statuses: &[&str],
     ) -> ServiceResult<(Vec<String>, Vec<LatestFigure>)> {
-        let live = Condition::all()
+        let backend = self.db.get_database_backend();
+        let mut live = Condition::all()
             .add(observation_row::Column::Initiative.eq(initiative))
             .add(observation_row::Column::DeleteTime.is_null());
+        if let Some(every) = every_indicator(backend) {
+            live = live.add(every);
+        }
         let indicators = Query::select()
             .distinct()
             .column("indicator")
@@ -525,7 +555,6 @@ impl Store {
             .map(|row| row.try_get::<String>("", "indicator"))
             .collect::<Result<_, _>>()?;
         indicator_names.sort();
-        let backend = self.db.get_database_backend();
         let with_status = live.add(observation_row::Column::Status.is_in(statuses.iter().copied()));
         let ranked = backend.build(&ranked_figures(with_status, "indicator", None));
         let sql = format!(
@@ -626,6 +655,9 @@ impl Store {
         }
         if !show_deleted {
             matching = matching.add(observation_row::Column::DeleteTime.is_null());
+        }
+        if let Some(every) = every_indicator_for(self.db.get_database_backend(), filter) {
+            matching = matching.add(every);
         }
         Ok(matching)
     }

@@ -43,6 +43,20 @@ pub enum Value {
     Word(String),
 }
 
+impl Expr {
+    /// Whether a comparison anywhere in this expression (under `AND`, `OR` or `NOT`) is on
+    /// `field`.
+    #[must_use]
+    pub fn compares(&self, field: &str) -> bool {
+        match self {
+            Expr::And(items) | Expr::Or(items) => items.iter().any(|item| item.compares(field)),
+            Expr::Not(inner) => inner.compares(field),
+            Expr::Compare { field: compared, .. } => compared == field,
+            Expr::Bare { .. } => false,
+        }
+    }
+}
+
 impl Value {
     #[must_use]
     pub fn as_str(&self) -> &str {
@@ -557,6 +571,20 @@ mod tests {
 
     fn quoted(s: &str) -> Value {
         Value::Quoted(s.to_owned())
+    }
+
+    #[test]
+    fn compares_finds_a_field_under_and_or_and_not() {
+        for filter in [
+            "initiative = \"initiatives/x\"",
+            "year > 2020 AND initiative:\"guilde\"",
+            "ref_area = \"SN\" OR (year = 2020 AND NOT initiative = \"initiatives/x\")",
+        ] {
+            assert!(parse_ok(filter).compares("initiative"), "{filter}");
+        }
+        for filter in ["initiatives", "ref_area = \"initiative\"", "source.title = \"x\""] {
+            assert!(!parse_ok(filter).compares("initiative"), "{filter}");
+        }
     }
 
     fn cmp(field: &str, op: CompareOp, value: Value, position: usize) -> Expr {

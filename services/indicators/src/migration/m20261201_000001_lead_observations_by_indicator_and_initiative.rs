@@ -17,8 +17,8 @@
 //!   - SQLite skip-scans it, seeking each indicator's part for the initiative (`ANY(indicator)
 //!     AND initiative=?` in its plan): under a millisecond over 1,000,000 observations. It needs
 //!     the statistics of `ANALYZE`, which this migration gathers;
-//!   - PostgreSQL has no skip-scan (before version 18), so it keeps the initiative-led index; its
-//!     writes met their goal with it.
+//!   - PostgreSQL has no skip-scan (before version 18), so it kept the initiative-led index,
+//!     until the next migration (`m20261202_000001_seek_initiatives_per_indicator`).
 
 use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
 
@@ -75,36 +75,10 @@ impl MigrationTrait for Migration {
 
 #[cfg(test)]
 mod tests {
-    use sea_orm_migration::{
-        MigratorTrait,
-        sea_orm::{ConnectionTrait, DbBackend, Statement},
-    };
+    use sea_orm_migration::MigratorTrait;
     use sse_testkit::{Backend, TestDatabase, on_both_databases};
 
-    use crate::migration::Migrator;
-
-    async fn observation_indexes(db: &impl ConnectionTrait) -> Vec<String> {
-        let backend = db.get_database_backend();
-        let sql = match backend {
-            DbBackend::Postgres => {
-                "SELECT indexname AS name FROM pg_indexes \
-                 WHERE tablename = 'observations' AND indexname <> 'observations_pkey'"
-            }
-            // The primary key's own index has no SQL.
-            _ => {
-                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'observations' AND sql IS NOT NULL"
-            }
-        };
-        let mut names: Vec<String> = db
-            .query_all_raw(Statement::from_string(backend, sql))
-            .await
-            .expect("indexes")
-            .iter()
-            .map(|row| row.try_get("", "name").expect("name"))
-            .collect();
-        names.sort();
-        names
-    }
+    use crate::migration::{Migrator, observation_indexes};
 
     on_both_databases!(observations_keep_only_the_indexes_their_queries_need);
 
@@ -113,9 +87,8 @@ mod tests {
     async fn observations_keep_only_the_indexes_their_queries_need(backend: Backend) {
         let database = TestDatabase::new(backend).await.expect("test database");
         let db = &database.connection;
-        sse_platform::database::migrate::<Migrator>(db)
-            .await
-            .expect("migrations");
+        // Up to this migration.
+        Migrator::up(db, Some(4)).await.expect("migrations");
         let mut now = vec![
             "observations_create_time_idx",
             "observations_indicator_idx",
@@ -138,7 +111,7 @@ mod tests {
                 "observations_period_idx",
             ]
         );
-        Migrator::up(db, None).await.expect("up again");
+        Migrator::up(db, Some(1)).await.expect("up again");
         assert_eq!(observation_indexes(db).await, now);
     }
 }

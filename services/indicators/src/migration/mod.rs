@@ -11,6 +11,7 @@ mod m20261127_000001_create_indicators;
 mod m20261130_000001_index_observations_for_export;
 mod m20261130_000002_cover_observations_by_initiative;
 mod m20261201_000001_lead_observations_by_indicator_and_initiative;
+mod m20261202_000001_seek_initiatives_per_indicator;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_index_observations_for_export::Migration),
             Box::new(m20261130_000002_cover_observations_by_initiative::Migration),
             Box::new(m20261201_000001_lead_observations_by_indicator_and_initiative::Migration),
+            Box::new(m20261202_000001_seek_initiatives_per_indicator::Migration),
         ]
     }
 
@@ -53,4 +55,28 @@ async fn drop_index(manager: &SchemaManager<'_>, (name, _): IndexSpec) -> Result
         .execute_unprepared(&format!("DROP INDEX IF EXISTS {name}"))
         .await
         .map(|_| ())
+}
+
+/// The indexes of `observations` but its primary key's, in name order.
+#[cfg(test)]
+async fn observation_indexes(db: &impl ConnectionTrait) -> Vec<String> {
+    use sea_orm_migration::sea_orm::{DbBackend, Statement};
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT indexname AS name FROM pg_indexes \
+             WHERE tablename = 'observations' AND indexname <> 'observations_pkey'"
+        }
+        // The primary key's own index has no SQL.
+        _ => "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'observations' AND sql IS NOT NULL",
+    };
+    let mut names: Vec<String> = db
+        .query_all_raw(Statement::from_string(backend, sql))
+        .await
+        .expect("indexes")
+        .iter()
+        .map(|row| row.try_get("", "name").expect("name"))
+        .collect();
+    names.sort();
+    names
 }
