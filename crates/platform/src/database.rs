@@ -12,6 +12,7 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 
 mod held;
+mod insert;
 mod nodelay;
 
 pub use held::HeldConnection;
@@ -367,10 +368,9 @@ impl Inserts {
             let mut rows = rows.into_iter().peekable();
             while rows.peek().is_some() {
                 let chunk: Vec<E::ActiveModel> = rows.by_ref().take(per_statement).collect();
-                if sender
-                    .blocking_send(backend.build(&E::insert_many(chunk).into_query()))
-                    .is_err()
-                {
+                let insert = insert::statement::<E>(backend, chunk)
+                    .unwrap_or_else(|chunk| backend.build(&E::insert_many(chunk).into_query()));
+                if sender.blocking_send(insert).is_err() {
                     // No one runs them any more.
                     return;
                 }

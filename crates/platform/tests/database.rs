@@ -80,7 +80,7 @@ async fn a_failing_row_leaves_nothing_of_its_insert(backend: Backend) {
     assert_eq!(row.try_get::<i64>("", "n").expect("n"), 3);
 }
 
-sse_testkit::on_both_databases!(a_failing_row_leaves_nothing_of_its_insert);
+sse_testkit::on_both_databases!(a_failing_row_leaves_nothing_of_its_insert, insert_all_keeps_every_value);
 
 /// `database::HeldConnection` (GetInitiative's batch reads on PostgreSQL): its queries run on
 /// one connection, one after the other, while the pool serves others; a connection that breaks
@@ -179,4 +179,64 @@ async fn a_held_connection_keeps_its_backend_and_gives_it_back_when_broken_quiet
         held.query_all(statement("SELECT 1")).await.is_err(),
         "a closed pool lends nothing more"
     );
+}
+
+/// A table with a column of each kind the services store.
+mod thing {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "things")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+        pub id: String,
+        pub count: i32,
+        pub value: f64,
+        pub deleted: Option<i64>,
+        pub flag: bool,
+        #[sea_orm(column_type = "Text")]
+        pub note: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// `database::insert_all` writes its own multi-row INSERTs: every value comes back as it went
+/// in, over several statements, on both databases.
+async fn insert_all_keeps_every_value(backend: Backend) {
+    use sea_orm::{EntityTrait, IntoActiveModel, QueryOrder, Schema};
+    let database = TestDatabase::new(backend).await.expect("database");
+    let db = &database.connection;
+    let schema = Schema::new(db.get_database_backend());
+    db.execute(&schema.create_table_from_entity(thing::Entity))
+        .await
+        .expect("table");
+    let odd = ["", "l'économie \"sociale\"", "🌍\t\n", "\\$1 ? --"];
+    let models: Vec<thing::Model> = (0..12_000i32)
+        .map(|index| thing::Model {
+            id: format!("thing-{index:05}"),
+            count: [i32::MIN, i32::MAX, 0, index][index as usize % 4],
+            value: [f64::MIN_POSITIVE, f64::MAX, -0.1, f64::from(index) / 3.0, f64::INFINITY][index as usize % 5],
+            deleted: (index % 3 == 0).then_some(i64::MAX - i64::from(index)),
+            flag: index % 2 == 0,
+            note: odd[index as usize % odd.len()].to_owned(),
+        })
+        .collect();
+    let rows = models.iter().cloned().map(IntoActiveModel::into_active_model).collect();
+    let txn = database::begin_write(db).await.expect("begin");
+    database::insert_all::<thing::Entity>(&txn, rows).await.expect("insert");
+    txn.commit().await.expect("commit");
+    let stored = thing::Entity::find()
+        .order_by_asc(thing::Column::Id)
+        .all(db)
+        .await
+        .expect("read back");
+    assert_eq!(stored.len(), models.len());
+    for (stored, written) in stored.iter().zip(&models) {
+        assert_eq!(stored, written);
+        assert_eq!(stored.value.to_bits(), written.value.to_bits(), "{}", written.id);
+    }
 }
