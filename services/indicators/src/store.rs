@@ -72,12 +72,13 @@ fn export_key(row: &observation_row::Model) -> [&String; 7] {
 
 const OBSERVATIONS: &str = "observations";
 
-/// On PostgreSQL, `indicator = ANY(every indicator)`: what reads that name an initiative and
-/// not an indicator add, so that PostgreSQL, which has no skip-scan before version 18, seeks
-/// each indicator's part of `observations_indicator_initiative_idx` for the initiative, as
-/// SQLite's skip-scan does by itself (the migration `m20261202_000001` says why there is no
-/// initiative-led index). It keeps every match: an observation's indicator is a row of
-/// `indicators`, which are marked deleted, never removed.
+/// On PostgreSQL, `indicator = ANY(every indicator)`: what reads that name an initiative add
+/// (GetProgress, and lists, exports and aggregations whose filter compares `initiative`), so
+/// that PostgreSQL, which has no skip-scan before version 18, seeks each indicator's part of
+/// `observations_indicator_initiative_idx` for the initiative, as SQLite's skip-scan does by
+/// itself (the migration `m20261202_000001` says why there is no initiative-led index). Beside
+/// `indicator = …` it is redundant, and harmless. It keeps every match: an observation's
+/// indicator is a row of `indicators`, which are marked deleted, never removed.
 fn every_indicator(backend: sea_orm::DbBackend) -> Option<Expr> {
     (backend == sea_orm::DbBackend::Postgres).then(|| {
         Expr::cust(
@@ -86,9 +87,12 @@ fn every_indicator(backend: sea_orm::DbBackend) -> Option<Expr> {
     })
 }
 
-/// [`every_indicator`] when `filter` compares `initiative` (an invalid filter compares
-/// nothing: its error comes from compiling it).
+/// [`every_indicator`] when `filter` compares `initiative` (an invalid or overlong filter
+/// compares nothing: its error comes from compiling it).
 fn every_indicator_for(backend: sea_orm::DbBackend, filter: &str) -> Option<Expr> {
+    if filter.chars().count() > sse_platform::filter::MAX_FILTER_CHARS {
+        return None;
+    }
     let names_initiative = sse_platform::filter::parse(filter)
         .ok()
         .flatten()

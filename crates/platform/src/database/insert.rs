@@ -19,12 +19,13 @@ use sea_orm::{
 };
 
 /// The INSERT of `rows`, or the rows back (for sea-query) when they do not all set the same
-/// columns or a column saves its value through an expression (an enum's cast).
+/// columns, a column saves its value through an expression (an enum's cast) or the table is in
+/// a schema of its own.
 pub(super) fn statement<E: EntityTrait>(
     backend: DatabaseBackend,
     rows: Vec<E::ActiveModel>,
 ) -> Result<Statement, Vec<E::ActiveModel>> {
-    let Some(columns) = columns_of::<E>(&rows) else {
+    let Some(columns) = columns_of::<E>(&rows).filter(|_| E::default().schema_name().is_none()) else {
         return Err(rows);
     };
     let table = quote(E::default().table_name());
