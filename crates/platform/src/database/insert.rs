@@ -15,7 +15,7 @@
 use std::fmt::Write;
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseBackend, EntityTrait, Iden, Iterable, Statement, Value, sea_query::Expr,
+    ActiveModelTrait, ColumnTrait, DatabaseBackend, EntityTrait, Iden, Iterable, Statement, sea_query::Expr,
 };
 
 /// The INSERT of `rows`, or the rows back (for sea-query) when they do not all set the same
@@ -28,18 +28,30 @@ pub(super) fn statement<E: EntityTrait>(
     let Some(columns) = columns_of::<E>(&rows).filter(|_| E::default().schema_name().is_none()) else {
         return Err(rows);
     };
-    let table = quote(E::default().table_name());
     let names: Vec<String> = columns.iter().map(|column| quote(&column.to_string())).collect();
-    let rows: Vec<Vec<Value>> = rows
-        .into_iter()
-        .map(|mut row| {
-            columns
-                .iter()
-                .map(|column| row.take(*column).into_value().expect("every row sets this column"))
-                .collect()
-        })
-        .collect();
-    Ok(values(backend, &table, &names, rows))
+    let mut sql = format!(
+        "INSERT INTO {} ({}) VALUES ",
+        quote(E::default().table_name()),
+        names.join(", ")
+    );
+    let mut values = Vec::with_capacity(rows.len() * columns.len());
+    for (index, mut row) in rows.into_iter().enumerate() {
+        sql.push_str(if index == 0 { "(" } else { ", (" });
+        for (position, column) in columns.iter().enumerate() {
+            if position > 0 {
+                sql.push_str(", ");
+            }
+            match backend {
+                DatabaseBackend::Postgres => {
+                    let _ = write!(sql, "${}", values.len() + 1);
+                }
+                _ => sql.push('?'),
+            }
+            values.push(row.take(*column).into_value().expect("every row sets this column"));
+        }
+        sql.push(')');
+    }
+    Ok(Statement::from_sql_and_values(backend, sql, values))
 }
 
 /// The columns every row of `rows` sets (the same for each), if their values go in as they are.
@@ -62,29 +74,6 @@ fn columns_of<E: EntityTrait>(rows: &[E::ActiveModel]) -> Option<Vec<E::Column>>
 
 fn quote(identifier: &str) -> String {
     format!("\"{}\"", identifier.replace('"', "\"\""))
-}
-
-/// `INSERT INTO table (names) VALUES (…), (…)`, a parameter a value.
-fn values(backend: DatabaseBackend, table: &str, names: &[String], rows: Vec<Vec<Value>>) -> Statement {
-    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", names.join(", "));
-    let mut values = Vec::with_capacity(rows.len() * names.len());
-    for (index, row) in rows.into_iter().enumerate() {
-        sql.push_str(if index == 0 { "(" } else { ", (" });
-        for (position, value) in row.into_iter().enumerate() {
-            if position > 0 {
-                sql.push_str(", ");
-            }
-            match backend {
-                DatabaseBackend::Postgres => {
-                    let _ = write!(sql, "${}", values.len() + 1);
-                }
-                _ => sql.push('?'),
-            }
-            values.push(value);
-        }
-        sql.push(')');
-    }
-    Statement::from_sql_and_values(backend, sql, values)
 }
 
 #[cfg(test)]
