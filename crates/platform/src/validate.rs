@@ -205,20 +205,39 @@ impl Violations {
     }
 
     pub fn source(&mut self, field: &str, source: &SourceCitation) {
-        self.required(&format!("{field}.title"), &source.title);
-        self.max_chars(&format!("{field}.title"), &source.title, 500);
-        self.optional_url(&format!("{field}.url"), &source.url);
-        self.max_chars(&format!("{field}.publisher"), &source.publisher, 300);
-        if let Some(date) = &source.date {
-            self.partial_date(&format!("{field}.date"), date);
-        }
+        self.within(field, |violations| {
+            violations.required("title", &source.title);
+            violations.max_chars("title", &source.title, 500);
+            violations.optional_url("url", &source.url);
+            violations.max_chars("publisher", &source.publisher, 300);
+            if let Some(date) = &source.date {
+                violations.partial_date("date", date);
+            }
+        });
     }
 
     pub fn identifier(&mut self, field: &str, identifier: &ExternalIdentifier) {
-        self.required(&format!("{field}.scheme"), &identifier.scheme);
-        self.max_chars(&format!("{field}.scheme"), &identifier.scheme, 64);
-        self.required(&format!("{field}.value"), &identifier.value);
-        self.max_chars(&format!("{field}.value"), &identifier.value, 256);
+        self.within(field, |violations| {
+            violations.required("scheme", &identifier.scheme);
+            violations.max_chars("scheme", &identifier.scheme, 64);
+            violations.required("value", &identifier.value);
+            violations.max_chars("value", &identifier.value, 256);
+        });
+    }
+
+    /// Runs `check` on a part of the request, whose fields it names from that part (`title`,
+    /// not `requests[12].observation.source.title`): `prefix` and a dot go in front of the
+    /// violations it finds, and of those only. Paths written out for every field cost a batch
+    /// of 5,000 valid observations about 50,000 strings formatted and freed, a tenth of the
+    /// server's work on it, for errors that were not there.
+    pub fn within<T>(&mut self, prefix: &str, check: impl FnOnce(&mut Violations) -> T) -> T {
+        let mut found = Violations::default();
+        let result = check(&mut found);
+        self.0.extend(found.0.into_iter().map(|mut violation| {
+            violation.field = format!("{prefix}.{}", violation.field);
+            violation
+        }));
+        result
     }
 }
 
@@ -249,6 +268,44 @@ mod tests {
 
     fn fields(violations: &Violations) -> Vec<&str> {
         violations.0.iter().map(|violation| violation.field.as_str()).collect()
+    }
+
+    #[test]
+    fn within_names_the_violations_found_from_the_whole_request() {
+        let mut violations = Violations::default();
+        violations.add("request_id", "is too long");
+        let answer = violations.within("requests[3].observation", |violations| {
+            violations.required("note", "");
+            violations.source(
+                "source",
+                &SourceCitation {
+                    title: String::new(),
+                    url: "not a url".to_owned(),
+                    date: Some(PartialDate {
+                        year: 2023,
+                        month: 2,
+                        day: 30,
+                    }),
+                    ..SourceCitation::default()
+                },
+            );
+            42
+        });
+        assert_eq!(answer, 42);
+        assert_eq!(
+            fields(&violations),
+            [
+                "request_id",
+                "requests[3].observation.note",
+                "requests[3].observation.source.title",
+                "requests[3].observation.source.url",
+                "requests[3].observation.source.date.day",
+            ]
+        );
+        assert!(violations.mentions("requests[3].observation.source"));
+        let mut clean = Violations::default();
+        clean.within("requests[0]", |violations| violations.required("note", "a note"));
+        assert!(clean.is_empty());
     }
 
     #[test]

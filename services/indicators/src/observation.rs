@@ -49,12 +49,16 @@ pub fn parse_name<'a>(name: &'a str, field: &str) -> ServiceResult<(&'a str, &'a
 
 /// Checks every writable field; returns the parsed period when it is valid.
 pub fn check(violations: &mut Violations, path: &str, observation: &Observation) -> Option<Period> {
-    let field = |name: &str| format!("{path}.{name}");
+    violations.within(path, |violations| check_fields(violations, observation))
+}
+
+/// [`check`], each field named from the observation.
+fn check_fields(violations: &mut Violations, observation: &Observation) -> Option<Period> {
     if !observation.initiative.is_empty() {
         let valid = is_resource_name(&observation.initiative, "initiatives");
         if !valid {
             violations.add(
-                field("initiative"),
+                "initiative",
                 format!(
                     "{} is not an initiative name (initiatives/{{id}})",
                     quoted(&observation.initiative)
@@ -69,7 +73,7 @@ pub fn check(violations: &mut Violations, path: &str, observation: &Observation)
         && !sse_reference::is_subdivision_code(area)
     {
         violations.add(
-            field("ref_area"),
+            "ref_area",
             format!(
                 "{} is not an ISO 3166-1 alpha-2 or ISO 3166-2 code, WORLD or EU",
                 quoted(area)
@@ -79,30 +83,27 @@ pub fn check(violations: &mut Violations, path: &str, observation: &Observation)
     let period = match Period::parse(&observation.time_period) {
         Ok(period) => Some(period),
         Err(_) if observation.time_period.is_empty() => {
-            violations.add(field("time_period"), "is required: when the figure is for, e.g. 2020");
+            violations.add("time_period", "is required: when the figure is for, e.g. 2020");
             None
         }
         Err(message) => {
-            violations.add(field("time_period"), message);
+            violations.add("time_period", message);
             None
         }
     };
     if !observation.value.is_finite() {
-        violations.add(field("value"), "must be a finite number");
+        violations.add("value", "must be a finite number");
     }
     match Status::try_from(observation.status) {
-        Ok(Status::Unspecified) => violations.add(
-            field("status"),
-            "is required: TARGET, REPORTED, ESTIMATE or PROVISIONAL",
-        ),
+        Ok(Status::Unspecified) => violations.add("status", "is required: TARGET, REPORTED, ESTIMATE or PROVISIONAL"),
         Ok(_) => {}
-        Err(_) => violations.add(field("status"), format!("unknown value {}", observation.status)),
+        Err(_) => violations.add("status", format!("unknown value {}", observation.status)),
     }
     match &observation.source {
-        Some(source) => violations.source(&field("source"), source),
-        None => violations.add(field("source"), "is required: every figure needs its source"),
+        Some(source) => violations.source("source", source),
+        None => violations.add("source", "is required: every figure needs its source"),
     }
-    violations.max_chars(&field("note"), &observation.note, 2000);
+    violations.max_chars("note", &observation.note, 2000);
     period
 }
 

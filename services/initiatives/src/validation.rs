@@ -15,16 +15,19 @@ pub const MAX_REPEATED: usize = 300;
 
 /// Checks every writable field of `initiative`, whose path in the request is `path`.
 pub fn check_initiative(violations: &mut Violations, path: &str, initiative: &Initiative) {
-    let field = |name: &str| format!("{path}.{name}");
+    violations.within(path, |violations| check_fields(violations, initiative));
+}
 
-    violations.required(&field("display_name"), &initiative.display_name);
-    violations.max_chars(&field("display_name"), &initiative.display_name, MAX_DISPLAY_NAME);
-    violations.max_chars(&field("description"), &initiative.description, MAX_DESCRIPTION);
+/// [`check_initiative`], each field named from the initiative.
+fn check_fields(violations: &mut Violations, initiative: &Initiative) {
+    violations.required("display_name", &initiative.display_name);
+    violations.max_chars("display_name", &initiative.display_name, MAX_DISPLAY_NAME);
+    violations.max_chars("description", &initiative.description, MAX_DESCRIPTION);
     if !is_known_legal_form(initiative.legal_form) {
-        violations.add(field("legal_form"), format!("unknown value {}", initiative.legal_form));
+        violations.add("legal_form", format!("unknown value {}", initiative.legal_form));
     }
     if !is_known_status(initiative.status) {
-        violations.add(field("status"), format!("unknown value {}", initiative.status));
+        violations.add("status", format!("unknown value {}", initiative.status));
     }
 
     let repeated = [
@@ -38,72 +41,69 @@ pub fn check_initiative(violations: &mut Violations, path: &str, initiative: &In
     ];
     for (name, count) in repeated {
         if count > MAX_REPEATED {
-            violations.add(
-                field(name),
-                format!("has {count} values; at most {MAX_REPEATED} are allowed"),
-            );
+            violations.add(name, format!("has {count} values; at most {MAX_REPEATED} are allowed"));
         }
     }
 
     for (index, code) in initiative.countries.iter().enumerate() {
-        violations.country_code(&format!("{path}.countries[{index}]"), code);
+        violations.country_code(&format!("countries[{index}]"), code);
     }
-    violations.no_duplicates(&field("countries"), &initiative.countries);
+    violations.no_duplicates("countries", &initiative.countries);
     for (index, code) in initiative.territories.iter().enumerate() {
-        violations.subdivision_code(&format!("{path}.territories[{index}]"), code);
+        violations.subdivision_code(&format!("territories[{index}]"), code);
     }
-    violations.no_duplicates(&field("territories"), &initiative.territories);
+    violations.no_duplicates("territories", &initiative.territories);
 
     for (index, goal) in initiative.sdg_goals.iter().enumerate() {
         if !(1..=17).contains(goal) {
             violations.add(
-                format!("{path}.sdg_goals[{index}]"),
+                format!("sdg_goals[{index}]"),
                 format!("{goal} is not an SDG; goals are 1 to 17"),
             );
         }
     }
-    violations.no_duplicates(&field("sdg_goals"), &initiative.sdg_goals);
+    violations.no_duplicates("sdg_goals", &initiative.sdg_goals);
     for (index, code) in initiative.sdg_targets.iter().enumerate() {
         if sse_reference::sdg().target(code).is_none() {
             violations.add(
-                format!("{path}.sdg_targets[{index}]"),
+                format!("sdg_targets[{index}]"),
                 format!("{} is not an SDG target (codes look like 8.5 or 15.a)", quoted(code)),
             );
         }
     }
-    violations.no_duplicates(&field("sdg_targets"), &initiative.sdg_targets);
+    violations.no_duplicates("sdg_targets", &initiative.sdg_targets);
 
     if let Some(location) = &initiative.location {
-        violations.lat_lng(&field("location"), location);
+        violations.lat_lng("location", location);
     }
     if let Some(start) = &initiative.start_date {
-        violations.partial_date(&field("start_date"), start);
+        violations.partial_date("start_date", start);
     }
     if let Some(end) = &initiative.end_date {
-        violations.partial_date(&field("end_date"), end);
+        violations.partial_date("end_date", end);
         if let Some(start) = &initiative.start_date
             && partial_date_key(end) < partial_date_key(start)
         {
-            violations.add(field("end_date"), "is before start_date");
+            violations.add("end_date", "is before start_date");
         }
     }
-    violations.optional_url(&field("website"), &initiative.website);
+    violations.optional_url("website", &initiative.website);
     for (index, identifier) in initiative.identifiers.iter().enumerate() {
-        violations.identifier(&format!("{path}.identifiers[{index}]"), identifier);
+        violations.identifier(&format!("identifiers[{index}]"), identifier);
     }
     for (index, source) in initiative.sources.iter().enumerate() {
-        violations.source(&format!("{path}.sources[{index}]"), source);
+        violations.source(&format!("sources[{index}]"), source);
     }
     for (index, name) in initiative.related_legal_texts.iter().enumerate() {
         let valid = name.strip_prefix("legalTexts/").is_some_and(is_valid_id);
         if !valid {
             violations.add(
-                format!("{path}.related_legal_texts[{index}]"),
+                format!("related_legal_texts[{index}]"),
                 format!("{} is not a legal text name (legalTexts/{{id}})", quoted(name)),
             );
         }
     }
-    violations.no_duplicates(&field("related_legal_texts"), &initiative.related_legal_texts);
+    violations.no_duplicates("related_legal_texts", &initiative.related_legal_texts);
 }
 
 /// A client-chosen id, if any.
