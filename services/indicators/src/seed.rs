@@ -14,7 +14,7 @@ use sse_proto::types::{PartialDate, SourceCitation};
 
 use crate::{
     indicator, observation,
-    store::{NewObservation, PreparedObservations, Store},
+    store::{NewObservation, Store},
 };
 
 const SEED: &str = include_str!("../seed/indicators.yaml");
@@ -153,9 +153,6 @@ pub async fn seed(store: &Store) -> anyhow::Result<usize> {
     }
     created += missing.len();
     if !missing.is_empty() {
-        let missing = PreparedObservations::of(missing)
-            .await
-            .context("cannot seed the observations")?;
         store
             .create_observations(missing, "")
             .await

@@ -39,7 +39,7 @@ use crate::{
     indicator,
     initiatives::Initiatives,
     observation, sdg, sdmx,
-    store::{self, NewObservation, PreparedObservations, Store},
+    store::{self, NewObservation, Store},
 };
 
 /// The longest request_id accepted.
@@ -189,17 +189,13 @@ impl IndicatorsService {
         // Before the write's transaction, never inside it: a transaction waiting on another
         // service would hold its connection (in one process, of the pool the initiatives service
         // reads with) and, on SQLite, the write lock.
-        let check = self.initiatives.require_live(context, &to_check);
+        self.initiatives.require_live(context, &to_check).await?;
         if validate_only {
-            check.await?;
             let codes = items.iter().map(|item| item.indicator_code.as_str()).collect();
             self.store.require_live_indicators(&codes).await?;
             return Ok(Vec::new());
         }
-        // The rows are built meanwhile, on a blocking thread.
-        let (checked, prepared) = tokio::join!(check, PreparedObservations::of(items));
-        checked?;
-        self.store.create_observations(prepared?, batch_request_id).await
+        self.store.create_observations(items, batch_request_id).await
     }
 }
 

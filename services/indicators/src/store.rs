@@ -209,83 +209,6 @@ pub struct NewObservation {
     pub request_id: String,
 }
 
-/// A batch of observations named, timed and serialized ahead of its transaction
-/// ([`PreparedObservations::of`]), so that the caller can do it while it checks the batch's
-/// initiatives: for 5,000 observations, tens of milliseconds of JSON and hashing that the
-/// transaction no longer waits for.
-pub struct PreparedObservations {
-    now: i64,
-    items: Vec<PreparedObservation>,
-}
-
-struct PreparedObservation {
-    indicator_code: String,
-    period: Period,
-    request_id: String,
-    /// The observation as it is created: named, timed, its etag set.
-    stored: Observation,
-    /// `stored` as JSON: the row's `resource`, its request record, its part of the batch's.
-    json: String,
-    /// The row, taken by the first attempt to write it (a retry builds it again).
-    row: Option<observation_row::ActiveModel>,
-}
-
-impl PreparedObservations {
-    /// Prepares `items`, on a blocking thread; each without an id gets a new one.
-    pub async fn of(items: Vec<NewObservation>) -> ServiceResult<Self> {
-        tokio::task::spawn_blocking(move || {
-            let now = time::now_micros();
-            let items = items
-                .into_iter()
-                .map(|item| PreparedObservation::of(item, now))
-                .collect::<ServiceResult<_>>()?;
-            Ok(PreparedObservations { now, items })
-        })
-        .await
-        .map_err(|failed| ServiceError::Internal(anyhow::anyhow!("preparing the observations failed: {failed}")))?
-    }
-
-    fn has_request_id(&self) -> bool {
-        self.items.iter().any(|item| !item.request_id.is_empty())
-    }
-}
-
-impl PreparedObservation {
-    fn of(item: NewObservation, now: i64) -> ServiceResult<Self> {
-        let id = item.id.unwrap_or_else(names::generate_id);
-        let mut stored = item.observation;
-        stored.name = observation::name_of(&item.indicator_code, &id);
-        stored.create_time = Some(time::timestamp(now));
-        stored.update_time = Some(time::timestamp(now));
-        stored.delete_time = None;
-        let row = observation::to_row(&mut stored, &indicator::name_of(&item.indicator_code), &item.period)?;
-        let json = match &row.resource {
-            ActiveValue::Set(json) | ActiveValue::Unchanged(json) => json.clone(),
-            ActiveValue::NotSet => to_json(&stored)?,
-        };
-        Ok(PreparedObservation {
-            indicator_code: item.indicator_code,
-            period: item.period,
-            request_id: item.request_id,
-            stored,
-            json,
-            row: Some(row),
-        })
-    }
-
-    /// The row to write: the one prepared, or (for a retry) the same again.
-    fn take_row(&mut self) -> ServiceResult<observation_row::ActiveModel> {
-        match self.row.take() {
-            Some(row) => Ok(row),
-            None => observation::to_row(
-                &mut self.stored,
-                &indicator::name_of(&self.indicator_code),
-                &self.period,
-            ),
-        }
-    }
-}
-
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
@@ -748,16 +671,16 @@ impl Store {
     /// bulk: one query for the recorded requests, one for the indicators, one for clashing
     /// names, as few multi-row INSERTs as the parameter limit allows and as few for the request
     /// records.
-    #[tracing::instrument(skip(self, batch), fields(count = batch.items.len()), err(level = "debug", Display))]
+    #[tracing::instrument(skip(self, items), fields(count = items.len()), err(level = "debug", Display))]
     pub async fn create_observations(
         &self,
-        mut batch: PreparedObservations,
+        items: Vec<NewObservation>,
         batch_request_id: &str,
     ) -> ServiceResult<Vec<Observation>> {
-        let created = error::concurrent_writes_abort(self.try_create_observations(&mut batch, batch_request_id).await);
-        let has_request_id = !batch_request_id.is_empty() || batch.has_request_id();
+        let created = error::concurrent_writes_abort(self.try_create_observations(&items, batch_request_id).await);
+        let has_request_id = !batch_request_id.is_empty() || items.iter().any(|item| !item.request_id.is_empty());
         if error::conflict_may_be_a_retry(&created, has_request_id) {
-            return error::concurrent_writes_abort(self.try_create_observations(&mut batch, batch_request_id).await);
+            return error::concurrent_writes_abort(self.try_create_observations(&items, batch_request_id).await);
         }
         created
     }
@@ -770,7 +693,7 @@ impl Store {
 
     async fn try_create_observations(
         &self,
-        batch: &mut PreparedObservations,
+        items: &[NewObservation],
         batch_request_id: &str,
     ) -> ServiceResult<Vec<Observation>> {
         let txn = database::begin_write(&self.db).await?;
@@ -780,44 +703,55 @@ impl Store {
         {
             return Ok(recorded);
         }
-        let single_request_id = match batch.items.as_slice() {
+        let single_request_id = match items {
             [one] if batch_request_id.is_empty() => Some(one.request_id.clone()),
             _ => None,
         };
-        let request_ids: Vec<&str> = batch.items.iter().map(|item| item.request_id.as_str()).collect();
+        let request_ids: Vec<&str> = items.iter().map(|item| item.request_id.as_str()).collect();
         let mut answered: HashMap<String, Observation> = REQUEST_LOG
             .recorded_many(&txn, CREATE_OBSERVATION, &request_ids)
             .await?;
-        let codes: BTreeSet<&str> = batch
-            .items
+        let codes: BTreeSet<&str> = items
             .iter()
             .filter(|item| !answered.contains_key(&item.request_id))
             .map(|item| item.indicator_code.as_str())
             .collect();
         require_live_indicators(&txn, &codes).await?;
-        let now = batch.now;
-        let mut created = Vec::with_capacity(batch.items.len());
-        // Each observation's JSON: the row's `resource`, its request record and its part of
-        // the batch's record.
-        let mut created_json = Vec::with_capacity(batch.items.len());
-        let mut rows = Vec::with_capacity(batch.items.len());
+        let now = time::now_micros();
+        let mut created = Vec::with_capacity(items.len());
+        // Each observation's JSON, serialized once: the row's `resource`, its request record
+        // and its part of the batch's record.
+        let mut created_json = Vec::with_capacity(items.len());
+        let mut rows = Vec::with_capacity(items.len());
         // The names of the observations this call writes (not those it replays), which must
         // be free.
-        let mut fresh_names = Vec::with_capacity(batch.items.len());
+        let mut fresh_names = Vec::with_capacity(items.len());
         let mut records = Vec::new();
-        for item in &mut batch.items {
+        for item in items {
             if let Some(recorded) = answered.remove(&item.request_id) {
                 created_json.push(to_json(&recorded)?);
                 created.push(recorded);
                 continue;
             }
-            rows.push(item.take_row()?);
+            let id = item.id.clone().unwrap_or_else(names::generate_id);
+            let indicator_name = indicator::name_of(&item.indicator_code);
+            let mut stored = item.observation.clone();
+            stored.name = observation::name_of(&item.indicator_code, &id);
+            stored.create_time = Some(time::timestamp(now));
+            stored.update_time = Some(time::timestamp(now));
+            stored.delete_time = None;
+            let row = observation::to_row(&mut stored, &indicator_name, &item.period)?;
+            let json = match &row.resource {
+                ActiveValue::Set(json) | ActiveValue::Unchanged(json) => json.clone(),
+                ActiveValue::NotSet => to_json(&stored)?,
+            };
+            rows.push(row);
             if !item.request_id.is_empty() {
-                records.push((item.request_id.clone(), item.json.clone()));
+                records.push((item.request_id.clone(), json.clone()));
             }
-            created_json.push(item.json.clone());
-            fresh_names.push(item.stored.name.clone());
-            created.push(item.stored.clone());
+            created_json.push(json);
+            fresh_names.push(stored.name.clone());
+            created.push(stored);
         }
         // Built while the names are checked, and each while the one before runs.
         let inserts =
