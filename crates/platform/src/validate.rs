@@ -1,6 +1,7 @@
 //! Checks shared by every service's input: lengths, URLs, ISO codes, and the shared types of
-//! `sse.type.v1`. Each check adds a violation naming the field's full path, so one response lists
-//! every problem of a request, and nothing is written unless the list is empty.
+//! `sse.type.v1`. Each check adds a violation naming the field's full path (inside
+//! [`Violations::within`], the path from the part being checked, completed as it is added), so one
+//! response lists every problem of a request, and nothing is written unless the list is empty.
 
 use sse_proto::types::{ExternalIdentifier, LatLng, PartialDate, SourceCitation};
 
