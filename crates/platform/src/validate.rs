@@ -228,9 +228,10 @@ impl Violations {
 
     /// Runs `check` on a part of the request, whose fields it names from that part (`title`,
     /// not `requests[12].observation.source.title`): `prefix` and a dot go in front of the
-    /// violations it finds, and of those only. Paths written out for every field cost a batch
-    /// of 5,000 valid observations about 50,000 strings formatted and freed, a tenth of the
-    /// server's work on it, for errors that were not there.
+    /// violations it finds, and of those only. Paths written out for every field cost the check
+    /// of a valid batch of 5,000 observations about 35,000 strings formatted and freed, for
+    /// errors that were not there (the check fell from 7.4% to 3.4% of the server's samples
+    /// while such batches were written).
     pub fn within<T>(&mut self, prefix: &str, check: impl FnOnce(&mut Violations) -> T) -> T {
         let mut found = Violations::default();
         let result = check(&mut found);
