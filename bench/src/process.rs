@@ -74,16 +74,53 @@ pub fn mebibytes(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
-/// `count` loopback ports free right now (bound then released).
+/// Servers started here get ports from this one up to the kernel's ephemeral range.
+const LOWEST_PORT: u16 = 20_000;
+
+/// `count` distinct loopback ports free right now (bound then released), chosen below the
+/// kernel's ephemeral range where it leaves room. A port from that range (what binding port 0
+/// gives) is free only until it is released: before the server binds it, any outgoing connection
+/// may get it as its local end, and the server opens its database pool before it listens (the
+/// end-to-end suite once saw a gateway's port taken so).
 pub fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
-    let listeners = (0..count)
-        .map(|_| TcpListener::bind("127.0.0.1:0"))
-        .collect::<Result<Vec<_>, _>>()
-        .context("cannot bind a loopback port")?;
+    let low = ephemeral_range_start().unwrap_or(32_768);
+    let mut listeners = Vec::with_capacity(count);
+    if low.saturating_sub(LOWEST_PORT) >= 1000 {
+        let span = u32::from(low - LOWEST_PORT);
+        // Where to start looking: differs between runs, so that two harnesses do not try the
+        // same ports in the same order.
+        let start = std::process::id()
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|since| since.subsec_nanos())
+                .unwrap_or_default();
+        for offset in 0..span {
+            if listeners.len() == count {
+                break;
+            }
+            let port = LOWEST_PORT + u16::try_from((start.wrapping_add(offset)) % span).unwrap_or_default();
+            if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+                listeners.push(listener);
+            }
+        }
+    }
+    while listeners.len() < count {
+        listeners.push(TcpListener::bind("127.0.0.1:0").context("cannot bind a loopback port")?);
+    }
     listeners
         .iter()
         .map(|listener| Ok(listener.local_addr()?.port()))
         .collect()
+}
+
+/// The first port of `/proc/sys/net/ipv4/ip_local_port_range`.
+fn ephemeral_range_start() -> Option<u16> {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// Asks Health/Check (the whole server) once; true when it answers SERVING.
@@ -187,6 +224,24 @@ fn terminate(pid: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn free_ports_are_distinct_bindable_and_outside_the_ephemeral_range() {
+        let ports = free_ports(5).expect("five free ports");
+        let mut distinct = ports.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 5, "{ports:?}");
+        if let Some(low) = ephemeral_range_start().filter(|low| low.saturating_sub(LOWEST_PORT) >= 1000) {
+            assert!(
+                ports.iter().all(|port| (LOWEST_PORT..low).contains(port)),
+                "{ports:?} against {low}"
+            );
+        }
+        for port in ports {
+            TcpListener::bind(("127.0.0.1", port)).expect("a port given out is free");
+        }
+    }
 
     #[test]
     fn cpu_time_adds_user_and_system_ticks_after_the_command_name() {

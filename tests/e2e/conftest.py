@@ -4,6 +4,7 @@ observatory server per test, started from the built binary and stopped with SIGT
 import importlib
 import importlib.resources
 import os
+import random
 import shutil
 import signal
 import socket
@@ -72,13 +73,43 @@ def free_port() -> int:
     return free_ports(1)[0]
 
 
-def free_ports(count: int) -> list[int]:
-    """`count` distinct free ports: every socket is held open until all are chosen, since a port
-    released by one call can be handed out again by the next (one server once got the same port
-    for HTTP and metrics)."""
-    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+# Ports for test servers are chosen below the kernel's ephemeral range, down to this one.
+LOWEST_TEST_PORT = 20000
+
+
+def ephemeral_port_range() -> tuple[int, int]:
+    """The ports the kernel hands out for bind(0) and for the local end of outgoing connections."""
     try:
-        for sock in sockets:
+        low, high = (int(part) for part in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports, chosen outside the kernel's ephemeral range where it leaves
+    room. A port from bind(0) is free only until it is released: before the server binds it, any
+    outgoing connection may get it as its local port, and the services open dozens to their
+    databases (a gateway started after them once found its HTTP port taken so). Every socket is
+    held open until all are chosen, since a released port can be handed out again by the next
+    call (one server once got the same port for HTTP and metrics)."""
+    low, _ = ephemeral_port_range()
+    sockets: list[socket.socket] = []
+    try:
+        if low - LOWEST_TEST_PORT >= 1000:
+            for port in random.sample(range(LOWEST_TEST_PORT, low), low - LOWEST_TEST_PORT):
+                if len(sockets) == count:
+                    break
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    sock.close()
+                    continue
+                sockets.append(sock)
+        while len(sockets) < count:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sockets.append(sock)
             sock.bind(("127.0.0.1", 0))
         return [sock.getsockname()[1] for sock in sockets]
     finally:
