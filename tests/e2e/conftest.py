@@ -73,36 +73,39 @@ def free_port() -> int:
     return free_ports(1)[0]
 
 
-# Ports for test servers are chosen below the kernel's ephemeral range, down to this one.
+# Ports for test servers are chosen from this one up to the kernel's ephemeral range (as
+# `sse-bench free-ports` does, bench/src/process.rs).
 LOWEST_TEST_PORT = 20000
 
 
-def ephemeral_port_range() -> tuple[int, int]:
-    """The ports the kernel hands out for bind(0) and for the local end of outgoing connections."""
+def ephemeral_range_start() -> int:
+    """The first port the kernel hands out for bind(0) and for the local end of outgoing
+    connections."""
     try:
-        low, high = (int(part) for part in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
-        return low, high
-    except (OSError, ValueError):
-        return 32768, 60999
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def free_ports(count: int) -> list[int]:
-    """`count` distinct free ports, chosen outside the kernel's ephemeral range where it leaves
+    """`count` distinct free ports, chosen below the kernel's ephemeral range where it leaves
     room. A port from bind(0) is free only until it is released: before the server binds it, any
     outgoing connection may get it as its local port, and the services open dozens to their
     databases (a gateway started after them once found its HTTP port taken so). Every socket is
     held open until all are chosen, since a released port can be handed out again by the next
     call (one server once got the same port for HTTP and metrics)."""
-    low, _ = ephemeral_port_range()
+    span = ephemeral_range_start() - LOWEST_TEST_PORT
     sockets: list[socket.socket] = []
     try:
-        if low - LOWEST_TEST_PORT >= 1000:
-            for port in random.sample(range(LOWEST_TEST_PORT, low), low - LOWEST_TEST_PORT):
+        if span >= 1000:
+            # From a random place, so that two runs do not try the same ports in the same order.
+            start = random.randrange(span)
+            for offset in range(span):
                 if len(sockets) == count:
                     break
                 sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 try:
-                    sock.bind(("127.0.0.1", port))
+                    sock.bind(("127.0.0.1", LOWEST_TEST_PORT + (start + offset) % span))
                 except OSError:
                     sock.close()
                     continue
